@@ -1,0 +1,36 @@
+# sekvens: `make run` serves the API with demo data, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint format schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/sekvens serve --demo
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check sekvens tests examples
+	$(BIN)/ruff format --check sekvens tests examples
+	$(BIN)/mypy sekvens/domain sekvens/plugins/api.py
+
+format: install
+	$(BIN)/ruff check --fix sekvens tests examples
+	$(BIN)/ruff format sekvens tests examples
+
+schema: install
+	$(BIN)/sekvens schema > schema.graphql
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,206 @@
+"""The Starlette app: /graphql (HTTP and graphql-transport-ws), /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL, HTTPException
+from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from sekvens.config import Settings
+from sekvens.domain.errors import ErrorCode
+from sekvens.metrics import Metrics
+from sekvens.resolvers.context import Context, Viewer
+from sekvens.schema.assembly import build_schema
+from sekvens.storage import migrate, tokens, users
+from sekvens.storage.db import Database
+
+log = logging.getLogger("sekvens")
+
+
+@dataclass
+class Services:
+    """What every request shares: settings, database, metrics."""
+
+    settings: Settings
+    db: Database
+    metrics: Metrics
+
+
+def _graphql_error(status: int, code: ErrorCode, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code.value}}]}, status
+    )
+
+
+class Unauthenticated(Exception):
+    """A token was sent but is wrong, revoked or expired."""
+
+
+async def authenticate(services: Services, authorization: str | None) -> Viewer | None:
+    """The viewer behind `Authorization: Bearer <token>`; None without a header."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Use 'Authorization: Bearer <token>'.")
+    async with services.db.session() as session:
+        found = await tokens.authenticate(session, token.strip())
+        if found is None:
+            raise Unauthenticated("The token is wrong, revoked or expired.")
+        roles = (await users.roles_of(session, [found.user.id]))[found.user.id]
+    if found.needs_touch:
+        async with services.db.session(write=True) as session, session.begin():
+            await tokens.touch(session, found.token_id)
+    return Viewer(found.user.id, found.user.organization_id, frozenset(roles), found.token_id)
+
+
+class GraphQLApp(GraphQL):
+    """Strawberry's ASGI view with sekvens' context, JSON errors for bad requests, and cleanup."""
+
+    def __init__(self, services: Services, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            viewer = await authenticate(self.services, request.headers.get("authorization"))
+        except Unauthenticated as e:
+            await _graphql_error(401, ErrorCode.UNAUTHENTICATED, str(e))(scope, receive, send)
+            return
+        scope.setdefault("state", {})["sekvens_viewer"] = viewer
+        try:
+            response = await self.run(request)
+        except HTTPException as e:
+            response = _graphql_error(e.status_code, ErrorCode.INVALID_VALUE, e.reason)
+        finally:
+            ctx = scope["state"].get("sekvens_context")
+            if ctx is not None:
+                await ctx.close()
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        viewer = request.scope.get("state", {}).get("sekvens_viewer")
+        ctx = Context(self.services, viewer, request, response)
+        request.scope["state"]["sekvens_context"] = ctx
+        return ctx
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Websocket clients authenticate in connection_init: {"authorization": "Bearer ..."}."""
+        params = context.connection_params if hasattr(context, "connection_params") else None
+        auth = (params or {}).get("authorization") or (params or {}).get("Authorization")
+        try:
+            context.viewer_or_none = await authenticate(self.services, auth)
+        except Unauthenticated as e:
+            raise StrawberryGraphQLError(str(e)) from None
+        return None
+
+
+class BodyLimit:
+    """Refuses request bodies over `limit` bytes with HTTP 413, also when streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _graphql_error(
+            413, ErrorCode.TOO_LONG, f"Request body is over {self.limit} bytes."
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    db = db or Database(settings)
+    services = Services(settings=settings, db=db, metrics=Metrics())
+    graphql = GraphQLApp(
+        services,
+        schema=build_schema(production=settings.is_production),
+        graphql_ide=None if settings.is_production else "graphiql",
+        allow_queries_via_get=True,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+    )
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> Response:
+        try:
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            migrated = await migrate.is_up_to_date(db.engine)
+        except Exception as e:  # a database that is down is the answer, not a crash
+            log.warning("readiness check failed: %s", e)
+            return JSONResponse({"ready": False, "database": "unreachable"}, 503)
+        if not migrated:
+            return JSONResponse({"ready": False, "database": "not migrated"}, 503)
+        return JSONResponse({"ready": True})
+
+    async def metrics(_: Request) -> Response:
+        return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await migrate.upgrade(db.engine)
+        yield
+        await db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

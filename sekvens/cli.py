@@ -1,0 +1,235 @@
+"""The `sekvens` command: serve, migrate, and organization, user, token and demo administration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.config import Settings
+from sekvens.domain.errors import DomainError
+from sekvens.domain.roles import Role
+from sekvens.storage import migrate as migrations
+from sekvens.storage import organizations, tokens, users
+from sekvens.storage.db import Database
+from sekvens.storage.tables import Organization, User
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]], migrate_first: bool = True) -> T:
+    """Run `work` in one write transaction, migrating first on the embedded default."""
+
+    async def main() -> T:
+        settings = _settings()
+        db = Database(settings)
+        try:
+            if migrate_first and settings.migrate_on_start:
+                await migrations.upgrade(db.engine)
+            async with db.session(write=True) as session, session.begin():
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as e:
+        for p in e.problems:
+            where = f" ({'.'.join(p.field)})" if p.field else ""
+            click.echo(f"error: {p.code.value}{where}: {p.message}", err=True)
+        sys.exit(1)
+
+
+async def _org(session: AsyncSession, name: str) -> Organization:
+    org = await organizations.get_by_name(session, name)
+    if org is None:
+        raise click.ClickException(f"no organization named '{name}'")
+    return org
+
+
+async def _user(session: AsyncSession, org: Organization, email: str) -> User:
+    user = await users.get_by_email(session, org.id, email)
+    if user is None:
+        raise click.ClickException(f"no user {email} in '{org.name}'")
+    return user
+
+
+@click.group()
+def main() -> None:
+    """sekvens: a self-hostable sales-sequence service."""
+    logging.basicConfig(
+        level=_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (SEKVENS_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (SEKVENS_PORT, default 8000).")
+@click.option("--no-worker", is_flag=True, help="Run no engine worker in this process.")
+@click.option("--demo", is_flag=True, help="Load demo data into an empty database first.")
+def serve(host: str | None, port: int | None, no_worker: bool, demo: bool) -> None:
+    """Serve the GraphQL API."""
+    import uvicorn
+
+    from sekvens.app import create_app
+
+    settings = _settings()
+    if demo:
+        _load_demo_if_empty()
+    elif settings.migrate_on_start:
+        _run(lambda _: asyncio.sleep(0))
+    url = f"http://{host or settings.host}:{port or settings.port}/graphql"
+    click.echo(f"sekvens serves {url}")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def _load_demo_if_empty() -> None:
+    from sekvens.demo import DEMO_ORG, has_data, load_demo
+
+    async def work(session: AsyncSession) -> Any:
+        if await has_data(session):
+            return None
+        return await load_demo(session)
+
+    created = _run(work)
+    if created is None:
+        click.echo(
+            "The database has data already; no demo loaded. A token for the demo administrator:\n"
+            f"  sekvens token create --org {DEMO_ORG} --email admin@demo.example"
+        )
+    else:
+        _print_demo(created)
+
+
+def _print_demo(created: list[Any]) -> None:
+    click.echo("Demo organization 'Demo' loaded. Tokens (shown once):")
+    for u in created:
+        roles = ",".join(r.value for r in u.roles)
+        click.echo(f"  {u.email:<26} {roles:<22} {u.token}")
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+
+    async def main_() -> str | None:
+        db = Database(_settings())
+        try:
+            await migrations.upgrade(db.engine)
+            return await migrations.current_revision(db.engine)
+        finally:
+            await db.dispose()
+
+    click.echo(f"database at revision {asyncio.run(main_())}")
+
+
+@main.command()
+@click.option("--org", "org_name", default="Demo", show_default=True)
+def demo(org_name: str) -> None:
+    """Create a demo organization with users, teams and records; print a token per user."""
+    from sekvens.demo import load_demo
+
+    _print_demo(_run(lambda s: load_demo(s, org_name)))
+
+
+@main.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.argument("name")
+def org_create(name: str) -> None:
+    """Create an organization with the default record types."""
+
+    async def work(session: AsyncSession) -> str:
+        return (await organizations.create_organization(session, name)).name
+
+    click.echo(f"organization '{_run(work)}' created")
+
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.option("--org", "org_name", required=True)
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="Repeat for several roles.",
+)
+@click.option("--time-zone", default=None)
+@click.option("--token", "with_token", is_flag=True, help="Also create an API token and print it.")
+def user_create(
+    org_name: str,
+    email: str,
+    name: str,
+    roles: tuple[str, ...],
+    time_zone: str | None,
+    with_token: bool,
+) -> None:
+    """Create a user (and optionally a token)."""
+
+    async def work(session: AsyncSession) -> str | None:
+        organization = await _org(session, org_name)
+        created = await users.create_user(session, organization, email, name, roles, time_zone)
+        if with_token:
+            return (await tokens.create_token(session, created, "cli"))[1]
+        return None
+
+    secret = _run(work)
+    click.echo(f"user {email.strip().lower()} created")
+    if secret:
+        click.echo(secret)
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--org", "org_name", required=True)
+@click.option("--email", required=True)
+@click.option("--name", default="cli", show_default=True)
+def token_create(org_name: str, email: str, name: str) -> None:
+    """Create an API token for a user and print it (shown once)."""
+
+    async def work(session: AsyncSession) -> str:
+        u = await _user(session, await _org(session, org_name), email)
+        return (await tokens.create_token(session, u, name))[1]
+
+    click.echo(_run(work))
+
+
+@main.command()
+def schema() -> None:
+    """Print the GraphQL SDL."""
+    from sekvens.schema.assembly import build_schema
+
+    click.echo(build_schema().as_str())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Settings, read from `SEKVENS_*` environment variables, with defaults for a laptop."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+Env = Literal["development", "production"]
+
+
+def async_database_url(url: str) -> str:
+    """Map plain `sqlite://` and `postgresql://` URLs to the async drivers sekvens uses."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///sekvens.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    env: Env = "development"
+    log_level: str = "INFO"
+    max_body_bytes: int = 1024 * 1024
+    page_size_max: int = 100
+    disabled_step_types: tuple[str, ...] = field(default_factory=tuple)
+    auto_migrate: bool | None = None
+
+    @property
+    def async_url(self) -> str:
+        return async_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def migrate_on_start(self) -> bool:
+        """Migrations run by themselves on the embedded default unless switched off."""
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        e = os.environ if environ is None else environ
+        env = e.get("SEKVENS_ENV", "development")
+        if env not in ("development", "production"):
+            raise ValueError("SEKVENS_ENV must be 'development' or 'production'")
+        values: dict[str, object] = {
+            "database_url": e.get("SEKVENS_DATABASE_URL", cls.database_url),
+            "host": e.get("SEKVENS_HOST", cls.host),
+            "port": int(e.get("SEKVENS_PORT", cls.port)),
+            "env": env,
+            "log_level": e.get("SEKVENS_LOG_LEVEL", cls.log_level).upper(),
+            "max_body_bytes": int(e.get("SEKVENS_MAX_BODY_BYTES", cls.max_body_bytes)),
+            "page_size_max": int(e.get("SEKVENS_PAGE_SIZE_MAX", cls.page_size_max)),
+            "disabled_step_types": tuple(
+                k.strip() for k in e.get("SEKVENS_DISABLED_STEP_TYPES", "").split(",") if k.strip()
+            ),
+            "auto_migrate": (
+                _bool(e["SEKVENS_AUTO_MIGRATE"]) if "SEKVENS_AUTO_MIGRATE" in e else None
+            ),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

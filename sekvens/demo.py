@@ -1,0 +1,122 @@
+"""Demo data: an organization with a user of each role, teams, and records of every type."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.domain.records import FieldType
+from sekvens.domain.roles import Role
+from sekvens.storage import organizations, record_types, teams, tokens, users
+from sekvens.storage.records import RecordInput, upsert_records
+from sekvens.storage.tables import Organization
+
+DEMO_ORG = "Demo"
+RECORDS_PER_TYPE = 250
+SEED = 20261127
+
+PEOPLE = [
+    ("admin@demo.example", "Ada Admin", [Role.SYSTEM_ADMINISTRATOR]),
+    ("sequences@demo.example", "Sverre Sequence", [Role.SEQUENCE_MANAGER]),
+    ("manager@demo.example", "Mona Manager", [Role.SALES_MANAGER]),
+    ("kari@demo.example", "Kari Seller", [Role.SALESPERSON]),
+    ("ola@demo.example", "Ola Seller", [Role.SALESPERSON]),
+    ("ingrid@demo.example", "Ingrid Seller", [Role.SALESPERSON]),
+]
+FIRST = [
+    "Astrid",
+    "Bjørn",
+    "Camilla",
+    "David",
+    "Emma",
+    "Fredrik",
+    "Greta",
+    "Hassan",
+    "Ida",
+    "Jonas",
+]
+LAST = ["Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen", "Berg"]
+COMPANIES = ["Fjord Tech", "Nordlys AS", "Bergen Bygg", "Polar Retail", "Viken Finans", "Trollsoft"]
+
+
+@dataclass
+class DemoUser:
+    email: str
+    name: str
+    roles: list[Role]
+    token: str
+
+
+async def has_data(session: AsyncSession) -> bool:
+    return bool(await session.scalar(select(func.count()).select_from(Organization)))
+
+
+async def load_demo(session: AsyncSession, name: str = DEMO_ORG) -> list[DemoUser]:
+    """Create the demo organization in the session's transaction; returns a token per user."""
+    rng = random.Random(SEED)
+    org = await organizations.create_organization(session, name)
+    created = []
+    for email, full_name, roles in PEOPLE:
+        user = await users.create_user(
+            session, org, email, full_name, [r.value for r in roles], time_zone="Europe/Oslo"
+        )
+        _, secret = await tokens.create_token(session, user, "demo")
+        created.append((user, DemoUser(email, full_name, roles, secret)))
+    by_email = {u.email: u for u, _ in created}
+    sellers = [
+        by_email[e] for e in ("kari@demo.example", "ola@demo.example", "ingrid@demo.example")
+    ]
+
+    owner_team = await teams.create_team(
+        session, org.id, "Nordics sales", "OWNER", "Owns shared accounts"
+    )
+    access_team = await teams.create_team(
+        session, org.id, "Key account team", "ACCESS", "Works key accounts"
+    )
+    for seller in sellers:
+        await teams.set_member(session, owner_team, seller, None)
+    await teams.set_member(session, access_team, sellers[0], "Account manager")
+    await teams.set_member(session, access_team, sellers[1], "Sales engineer")
+    await teams.set_member(
+        session, access_team, by_email["manager@demo.example"], "Account manager"
+    )
+
+    infos = await record_types.load_infos(session, org.id)
+    items = []
+    for _, info in sorted(infos.values(), key=lambda t: t[1].name):
+        for i in range(RECORDS_PER_TYPE):
+            first, last, company = rng.choice(FIRST), rng.choice(LAST), rng.choice(COMPANIES)
+            values: dict[str, object] = {
+                "first_name": first,
+                "last_name": last,
+                "email": f"{first.lower().replace('ø', 'o')}.{last.lower()}{i}@example.com",
+                "phone": f"+47 {rng.randint(40000000, 99999999)}",
+                "company": company,
+                "job_title": rng.choice(["CEO", "CTO", "Head of Sales", "Buyer", "Engineer"]),
+                "do_not_email": rng.random() < 0.05,
+                "account_manager": rng.choice(sellers).email,
+            }
+            for f in info.fields.values():
+                if f.name not in values and f.type is FieldType.OPTION_SET:
+                    values[f.name] = rng.choice(f.options)
+            team_owned = rng.random() < 0.15
+            items.append(
+                RecordInput(
+                    record_type=info.name,
+                    external_id=f"{info.name.upper()}-{i + 1:05d}",
+                    name=f"{first} {last} ({company})",
+                    owner_user_id=None if team_owned else rng.choice(sellers).id,
+                    owner_team_id=owner_team.id if team_owned else None,
+                    access_team_id=access_team.id if rng.random() < 0.2 else None,
+                    stage=rng.choice(info.stages) if info.stages else None,
+                    fields={k: v for k, v in values.items() if k in info.fields},
+                )
+            )
+    results = await upsert_records(session, org.id, by_email["admin@demo.example"].id, items)
+    problems = [p for r in results for p in r.problems]
+    if problems:
+        raise RuntimeError(f"demo data does not fit its record types: {problems[:3]}")
+    return [d for _, d in created]

@@ -1,0 +1,24 @@
+"""Roles and the role sets that the product's rules name."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    SYSTEM_ADMINISTRATOR = "SYSTEM_ADMINISTRATOR"
+    SEQUENCE_MANAGER = "SEQUENCE_MANAGER"
+    SALES_MANAGER = "SALES_MANAGER"
+    SALESPERSON = "SALESPERSON"
+
+
+#: Administer the organization: users, roles, tokens of others, teams, record types, settings.
+ADMINISTRATORS = frozenset({Role.SYSTEM_ADMINISTRATOR})
+#: Push CRM records in (integrations run as an administrator or a sales manager).
+RECORD_WRITERS = frozenset({Role.SYSTEM_ADMINISTRATOR, Role.SALES_MANAGER, Role.SEQUENCE_MANAGER})
+
+
+def describe(roles: frozenset[Role]) -> str:
+    """'SYSTEM_ADMINISTRATOR or SEQUENCE_MANAGER', for error messages."""
+    names = sorted(r.value for r in roles)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

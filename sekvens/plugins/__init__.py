@@ -1,0 +1,1 @@
+"""Step-type plugins: the contract (api), the registry and the built-in step types."""

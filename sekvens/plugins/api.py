@@ -1,0 +1,441 @@
+"""The step-type plugin contract: everything a step-type plugin may import from sekvens.
+
+A plugin is a `StepType` instance registered under the entry-point group `sekvens.step_types`
+with the entry-point name equal to its `key`::
+
+    [project.entry-points."sekvens.step_types"]
+    "sms.send" = "sekvens_sms:send"
+
+Lifecycle of a step:
+
+1. Designing: sekvens calls `parse_config(raw)` on the stored JSON config, then
+   `validate(config, context)` with the step's place in the sequence graph
+   (`ValidationContext`). Both return `Problem`s; a field path is relative to the config
+   (`("template", "subject")`).
+2. Running: when a connection reaches the step, the engine calls `execute(ctx)` and applies the
+   returned outcome (`CreateActivity`, `Done`, `WaitFor`, ...). A condition that returns
+   `WaitForEvents` then gets `on_event(ctx, event)` per matching engagement event and
+   `on_deadline(ctx)` when the time limit passes. `ctx.state` is kept between those calls.
+
+Plugins do side effects only through the services on `ExecutionContext` (`mail`, `records`,
+`clock`), so the engine stays in charge of transactions and idempotency. An exception raised
+by a plugin puts the connection in error; expected situations should be outcomes instead.
+
+Helpers: `check_template` / `render_template` / `template_fields` for merge-field templates
+(`{{ first_name }}`; see `ExecutionContext.template_values`), and `check_value(field_info,
+value, path)`, which says why a value does not fit a record field (a `Problem`) or returns None.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sekvens.domain.errors import ErrorCode, Problem
+from sekvens.domain.records import FieldInfo, FieldType, RecordTypeInfo, check_value
+from sekvens.domain.templates import (
+    TEMPLATE_GLOBALS,
+    TemplateProblem,
+    check_template,
+    render_template,
+    template_fields,
+)
+
+__all__ = [
+    "START_STEP_TYPE",
+    "TEMPLATE_GLOBALS",
+    "ActivityKind",
+    "ActivityStatus",
+    "ActivityView",
+    "Branch",
+    "Clock",
+    "CreateActivity",
+    "Done",
+    "EngagementEvent",
+    "ErrorCode",
+    "EventKind",
+    "ExecutionContext",
+    "Exit",
+    "FieldInfo",
+    "FieldType",
+    "HandOver",
+    "MailMessage",
+    "MailTransport",
+    "Outcome",
+    "Problem",
+    "RecordTypeInfo",
+    "RecordUpdater",
+    "RecordView",
+    "SequenceInfo",
+    "StepCategory",
+    "StepConfig",
+    "StepRef",
+    "StepType",
+    "TakeBranch",
+    "TemplateProblem",
+    "ValidationContext",
+    "WaitFor",
+    "WaitForEvents",
+    "WaitUntil",
+    "check_template",
+    "check_value",
+    "render_template",
+    "template_fields",
+]
+
+START_STEP_TYPE = "core.start"
+"""Type key of the "Sequence starts here" step that begins every sequence."""
+
+
+class StepCategory(StrEnum):
+    """The designer group a step type appears in."""
+
+    STEP = "STEP"
+    CONDITION = "CONDITION"
+    COMMAND = "COMMAND"
+    LINKEDIN = "LINKEDIN"
+
+
+class Branch(StrEnum):
+    """An outgoing path of a step: NEXT for plain steps, YES/NO for conditions."""
+
+    NEXT = "NEXT"
+    YES = "YES"
+    NO = "NO"
+
+
+class ActivityKind(StrEnum):
+    """What kind of seller activity a step is; conditions check the previous one's kind."""
+
+    EMAIL = "EMAIL"
+    CALL = "CALL"
+    TASK = "TASK"
+    LINKEDIN = "LINKEDIN"
+
+
+class ActivityStatus(StrEnum):
+    OPEN = "OPEN"
+    COMPLETED = "COMPLETED"
+    SKIPPED = "SKIPPED"
+
+
+class EventKind(StrEnum):
+    """Kinds of engagement events reported for a sent email."""
+
+    EMAIL_DELIVERED = "EMAIL_DELIVERED"
+    EMAIL_OPENED = "EMAIL_OPENED"
+    EMAIL_REPLIED = "EMAIL_REPLIED"
+    LINK_CLICKED = "LINK_CLICKED"
+    ATTACHMENT_DOWNLOADED = "ATTACHMENT_DOWNLOADED"
+    EMAIL_BOUNCED = "EMAIL_BOUNCED"
+
+
+# --- What validation sees ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """Another step of the same sequence, as validation and execution see it."""
+
+    key: str
+    type: str
+    category: StepCategory
+    activity_kind: ActivityKind | None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SequenceInfo:
+    """A sequence of the organization (for rules such as "advance to another sequence")."""
+
+    id: str
+    key: str
+    name: str
+    record_type: str
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """The place of the step being validated in its sequence.
+
+    - `previous_step`: the step immediately before (the START step included, so `is_first`
+      is true exactly when `previous_step` is the START step); None for START itself.
+    - `previous_activity`: the nearest preceding step on the path from START whose
+      `activity_kind` is not None.
+    - `followers`: the steps directly after this one, on any branch.
+    - `call_outcomes`: the organization's call outcomes.
+    - `lookup_sequence(id_or_key)`: a sequence of the organization by id or stable key, or None.
+    """
+
+    record_type: RecordTypeInfo
+    step_key: str
+    sequence_id: str | None
+    previous_step: StepRef | None
+    previous_activity: StepRef | None
+    is_first: bool
+    followers: tuple[StepRef, ...]
+    call_outcomes: tuple[str, ...]
+    lookup_sequence: Callable[[str], SequenceInfo | None]
+
+
+# --- What execution sees -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """The connected record: `fields` maps field names to values (absent = no value)."""
+
+    id: str
+    record_type: str
+    external_id: str
+    name: str
+    fields: Mapping[str, Any]
+    stage: str | None
+    owner_user_id: str | None
+    owner_team_id: str | None
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class ActivityView:
+    """An activity created earlier for this connection (e.g. the email a condition checks)."""
+
+    step_key: str
+    type: str
+    activity_kind: ActivityKind | None
+    status: ActivityStatus
+    outcome: str | None
+    message_id: str | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EngagementEvent:
+    """Something the recipient did; `kind` is an `EventKind` value."""
+
+    event_id: str
+    kind: str
+    occurred_at: datetime
+    message_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    from_address: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    idempotency_key: str = ""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class MailTransport(Protocol):
+    async def send(self, message: MailMessage) -> str:
+        """Send `message` and return its message id.
+
+        The engine makes sending idempotent by `message.idempotency_key`: sending again with
+        the same key returns the first message id without sending twice.
+        """
+        ...
+
+
+class RecordUpdater(Protocol):
+    async def set_field(self, name: str, value: Any) -> None:
+        """Set a field of the connected record (in the engine's transaction)."""
+        ...
+
+
+# --- Outcomes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateActivity:
+    """Manual work: the engine creates an activity for the assignees; completing it follows
+    NEXT. `data` is shown to the seller (e.g. a rendered email draft)."""
+
+    subject: str
+    instructions: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Done:
+    """Automatic work finished; follow `branch`."""
+
+    branch: Branch = Branch.NEXT
+
+
+@dataclass(frozen=True)
+class WaitFor:
+    """Wait `duration` (the engine applies working-time rules), then follow NEXT."""
+
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class WaitUntil:
+    """Wait until `at` (timezone-aware), then follow NEXT."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class WaitForEvents:
+    """Wait for engagement events of `kinds` on the previous activity's message; the engine
+    calls `on_event` per event and `on_deadline` once `deadline` has passed."""
+
+    kinds: frozenset[EventKind]
+    deadline: timedelta
+
+
+@dataclass(frozen=True)
+class TakeBranch:
+    """Follow `branch` now."""
+
+    branch: Branch
+
+
+@dataclass(frozen=True)
+class Exit:
+    """Leave the sequence; the connection ends as completed."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """Disconnect (ADVANCED_TO_OTHER_SEQUENCE) and connect the record to `sequence` (id or key)."""
+
+    sequence: str
+
+
+Outcome: TypeAlias = (
+    CreateActivity | Done | WaitFor | WaitUntil | WaitForEvents | TakeBranch | Exit | HandOver
+)
+
+# --- Step types ----------------------------------------------------------------------------
+
+
+class StepConfig(BaseModel):
+    """Convenient base for config models: unknown keys are refused, instances are immutable.
+
+    Use it as is for a step type without configuration.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+@dataclass
+class ExecutionContext(Generic[ConfigT]):
+    """Everything `execute`, `on_event` and `on_deadline` get.
+
+    `config` is the parsed config model; `idempotency_key` is stable for this step of this
+    connection (pass it on side effects); `state` is persisted by the engine between the calls
+    for this step; `sender` is the assignee's email address (for the from-address).
+    """
+
+    config: ConfigT
+    record: RecordView
+    record_type: RecordTypeInfo
+    connection_id: str
+    sequence_id: str
+    step: StepRef
+    previous_activity: ActivityView | None
+    clock: Clock
+    mail: MailTransport
+    records: RecordUpdater
+    idempotency_key: str
+    state: dict[str, Any] = field(default_factory=dict)
+    call_outcomes: tuple[str, ...] = ()
+    sender: str | None = None
+
+    def template_values(self) -> dict[str, Any]:
+        """Variables for `render_template`: every field of the record type (None when the
+        record has no value), `record` (name, external_id) and `sender` (email)."""
+        values: dict[str, Any] = {
+            name: self.record.fields.get(name) for name in self.record_type.fields
+        }
+        values["record"] = {"name": self.record.name, "external_id": self.record.external_id}
+        values["sender"] = {"email": self.sender}
+        return values
+
+
+class StepType(ABC, Generic[ConfigT]):
+    """Base class of step-type plugins. Subclass it, set the class attributes, implement
+    `execute`, and register an instance (or the class) under `sekvens.step_types`.
+
+    - `key`: stable and unique, `<plugin>.<name>` (e.g. `sms.send`); the entry-point name.
+    - `config_model`: a pydantic model (see `StepConfig`); its JSON Schema builds the SPA form.
+    - `branches`: the paths that may follow; `()` when nothing may follow the step.
+    - `activity_kind`: the seller activity the step is, if any (conditions check it).
+    - `automatic`: True when the step runs without a seller.
+    """
+
+    key: ClassVar[str]
+    category: ClassVar[StepCategory]
+    display_name: ClassVar[str]
+    description: ClassVar[str]
+    version: ClassVar[str] = "1.0.0"
+    config_model: ClassVar[type[BaseModel]]
+    branches: ClassVar[tuple[Branch, ...]] = (Branch.NEXT,)
+    activity_kind: ClassVar[ActivityKind | None] = None
+    automatic: ClassVar[bool]
+
+    def config_schema(self) -> dict[str, Any]:
+        """JSON Schema of `config_model`."""
+        return self.config_model.model_json_schema()
+
+    def parse_config(self, raw: Mapping[str, Any] | None) -> tuple[ConfigT | None, list[Problem]]:
+        """Parse a stored config (None = empty) into `config_model`.
+
+        Returns `(config, [])`, or `(None, problems)` with each pydantic error at its field
+        path: REQUIRED for a missing value, INVALID_CONFIG otherwise.
+        """
+        try:
+            config = self.config_model.model_validate({} if raw is None else raw)
+        except ValidationError as exc:
+            return None, [
+                Problem(
+                    ErrorCode.REQUIRED if err["type"] == "missing" else ErrorCode.INVALID_CONFIG,
+                    err["msg"],
+                    tuple(str(part) for part in err["loc"]),
+                )
+                for err in exc.errors()
+            ]
+        return config, []  # type: ignore[return-value]
+
+    def validate(self, config: ConfigT, context: ValidationContext) -> list[Problem]:
+        """Graph- and record-type-aware rules beyond the config model; none by default."""
+        return []
+
+    @abstractmethod
+    async def execute(self, ctx: ExecutionContext[ConfigT]) -> Outcome:
+        """Run the step for a connection that reached it."""
+
+    async def on_event(
+        self, ctx: ExecutionContext[ConfigT], event: EngagementEvent
+    ) -> Outcome | None:
+        """React to an engagement event while waiting (`WaitForEvents`); None keeps waiting."""
+        return None
+
+    async def on_deadline(self, ctx: ExecutionContext[ConfigT]) -> Outcome:
+        """The wait's time limit passed; by default follow NO."""
+        return TakeBranch(Branch.NO)

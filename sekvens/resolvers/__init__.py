@@ -1,0 +1,1 @@
+"""Query, mutation and subscription resolvers, their DataLoaders and permission checks."""

@@ -1,0 +1,112 @@
+"""The per-request context: settings, database session, viewer, loaders, plugin registry."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.domain.roles import Role, describe
+from sekvens.resolvers.loaders import Loaders
+
+if TYPE_CHECKING:
+    from sekvens.app import Services
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is calling: a user of one organization, with their roles."""
+
+    user_id: int
+    organization_id: int
+    roles: frozenset[Role]
+    token_id: int | None = None
+
+    def has_any(self, roles: frozenset[Role]) -> bool:
+        return bool(self.roles & roles)
+
+
+class SerializedReads:
+    """One session shared by fields that GraphQL resolves concurrently: they take turns.
+
+    An AsyncSession allows one operation at a time, while graphql-core runs sibling fields
+    (and DataLoader batches) concurrently. Reads go through here; mutations, which run
+    one after another, use the session directly.
+    """
+
+    def __init__(self, context: Context):
+        self._context = context
+        self._lock = asyncio.Lock()
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._lock:
+            return await self._context.session.execute(*args, **kwargs)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._lock:
+            return await self._context.session.scalars(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._lock:
+            return await self._context.session.scalar(*args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._lock:
+            return await self._context.session.get(*args, **kwargs)
+
+
+class Context:
+    """Created for each HTTP request or websocket connection."""
+
+    def __init__(
+        self, services: Services, viewer: Viewer | None, request: Any = None, response: Any = None
+    ):
+        self.services = services
+        self.settings = services.settings
+        self.viewer_or_none = viewer
+        self.request = request
+        self.response = response
+        self._session: AsyncSession | None = None
+        self._loaders: Loaders | None = None
+        self.writing = False
+        self.reader = cast(AsyncSession, SerializedReads(self))
+
+    @property
+    def viewer(self) -> Viewer:
+        """The authenticated viewer; `UNAUTHENTICATED` when the request carries no token."""
+        if self.viewer_or_none is None:
+            raise DomainError.of(
+                ErrorCode.UNAUTHENTICATED,
+                "Sign in: send 'Authorization: Bearer <token>' (tokens: `sekvens token create`).",
+            )
+        return self.viewer_or_none
+
+    def require(self, roles: frozenset[Role] | None = None) -> Viewer:
+        viewer = self.viewer
+        if roles is not None and not viewer.has_any(roles):
+            raise DomainError.of(ErrorCode.FORBIDDEN, f"This needs the role {describe(roles)}.")
+        return viewer
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.services.db.session(write=self.writing)
+        return self._session
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self.reader, self.viewer.organization_id)
+        return self._loaders
+
+    def reset_loaders(self) -> None:
+        """Forget cached rows (after a mutation changed them)."""
+        self._loaders = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

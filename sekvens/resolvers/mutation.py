@@ -1,0 +1,18 @@
+"""The mutation root, assembled from one class per area."""
+
+from __future__ import annotations
+
+import strawberry
+
+from sekvens.resolvers.organization import OrganizationMutations
+from sekvens.resolvers.record_types import RecordTypeMutations
+from sekvens.resolvers.records import RecordMutations
+from sekvens.resolvers.teams import TeamMutations
+from sekvens.resolvers.users import UserMutations
+
+
+@strawberry.type
+class Mutation(
+    OrganizationMutations, UserMutations, TeamMutations, RecordTypeMutations, RecordMutations
+):
+    pass

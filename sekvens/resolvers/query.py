@@ -1,0 +1,223 @@
+"""The query root: the viewer, `node`, and the users, teams, record types and records."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from sqlalchemy import func, or_, select
+from strawberry.types import Info
+
+from sekvens.domain.errors import DomainError
+from sekvens.domain.roles import Role as DomainRole
+from sekvens.resolvers.context import Context
+from sekvens.resolvers.pagination import paginate
+from sekvens.schema.errors import ApiError
+from sekvens.schema.organization import Organization
+from sekvens.schema.records import Record, RecordFilterInput, RecordType
+from sekvens.schema.relay import Connection, Node, decode_id, from_global_id
+from sekvens.schema.users import Role, Team, TeamKind, User
+from sekvens.storage import organizations
+from sekvens.storage.records import RecordFilter, filtered
+from sekvens.storage.tables import Record as RecordRow
+from sekvens.storage.tables import RecordType as RecordTypeRow
+from sekvens.storage.tables import Team as TeamRow
+from sekvens.storage.tables import User as UserRow
+from sekvens.storage.tables import UserRole
+
+
+def context(info: Info) -> Context:
+    """The request context, with the viewer required (an `UNAUTHENTICATED` error otherwise)."""
+    ctx: Context = info.context
+    try:
+        ctx.require()
+    except DomainError as e:
+        raise ApiError.from_domain(e) from None
+    return ctx
+
+
+def _decode(global_id: strawberry.ID | None, type_name: str, field: str) -> int | None:
+    if global_id is None:
+        return None
+    try:
+        return decode_id(global_id, type_name, [field])
+    except DomainError as e:
+        raise ApiError.from_domain(e) from None
+
+
+async def _run(ctx: Context, call: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        return await call()
+    except DomainError as e:
+        raise ApiError.from_domain(e) from None
+
+
+@strawberry.type(description="Who is calling.")
+class Viewer:
+    user: User
+    organization: Organization
+
+    @strawberry.field
+    async def roles(self, info: Info) -> list[Role]:  # type: ignore[valid-type]
+        return await info.context.loaders.roles.load(self.user.pk)
+
+
+#: How `node(id:)` loads each type, always within the viewer's organization.
+NODE_LOADERS: dict[str, Callable[[Context, int], Awaitable[Node | None]]] = {}
+
+
+def node_loader(type_name: str, to_node: Callable[[Any], Node], loader: str) -> None:
+    async def load(ctx: Context, pk: int) -> Node | None:
+        row = await getattr(ctx.loaders, loader).load(pk)
+        return to_node(row) if row is not None else None
+
+    NODE_LOADERS[type_name] = load
+
+
+node_loader("User", User.from_row, "user")
+node_loader("Team", Team.from_row, "team")
+node_loader("RecordType", RecordType.from_row, "record_type")
+
+
+async def _load_organization(ctx: Context, pk: int) -> Node | None:
+    if pk != ctx.viewer.organization_id:
+        return None
+    org = await organizations.get(ctx.reader, pk)
+    return Organization.from_row(org) if org else None
+
+
+async def _load_record(ctx: Context, pk: int) -> Node | None:
+    row = await ctx.reader.get(RecordRow, pk)
+    ok = row is not None and row.organization_id == ctx.viewer.organization_id
+    return Record.from_row(row) if ok else None
+
+
+NODE_LOADERS["Organization"] = _load_organization
+NODE_LOADERS["Record"] = _load_record
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user and their organization.")
+    async def viewer(self, info: Info) -> Viewer:
+        ctx = context(info)
+        user = await ctx.loaders.user.load(ctx.viewer.user_id)
+        org = await organizations.get(ctx.reader, ctx.viewer.organization_id)
+        return Viewer(user=User.from_row(user), organization=Organization.from_row(org))
+
+    @strawberry.field(
+        description="Any object by its global id; null when not visible to the viewer."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        ctx = context(info)
+        type_name, pk = from_global_id(str(id))
+        load = NODE_LOADERS.get(type_name)
+        if load is None or not pk.isdigit():
+            return None
+        return await load(ctx, int(pk))
+
+    @strawberry.field
+    async def organization(self, info: Info) -> Organization:
+        ctx = context(info)
+        org = await organizations.get(ctx.reader, ctx.viewer.organization_id)
+        assert org is not None
+        return Organization.from_row(org)
+
+    @strawberry.field(description="Users of the organization, by name.")
+    async def users(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        search: str | None = None,
+        role: Role | None = None,  # type: ignore[valid-type]
+        is_active: bool | None = None,
+    ) -> Connection[User]:
+        ctx = context(info)
+        stmt = select(UserRow).where(UserRow.organization_id == ctx.viewer.organization_id)
+        if search:
+            pattern = f"%{search.strip().lower()}%"
+            stmt = stmt.where(
+                or_(func.lower(UserRow.name).like(pattern), UserRow.email.like(pattern))
+            )
+        if role is not None:
+            stmt = stmt.where(
+                UserRow.id.in_(
+                    select(UserRole.user_id).where(UserRole.role == DomainRole(role).value)
+                )
+            )
+        if is_active is not None:
+            stmt = stmt.where(UserRow.is_active.is_(is_active))
+        stmt = stmt.order_by(UserRow.name, UserRow.id)
+        return await _run(
+            ctx, lambda: paginate(ctx, stmt, User.from_row, first, after, last, before)
+        )
+
+    @strawberry.field
+    async def teams(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        kind: TeamKind | None = None,
+    ) -> Connection[Team]:
+        ctx = context(info)
+        stmt = select(TeamRow).where(TeamRow.organization_id == ctx.viewer.organization_id)
+        if kind is not None:
+            stmt = stmt.where(TeamRow.kind == kind.value)
+        stmt = stmt.order_by(TeamRow.name, TeamRow.id)
+        return await _run(
+            ctx, lambda: paginate(ctx, stmt, Team.from_row, first, after, last, before)
+        )
+
+    @strawberry.field
+    async def record_types(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[RecordType]:
+        ctx = context(info)
+        stmt = (
+            select(RecordTypeRow)
+            .where(RecordTypeRow.organization_id == ctx.viewer.organization_id)
+            .order_by(RecordTypeRow.name)
+        )
+        return await _run(
+            ctx, lambda: paginate(ctx, stmt, RecordType.from_row, first, after, last, before)
+        )
+
+    @strawberry.field(description="Records of the organization, in the order they arrived.")
+    async def records(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: RecordFilterInput | None = None,
+    ) -> Connection[Record]:
+        ctx = context(info)
+        f = filter or RecordFilterInput()
+        stmt = filtered(
+            ctx.viewer.organization_id,
+            RecordFilter(
+                record_type=f.record_type,
+                owner_user_id=_decode(f.owner_user_id, "User", "ownerUserId"),
+                owner_team_id=_decode(f.owner_team_id, "Team", "ownerTeamId"),
+                stage=f.stage,
+                is_active=f.is_active,
+                search=f.search,
+                external_ids=f.external_ids,
+            ),
+        )
+        return await _run(
+            ctx, lambda: paginate(ctx, stmt, Record.from_row, first, after, last, before)
+        )

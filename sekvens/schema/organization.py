@@ -1,0 +1,66 @@
+"""The organization and its settings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from sekvens.schema.errors import UserError
+from sekvens.schema.relay import Node, to_global_id
+from sekvens.storage.tables import Organization as OrganizationRow
+
+
+@strawberry.type(description="A tenant: everything belongs to exactly one organization.")
+class Organization(Node):
+    name: str
+    sequences_enabled: bool
+    max_active_sequences: int
+    max_steps: int
+    skip_non_working_time: bool = strawberry.field(
+        description="Default for new sequences: waits count only working hours."
+    )
+    holidays: list[date]
+    default_time_zone: str
+    call_outcomes: list[str]
+    monthly_connection_quota: int | None = strawberry.field(
+        description="Connections allowed per calendar month; null means unlimited."
+    )
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: OrganizationRow) -> Organization:
+        return cls(
+            id=strawberry.ID(to_global_id("Organization", row.id)),
+            name=row.name,
+            sequences_enabled=row.sequences_enabled,
+            max_active_sequences=row.max_active_sequences,
+            max_steps=row.max_steps,
+            skip_non_working_time=row.skip_non_working_time,
+            holidays=[date.fromisoformat(d) for d in row.holidays],
+            default_time_zone=row.default_time_zone,
+            call_outcomes=list(row.call_outcomes),
+            monthly_connection_quota=row.monthly_connection_quota,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.input
+class UpdateOrganizationSettingsInput:
+    name: str | None = None
+    sequences_enabled: bool | None = None
+    max_active_sequences: int | None = None
+    max_steps: int | None = None
+    skip_non_working_time: bool | None = None
+    holidays: list[date] | None = None
+    default_time_zone: str | None = None
+    call_outcomes: list[str] | None = None
+    monthly_connection_quota: int | None = strawberry.field(
+        default=None, description="Set to 0 or a negative number to remove the quota."
+    )
+
+
+@strawberry.type
+class UpdateOrganizationSettingsPayload:
+    errors: list[UserError]
+    organization: Organization | None = None

@@ -1,0 +1,252 @@
+"""Users, roles, API tokens, teams and team members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from sekvens.domain.roles import Role as DomainRole
+from sekvens.schema.errors import UserError
+from sekvens.schema.relay import Node, to_global_id
+from sekvens.storage.tables import ApiToken as TokenRow
+from sekvens.storage.tables import Team as TeamRow
+from sekvens.storage.tables import TeamMember as MemberRow
+from sekvens.storage.tables import User as UserRow
+
+Role = strawberry.enum(DomainRole, name="Role", description="What a user may do.")
+
+
+@strawberry.enum(
+    description="OWNER teams own records and sequences; ACCESS teams collaborate on a record."
+)
+class TeamKind(Enum):
+    OWNER = "OWNER"
+    ACCESS = "ACCESS"
+
+
+@strawberry.type(description="A weekday's working hours, in the user's time zone.")
+class WorkingHours:
+    weekday: int = strawberry.field(description="ISO weekday: 1 is Monday, 7 is Sunday.")
+    start: str = strawberry.field(description="HH:MM")
+    end: str = strawberry.field(description="HH:MM")
+
+
+@strawberry.input
+class WorkingHoursInput:
+    weekday: int
+    start: str
+    end: str
+
+
+@strawberry.type
+class User(Node):
+    pk: strawberry.Private[int]
+    email: str
+    name: str
+    time_zone: str
+    working_hours: list[WorkingHours]
+    is_active: bool
+    created_at: datetime
+
+    @strawberry.field
+    async def roles(self, info: Info) -> list[Role]:  # type: ignore[valid-type]
+        return await info.context.loaders.roles.load(self.pk)
+
+    @strawberry.field(description="The teams this user is a member of.")
+    async def teams(self, info: Info) -> list[TeamMembership]:
+        members = await info.context.loaders.memberships.load(self.pk)
+        teams = await info.context.loaders.team.load_many([m.team_id for m in members])
+        return [
+            TeamMembership(team=Team.from_row(t), team_role=m.team_role)
+            for m, t in zip(members, teams, strict=True)
+            if t is not None
+        ]
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(
+            id=strawberry.ID(to_global_id("User", row.id)),
+            pk=row.id,
+            email=row.email,
+            name=row.name,
+            time_zone=row.time_zone,
+            working_hours=[WorkingHours(**h) for h in row.working_hours],
+            is_active=row.is_active,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type
+class Team(Node):
+    pk: strawberry.Private[int]
+    name: str
+    kind: TeamKind
+    description: str
+    created_at: datetime
+
+    @strawberry.field
+    async def members(self, info: Info) -> list[TeamMember]:
+        members = await info.context.loaders.team_members.load(self.pk)
+        users = await info.context.loaders.user.load_many([m.user_id for m in members])
+        return [
+            TeamMember(user=User.from_row(u), team_role=m.team_role)
+            for m, u in zip(members, users, strict=True)
+            if u is not None
+        ]
+
+    @classmethod
+    def from_row(cls, row: TeamRow) -> Team:
+        return cls(
+            id=strawberry.ID(to_global_id("Team", row.id)),
+            pk=row.id,
+            name=row.name,
+            kind=TeamKind(row.kind),
+            description=row.description,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type
+class TeamMember:
+    user: User
+    team_role: str | None = strawberry.field(description='For example "Account manager".')
+
+
+@strawberry.type
+class TeamMembership:
+    team: Team
+    team_role: str | None
+
+
+@strawberry.type(description="An API token. Its secret is shown once, when it is created.")
+class ApiToken(Node):
+    name: str
+    prefix: str = strawberry.field(description="The first characters, to recognize it.")
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: TokenRow) -> ApiToken:
+        return cls(
+            id=strawberry.ID(to_global_id("ApiToken", row.id)),
+            name=row.name,
+            prefix=row.prefix,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+        )
+
+
+def member_from_row(member: MemberRow, user: UserRow) -> TeamMember:
+    return TeamMember(user=User.from_row(user), team_role=member.team_role)
+
+
+# Inputs and payloads
+
+
+@strawberry.input
+class CreateUserInput:
+    email: str
+    name: str
+    roles: list[str] = strawberry.field(description="Role names, e.g. SALESPERSON.")
+    time_zone: str | None = None
+    working_hours: list[WorkingHoursInput] | None = None
+
+
+@strawberry.input
+class UpdateUserInput:
+    user_id: strawberry.ID
+    name: str | None = None
+    time_zone: str | None = None
+    working_hours: list[WorkingHoursInput] | None = None
+    is_active: bool | None = None
+
+
+@strawberry.input
+class SetUserRolesInput:
+    user_id: strawberry.ID
+    roles: list[str]
+
+
+@strawberry.type
+class UserPayload:
+    errors: list[UserError]
+    user: User | None = None
+
+
+@strawberry.input
+class CreateApiTokenInput:
+    name: str = "api"
+    user_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Administrators may create tokens for others; default: the viewer.",
+    )
+    expires_at: datetime | None = None
+
+
+@strawberry.type
+class CreateApiTokenPayload:
+    errors: list[UserError]
+    token: ApiToken | None = None
+    secret: str | None = strawberry.field(default=None, description="Shown only this once.")
+
+
+@strawberry.input
+class RevokeApiTokenInput:
+    token_id: strawberry.ID
+
+
+@strawberry.type
+class RevokeApiTokenPayload:
+    errors: list[UserError]
+    token: ApiToken | None = None
+
+
+@strawberry.input
+class CreateTeamInput:
+    name: str
+    kind: TeamKind
+    description: str = ""
+
+
+@strawberry.input
+class UpdateTeamInput:
+    team_id: strawberry.ID
+    name: str | None = None
+    description: str | None = None
+
+
+@strawberry.input
+class DeleteTeamInput:
+    team_id: strawberry.ID
+
+
+@strawberry.input
+class SetTeamMemberInput:
+    team_id: strawberry.ID
+    user_id: strawberry.ID
+    team_role: str | None = None
+
+
+@strawberry.input
+class RemoveTeamMemberInput:
+    team_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.type
+class TeamPayload:
+    errors: list[UserError]
+    team: Team | None = None
+
+
+@strawberry.type
+class DeleteTeamPayload:
+    errors: list[UserError]
+    deleted_team_id: strawberry.ID | None = None

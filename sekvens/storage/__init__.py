@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, sessions, queries and Alembic migrations."""

@@ -1,0 +1,204 @@
+"""The tables. One schema for SQLite and PostgreSQL; constraint names follow one convention.
+
+Mapped classes carry no relationships: resolvers load related rows through DataLoaders,
+so nothing is ever loaded lazily.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sekvens.storage.types import Id, Json, UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: Json, list[Any]: Json}
+
+
+def _org_fk() -> Mapped[int]:
+    return mapped_column(Id, ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(160), unique=True)
+    sequences_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_active_sequences: Mapped[int] = mapped_column(Integer, default=250)
+    max_steps: Mapped[int] = mapped_column(Integer, default=100)
+    skip_non_working_time: Mapped[bool] = mapped_column(Boolean, default=True)
+    holidays: Mapped[list[Any]] = mapped_column(default=list)
+    default_time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    call_outcomes: Mapped[list[Any]] = mapped_column(default=list)
+    monthly_connection_quota: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("organization_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(160))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    working_hours: Mapped[list[Any]] = mapped_column(default=list)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name"),
+        CheckConstraint("kind IN ('OWNER', 'ACCESS')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    name: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    team_role: Mapped[str | None] = mapped_column(String(100))
+
+
+class RecordType(Base):
+    __tablename__ = "record_types"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    name: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(160))
+    stages: Mapped[list[Any]] = mapped_column(default=list)
+    is_builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordField(Base):
+    __tablename__ = "record_fields"
+    __table_args__ = (UniqueConstraint("record_type_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    record_type_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("record_types.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(160))
+    type: Mapped[str] = mapped_column(String(16))
+    options: Mapped[list[Any]] = mapped_column(default=list)
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Record(Base):
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("record_type_id", "external_id"),
+        CheckConstraint("(owner_user_id IS NULL) OR (owner_team_id IS NULL)", name="one_owner"),
+        Index("ix_records_org_type", "organization_id", "record_type_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    record_type_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("record_types.id", ondelete="CASCADE")
+    )
+    external_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(400))
+    owner_user_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    owner_team_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    access_team_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("teams.id", ondelete="SET NULL")
+    )
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stage: Mapped[str | None] = mapped_column(String(100))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "organization_id", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    actor_user_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int | None] = mapped_column(Id)
+    version: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
