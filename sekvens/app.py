@@ -16,12 +16,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL, HTTPException
-from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from sekvens.config import Settings
 from sekvens.domain.errors import ErrorCode
 from sekvens.metrics import Metrics
+from sekvens.plugins.registry import Registry
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.schema.assembly import build_schema
 from sekvens.storage import migrate, tokens, users
@@ -37,6 +39,7 @@ class Services:
     settings: Settings
     db: Database
     metrics: Metrics
+    registry: Registry
 
 
 def _graphql_error(status: int, code: ErrorCode, message: str) -> JSONResponse:
@@ -76,7 +79,12 @@ class GraphQLApp(GraphQL):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                ctx = scope.get("state", {}).get("sekvens_context")
+                if ctx is not None:
+                    await ctx.close()
             return
         request = Request(scope, receive)
         try:
@@ -96,20 +104,25 @@ class GraphQLApp(GraphQL):
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        viewer = request.scope.get("state", {}).get("sekvens_viewer")
-        ctx = Context(self.services, viewer, request, response)
-        request.scope["state"]["sekvens_context"] = ctx
+        state = request.scope.setdefault("state", {})
+        ctx = Context(self.services, state.get("sekvens_viewer"), request, response)
+        if isinstance(request, WebSocket):
+            # Strawberry hands the connection_init payload only to a context with this attribute.
+            ctx.connection_params = None  # type: ignore[attr-defined]
+        state["sekvens_context"] = ctx
         return ctx
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Websocket clients authenticate in connection_init: {"authorization": "Bearer ..."}."""
-        params = context.connection_params if hasattr(context, "connection_params") else None
-        auth = (params or {}).get("authorization") or (params or {}).get("Authorization")
+        params = getattr(context, "connection_params", None) or {}
+        auth = params.get("authorization") or params.get("Authorization")
         try:
-            context.viewer_or_none = await authenticate(self.services, auth)
-        except Unauthenticated as e:
-            raise StrawberryGraphQLError(str(e)) from None
-        return None
+            context.viewer_or_none = await authenticate(
+                self.services, auth if isinstance(auth, str) else None
+            )
+        except Unauthenticated:
+            raise ConnectionRejectionError from None  # closes with 4403
+        return UNSET
 
 
 class BodyLimit:
@@ -154,10 +167,13 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, db: Database | None = None, registry: Registry | None = None
+) -> Starlette:
     settings = settings or Settings.from_env()
     db = db or Database(settings)
-    services = Services(settings=settings, db=db, metrics=Metrics())
+    registry = registry or Registry.from_entry_points(disabled=settings.disabled_step_types)
+    services = Services(settings=settings, db=db, metrics=Metrics(), registry=registry)
     graphql = GraphQLApp(
         services,
         schema=build_schema(production=settings.is_production),

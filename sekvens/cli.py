@@ -224,6 +224,30 @@ def token_create(org_name: str, email: str, name: str) -> None:
 
 
 @main.command()
+def plugins() -> None:
+    """List the installed step types and the distributions providing them."""
+    from sekvens.plugins.registry import Registry
+
+    settings = _settings()
+    registry = Registry.from_entry_points(disabled=settings.disabled_step_types)
+    rows = [("KEY", "CATEGORY", "VERSION", "PROVIDED BY")]
+    for step_type in registry.all():
+        provider = registry.provider(step_type.key)
+        by = f"{provider[0]} {provider[1]}" if provider else "-"
+        rows.append((step_type.key, step_type.category.value, step_type.version, by))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  ".join([*(row[i].ljust(widths[i]) for i in range(3)), row[3]]))
+    if settings.disabled_step_types:
+        disabled = ", ".join(settings.disabled_step_types)
+        click.echo(f"\ndisabled by SEKVENS_DISABLED_STEP_TYPES: {disabled}")
+    if registry.load_errors:
+        click.echo(f"\n{len(registry.load_errors)} step type(s) could not be loaded:")
+        for error in registry.load_errors:
+            click.echo(f"  {error}")
+
+
+@main.command()
 def schema() -> None:
     """Print the GraphQL SDL."""
     from sekvens.schema.assembly import build_schema

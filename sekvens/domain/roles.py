@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -22,3 +23,15 @@ def describe(roles: frozenset[Role]) -> str:
     """'SYSTEM_ADMINISTRATOR or SEQUENCE_MANAGER', for error messages."""
     names = sorted(r.value for r in roles)
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A user acting within their organization, with their roles."""
+
+    user_id: int
+    organization_id: int
+    roles: frozenset[Role]
+
+    def has_any(self, roles: frozenset[Role]) -> bool:
+        return bool(self.roles & roles)

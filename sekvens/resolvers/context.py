@@ -9,24 +9,19 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
-from sekvens.domain.roles import Role, describe
+from sekvens.domain.roles import Actor, Role, describe
 from sekvens.resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
     from sekvens.app import Services
+    from sekvens.resolvers.sequence_loaders import SequenceLoaders
 
 
 @dataclass(frozen=True)
-class Viewer:
-    """Who is calling: a user of one organization, with their roles."""
+class Viewer(Actor):
+    """Who is calling: a user of one organization, with their roles and token."""
 
-    user_id: int
-    organization_id: int
-    roles: frozenset[Role]
     token_id: int | None = None
-
-    def has_any(self, roles: frozenset[Role]) -> bool:
-        return bool(self.roles & roles)
 
 
 class SerializedReads:
@@ -71,6 +66,7 @@ class Context:
         self.response = response
         self._session: AsyncSession | None = None
         self._loaders: Loaders | None = None
+        self._sequence_loaders: SequenceLoaders | None = None
         self.writing = False
         self.reader = cast(AsyncSession, SerializedReads(self))
 
@@ -102,9 +98,18 @@ class Context:
             self._loaders = Loaders(self.reader, self.viewer.organization_id)
         return self._loaders
 
+    @property
+    def sequence_loaders(self) -> SequenceLoaders:
+        if self._sequence_loaders is None:
+            from sekvens.resolvers.sequence_loaders import SequenceLoaders
+
+            self._sequence_loaders = SequenceLoaders(self)
+        return self._sequence_loaders
+
     def reset_loaders(self) -> None:
         """Forget cached rows (after a mutation changed them)."""
         self._loaders = None
+        self._sequence_loaders = None
 
     async def close(self) -> None:
         if self._session is not None:

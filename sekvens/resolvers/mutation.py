@@ -7,12 +7,22 @@ import strawberry
 from sekvens.resolvers.organization import OrganizationMutations
 from sekvens.resolvers.record_types import RecordTypeMutations
 from sekvens.resolvers.records import RecordMutations
+from sekvens.resolvers.sequences import SequenceMutations
+from sekvens.resolvers.tags import TagMutations
 from sekvens.resolvers.teams import TeamMutations
+from sekvens.resolvers.templates import TemplateMutations
 from sekvens.resolvers.users import UserMutations
 
 
 @strawberry.type
 class Mutation(
-    OrganizationMutations, UserMutations, TeamMutations, RecordTypeMutations, RecordMutations
+    OrganizationMutations,
+    UserMutations,
+    TeamMutations,
+    RecordTypeMutations,
+    RecordMutations,
+    SequenceMutations,
+    TagMutations,
+    TemplateMutations,
 ):
     pass

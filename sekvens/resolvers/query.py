@@ -64,12 +64,14 @@ class Viewer:
 
 
 #: How `node(id:)` loads each type, always within the viewer's organization.
-NODE_LOADERS: dict[str, Callable[[Context, int], Awaitable[Node | None]]] = {}
+NODE_LOADERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {}
 
 
 def node_loader(type_name: str, to_node: Callable[[Any], Node], loader: str) -> None:
-    async def load(ctx: Context, pk: int) -> Node | None:
-        row = await getattr(ctx.loaders, loader).load(pk)
+    async def load(ctx: Context, pk: str) -> Node | None:
+        if not pk.isdigit():
+            return None
+        row = await getattr(ctx.loaders, loader).load(int(pk))
         return to_node(row) if row is not None else None
 
     NODE_LOADERS[type_name] = load
@@ -80,15 +82,15 @@ node_loader("Team", Team.from_row, "team")
 node_loader("RecordType", RecordType.from_row, "record_type")
 
 
-async def _load_organization(ctx: Context, pk: int) -> Node | None:
-    if pk != ctx.viewer.organization_id:
+async def _load_organization(ctx: Context, pk: str) -> Node | None:
+    if pk != str(ctx.viewer.organization_id):
         return None
-    org = await organizations.get(ctx.reader, pk)
+    org = await organizations.get(ctx.reader, int(pk))
     return Organization.from_row(org) if org else None
 
 
-async def _load_record(ctx: Context, pk: int) -> Node | None:
-    row = await ctx.reader.get(RecordRow, pk)
+async def _load_record(ctx: Context, pk: str) -> Node | None:
+    row = await ctx.reader.get(RecordRow, int(pk)) if pk.isdigit() else None
     ok = row is not None and row.organization_id == ctx.viewer.organization_id
     return Record.from_row(row) if ok else None
 
@@ -98,7 +100,7 @@ NODE_LOADERS["Record"] = _load_record
 
 
 @strawberry.type
-class Query:
+class CoreQueries:
     @strawberry.field(description="The signed-in user and their organization.")
     async def viewer(self, info: Info) -> Viewer:
         ctx = context(info)
@@ -113,9 +115,7 @@ class Query:
         ctx = context(info)
         type_name, pk = from_global_id(str(id))
         load = NODE_LOADERS.get(type_name)
-        if load is None or not pk.isdigit():
-            return None
-        return await load(ctx, int(pk))
+        return await load(ctx, pk) if load is not None else None
 
     @strawberry.field
     async def organization(self, info: Info) -> Organization:

@@ -10,7 +10,7 @@ from strawberry.extensions import AddValidationRules, ParserCache, ValidationCac
 from strawberry.schema.config import StrawberryConfig
 
 from sekvens.resolvers.mutation import Mutation
-from sekvens.resolvers.query import Query
+from sekvens.resolvers.root import Query
 from sekvens.schema.extensions import MaskUnexpectedErrors, OperationMetrics
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -202,3 +203,178 @@ class AuditEntry(Base):
     version: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Sequence(Base):
+    __tablename__ = "sequences"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "key"),
+        CheckConstraint("status IN ('INACTIVE', 'ACTIVE')", name="status"),
+        Index("ix_sequences_org_status", "organization_id", "status"),
+        Index("ix_sequences_org_name", "organization_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(160))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: Name and description case-folded (Unicode-aware, unlike SQLite's lower()) for search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    record_type_id: Mapped[int] = mapped_column(Id, ForeignKey("record_types.id"))
+    status: Mapped[str] = mapped_column(String(16), default="INACTIVE")
+    is_personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_user_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    owner_team_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("teams.id", ondelete="SET NULL")
+    )
+    assign_to: Mapped[str] = mapped_column(String(16), default="RECORD_OWNER")
+    assign_field: Mapped[str | None] = mapped_column(String(64))
+    member_condition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    exit_on_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    skip_non_working_time: Mapped[bool] = mapped_column(Boolean, default=True)
+    current_version_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("sequence_versions.id", use_alter=True, ondelete="SET NULL")
+    )
+    created_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column()
+
+
+class SequenceVersion(Base):
+    __tablename__ = "sequence_versions"
+    __table_args__ = (
+        UniqueConstraint("sequence_id", "number"),
+        CheckConstraint("status IN ('DRAFT', 'ACTIVE', 'RETIRED')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sequence_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("sequences.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="DRAFT")
+    change_description: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column()
+    activated_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class SequenceStep(Base):
+    __tablename__ = "sequence_steps"
+    __table_args__ = (UniqueConstraint("version_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("sequence_versions.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(160), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    parent_key: Mapped[str | None] = mapped_column(String(64))
+    branch: Mapped[str | None] = mapped_column(String(8))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    parent_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("tags.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SequenceTag(Base):
+    __tablename__ = "sequence_tags"
+
+    sequence_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("sequences.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class SequenceTemplate(Base):
+    """An organization's own template: a named set of steps for a record type."""
+
+    __tablename__ = "sequence_templates"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    name: Mapped[str] = mapped_column(String(160))
+    description: Mapped[str] = mapped_column(Text, default="")
+    record_type: Mapped[str] = mapped_column(String(64))
+    steps: Mapped[list[Any]] = mapped_column(default=list)
+    created_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GridPreference(Base):
+    __tablename__ = "grid_preferences"
+
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    view: Mapped[str] = mapped_column(String(64), primary_key=True)
+    columns: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Connection(Base):
+    """One record running through one sequence version."""
+
+    __tablename__ = "connections"
+    __table_args__ = (
+        Index("ix_connections_sequence_status", "sequence_id", "status"),
+        Index("ix_connections_due", "status", "next_run_at"),
+        Index("ix_connections_record", "record_id"),
+        Index(
+            "uq_connections_running",
+            "sequence_id",
+            "record_id",
+            unique=True,
+            postgresql_where=text("status IN ('CONNECTED', 'PAUSED')"),
+            sqlite_where=text("status IN ('CONNECTED', 'PAUSED')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    sequence_id: Mapped[int] = mapped_column(Id, ForeignKey("sequences.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(Id, ForeignKey("sequence_versions.id"))
+    record_id: Mapped[int] = mapped_column(Id, ForeignKey("records.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="CONNECTED")
+    reason: Mapped[str | None] = mapped_column(String(40))
+    current_step_key: Mapped[str | None] = mapped_column(String(64))
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    step_entered_at: Mapped[datetime | None] = mapped_column()
+    next_run_at: Mapped[datetime | None] = mapped_column()
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    connected_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()

@@ -4,13 +4,9 @@ through entry points and runs like a built-in step type."""
 from __future__ import annotations
 
 import ast
-import importlib
 import inspect
 import json
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,58 +14,17 @@ import pytest
 
 from sekvens.plugins.api import CreateActivity, Done, ErrorCode
 from sekvens.plugins.registry import PluginFailure, Registry
+from tests.sms_example import EXAMPLE, installed_sms_example
 
 from .fakes import make_execution_context, make_validation_context
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sekvens-sms"
 HELLO = {"text": "Hi {{ first_name }}", "phone_field": "phone"}
-
-
-def _sms_modules() -> dict[str, object]:
-    return {
-        name: module
-        for name, module in sys.modules.items()
-        if name == "sekvens_sms" or name.startswith("sekvens_sms.")
-    }
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """`pip install --target` a copy of the example (building in a copy keeps the source tree
-    clean) and put the target first on sys.path; sys.path and sys.modules are restored after."""
-    tmp = tmp_path_factory.mktemp("sekvens-sms")
-    source, target = tmp / "src", tmp / "site"
-    shutil.copytree(
-        EXAMPLE,
-        source,
-        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"),
-    )
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
-            *("--no-deps", "--no-build-isolation", "--no-index", "--target", str(target)),
-            str(source),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    # Without build isolation the build uses this environment's setuptools (>=70.1 builds wheels
-    # by itself; older ones need the `wheel` package).
-    assert result.returncode == 0, result.stdout + result.stderr
-    saved = _sms_modules()  # e.g. imported from the source tree by the example's own tests
-    for name in saved:
-        del sys.modules[name]
-    sys.path.insert(0, str(target))
-    importlib.invalidate_caches()
-    try:
+    with installed_sms_example(tmp_path_factory.mktemp("sekvens-sms")) as target:
         yield target
-    finally:
-        sys.path.remove(str(target))
-        for name in _sms_modules():
-            del sys.modules[name]
-        sys.modules.update(saved)
-        importlib.invalidate_caches()
 
 
 @pytest.fixture

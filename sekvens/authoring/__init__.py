@@ -1,0 +1,1 @@
+"""Sequence authoring: design, validation, lifecycle, tags and templates, above storage."""

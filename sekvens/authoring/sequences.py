@@ -1,0 +1,698 @@
+"""Sequence lifecycle and design: every change a manager makes, with the product's rules.
+
+Functions take the session of the caller's transaction and raise `DomainError` on refusal;
+the caller commits. Nothing here knows GraphQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.authoring.checks import Checker, shape_of
+from sekvens.domain import sequence_access as access
+from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.records import FieldType
+from sekvens.domain.roles import Actor, Role
+from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
+from sekvens.domain.sequence_rules import check_description, check_name
+from sekvens.plugins.api import SequenceInfo
+from sekvens.plugins.registry import Registry
+from sekvens.storage import audit, record_types
+from sekvens.storage import sequences as store
+from sekvens.storage.tables import Organization, Sequence, SequenceVersion, Team, User
+from sekvens.storage.types import utcnow
+
+STEP_NAME_MAX = 160
+ROLE_NAMES = frozenset(r.value for r in Role)
+ASSIGN_TO = ("RECORD_OWNER", "RECORD_FIELD", "OWNING_TEAM", "ACCESS_TEAM", "CURRENT_USER")
+
+
+def sequence_gid(sequence_id: int) -> str:
+    from sekvens.schema.relay import to_global_id  # the global id format is the API's
+
+    return to_global_id("Sequence", sequence_id)
+
+
+async def organization(session: AsyncSession, actor: Actor) -> Organization:
+    """The actor's organization, refusing with FEATURE_DISABLED when sequences are off."""
+    org = await session.get(Organization, actor.organization_id)
+    assert org is not None
+    if not org.sequences_enabled:
+        raise DomainError.of(
+            ErrorCode.FEATURE_DISABLED,
+            "Sequences are not enabled for this organization: a system administrator must "
+            "enable them (updateOrganizationSettings with sequencesEnabled: true).",
+        )
+    return org
+
+
+async def get_sequence(
+    session: AsyncSession, actor: Actor, sequence_id: int, edit: bool = True
+) -> Sequence:
+    seq = await session.get(Sequence, sequence_id)
+    if seq is None or seq.organization_id != actor.organization_id:
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No such sequence.", ["sequenceId"])
+    await organization(session, actor)
+    if edit:
+        access.check_edit(actor.roles, actor.user_id, seq.is_personal, seq.owner_user_id)
+    return seq
+
+
+def _log(
+    session: AsyncSession,
+    actor: Actor,
+    seq: Sequence,
+    action: str,
+    version: int | None = None,
+    **detail: Any,
+) -> None:
+    audit.record(
+        session, actor.organization_id, actor.user_id, action, "sequence", seq.id, detail, version
+    )
+
+
+@dataclass
+class Workspace:
+    """A sequence being worked on: its design version, steps as a graph, and its checker."""
+
+    sequence: Sequence
+    version: SequenceVersion
+    graph: SequenceGraph
+    checker: Checker
+
+    def problems(self) -> list[Problem]:
+        return self.checker.problems(self.graph, sequence_gid(self.sequence.id))
+
+
+async def checker_for(
+    session: AsyncSession, registry: Registry, org: Organization, record_type_id: int
+) -> Checker:
+    infos = await record_types.load_infos(session, org.id)
+    by_id: dict[str, SequenceInfo] = {}
+    for s, type_name in await store.infos(session, org.id):
+        info = SequenceInfo(sequence_gid(s.id), s.key, s.name, type_name, s.status == "ACTIVE")
+        by_id[info.id] = by_id[info.key] = info
+    return Checker(
+        registry=registry,
+        record_type=infos[record_type_id][1],
+        call_outcomes=tuple(org.call_outcomes),
+        max_steps=org.max_steps,
+        lookup_sequence=by_id.get,
+    )
+
+
+async def workspace(
+    session: AsyncSession,
+    registry: Registry,
+    org: Organization,
+    seq: Sequence,
+    version: SequenceVersion | None = None,
+) -> Workspace:
+    if version is None:
+        version = (await store.latest_versions(session, [seq.id]))[seq.id]
+    rows = (await store.steps_of(session, [version.id]))[version.id]
+    graph = SequenceGraph(store.to_steps(rows), shape_of(registry))
+    return Workspace(
+        seq, version, graph, await checker_for(session, registry, org, seq.record_type_id)
+    )
+
+
+async def editable(
+    session: AsyncSession, registry: Registry, actor: Actor, sequence_id: int
+) -> Workspace:
+    """The version that edits go to: a draft, or a new draft when an inactive sequence's
+    newest version was activated before. An active sequence without a draft refuses."""
+    seq = await get_sequence(session, actor, sequence_id)
+    org = await organization(session, actor)
+    ws = await workspace(session, registry, org, seq)
+    if ws.version.status == "DRAFT":
+        return ws
+    if seq.status == "ACTIVE":
+        raise DomainError.of(
+            ErrorCode.SEQUENCE_ACTIVE,
+            "An active sequence can't be edited: create a revision (createSequenceRevision) "
+            "or deactivate it first.",
+            ["sequenceId"],
+        )
+    ws.version = await store.add_version(
+        session, seq, ws.version.number + 1, ws.graph.to_list(), actor.user_id
+    )
+    return ws
+
+
+async def save(session: AsyncSession, ws: Workspace) -> None:
+    ws.graph.check()
+    await store.replace_steps(session, ws.version.id, ws.graph.to_list())
+    ws.sequence.updated_at = utcnow()
+
+
+# --- Creating -----------------------------------------------------------------------------
+
+
+async def create(
+    session: AsyncSession,
+    registry: Registry,
+    actor: Actor,
+    name: str,
+    description: str,
+    record_type: str,
+    is_personal: bool,
+    steps: Seq[Step] | None = None,
+    key: str | None = None,
+) -> Sequence:
+    org = await organization(session, actor)
+    access.check_create(actor.roles, is_personal)
+    problems = check_name(name) + check_description(description)
+    type_row = await record_types.get_by_name(session, org.id, record_type)
+    if type_row is None:
+        problems.append(
+            Problem(
+                ErrorCode.UNKNOWN_RECORD_TYPE, f"No record type '{record_type}'.", ("recordType",)
+            )
+        )
+    if problems:
+        raise DomainError(problems)
+    assert type_row is not None
+    seq = Sequence(
+        organization_id=org.id,
+        key=key or new_key(),
+        name=name.strip(),
+        description=description,
+        search_text=store.search_text(name.strip(), description),
+        record_type_id=type_row.id,
+        is_personal=is_personal,
+        owner_user_id=actor.user_id,
+        skip_non_working_time=org.skip_non_working_time,
+        created_by_id=actor.user_id,
+    )
+    session.add(seq)
+    await session.flush()
+    graph = (
+        SequenceGraph(list(steps), shape_of(registry))
+        if steps
+        else SequenceGraph.blank(shape_of(registry))
+    )
+    graph.check()
+    await store.add_version(session, seq, 1, graph.to_list(), actor.user_id)
+    _log(session, actor, seq, "sequence.created", 1, name=seq.name, personal=is_personal)
+    return seq
+
+
+async def update(
+    session: AsyncSession, actor: Actor, sequence_id: int, name: str | None, description: str | None
+) -> Sequence:
+    seq = await get_sequence(session, actor, sequence_id)
+    latest = (await store.latest_versions(session, [seq.id]))[seq.id]
+    if seq.status == "ACTIVE" and latest.status != "DRAFT":
+        raise DomainError.of(
+            ErrorCode.SEQUENCE_ACTIVE,
+            "The name and description of an active sequence are read-only: create a revision "
+            "or deactivate it first.",
+            ["sequenceId"],
+        )
+    problems = (check_name(name) if name is not None else []) + check_description(description)
+    if problems:
+        raise DomainError(problems)
+    if name is not None:
+        seq.name = name.strip()
+    if description is not None:
+        seq.description = description
+    seq.search_text = store.search_text(seq.name, seq.description)
+    seq.updated_at = utcnow()
+    _log(session, actor, seq, "sequence.updated", latest.number, name=seq.name)
+    return seq
+
+
+# --- Designing ----------------------------------------------------------------------------
+
+
+def _check_step_text(name: str | None, description: str | None) -> None:
+    problems = []
+    if name is not None and len(name.strip()) > STEP_NAME_MAX:
+        problems.append(
+            Problem(
+                ErrorCode.TOO_LONG, f"Step names are at most {STEP_NAME_MAX} characters.", ("name",)
+            )
+        )
+    problems += check_description(description)
+    if problems:
+        raise DomainError(problems)
+
+
+def new_step(
+    registry: Registry,
+    type_key: str,
+    name: str | None,
+    description: str | None,
+    config: dict[str, Any] | None,
+    key: str | None = None,
+) -> Step:
+    step_type = registry.get(type_key)
+    if step_type is None:
+        raise DomainError.of(
+            ErrorCode.UNKNOWN_STEP_TYPE,
+            f"Step type '{type_key}' is not installed; stepTypes lists those that are.",
+            ["type"],
+        )
+    _check_step_text(name, description)
+    return Step(
+        key=key or new_key(),
+        type=type_key,
+        name=(name or "").strip() or step_type.display_name,
+        description=description or "",
+        config=dict(config or {}),
+    )
+
+
+async def add_step(
+    session: AsyncSession,
+    registry: Registry,
+    actor: Actor,
+    sequence_id: int,
+    after_key: str,
+    branch: str,
+    type_key: str,
+    name: str | None,
+    description: str | None,
+    config: dict[str, Any] | None,
+) -> tuple[Workspace, Step]:
+    ws = await editable(session, registry, actor, sequence_id)
+    step = ws.graph.insert(
+        new_step(registry, type_key, name, description, config), after_key, branch
+    )
+    await save(session, ws)
+    _log(
+        session,
+        actor,
+        ws.sequence,
+        "sequence.step_added",
+        ws.version.number,
+        step=step.key,
+        type=type_key,
+    )
+    return ws, step
+
+
+async def update_step(
+    session: AsyncSession,
+    registry: Registry,
+    actor: Actor,
+    sequence_id: int,
+    key: str,
+    name: str | None,
+    description: str | None,
+    config: dict[str, Any] | None,
+) -> tuple[Workspace, Step]:
+    ws = await editable(session, registry, actor, sequence_id)
+    step = ws.graph.steps.get(key)
+    if step is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No such step in this sequence.", ["stepId"])
+    _check_step_text(name, description)
+    if name is not None:
+        step.name = name.strip() or step.name
+    if description is not None:
+        step.description = description
+    if config is not None:
+        step.config = dict(config)
+    await save(session, ws)
+    _log(session, actor, ws.sequence, "sequence.step_updated", ws.version.number, step=key)
+    return ws, step
+
+
+async def move_step(
+    session: AsyncSession,
+    registry: Registry,
+    actor: Actor,
+    sequence_id: int,
+    key: str,
+    after_key: str,
+    branch: str,
+) -> Workspace:
+    ws = await editable(session, registry, actor, sequence_id)
+    ws.graph.move(key, after_key, branch)
+    await save(session, ws)
+    _log(session, actor, ws.sequence, "sequence.step_moved", ws.version.number, step=key)
+    return ws
+
+
+async def remove_step(
+    session: AsyncSession,
+    registry: Registry,
+    actor: Actor,
+    sequence_id: int,
+    key: str,
+    keep_branch: str | None,
+) -> tuple[Workspace, list[str]]:
+    ws = await editable(session, registry, actor, sequence_id)
+    removed = ws.graph.remove(key, keep_branch)
+    await save(session, ws)
+    _log(session, actor, ws.sequence, "sequence.step_removed", ws.version.number, steps=removed)
+    return ws, removed
+
+
+async def set_steps(
+    session: AsyncSession, registry: Registry, actor: Actor, sequence_id: int, steps: Seq[Step]
+) -> Workspace:
+    """Replace the whole tree (designers that save everything, and import)."""
+    ws = await editable(session, registry, actor, sequence_id)
+    keys = [s.key for s in steps]
+    if len(set(keys)) != len(keys):
+        raise DomainError.of(ErrorCode.DUPLICATE, "Two steps share a key.", ["steps"])
+    for i, s in enumerate(steps):
+        try:
+            _check_step_text(s.name, s.description)
+        except DomainError as e:
+            raise DomainError(
+                [Problem(p.code, p.message, ("steps", str(i), *p.field)) for p in e.problems]
+            ) from None
+    ws.graph = SequenceGraph(list(steps), ws.graph.shape_of)
+    await save(session, ws)
+    _log(session, actor, ws.sequence, "sequence.steps_set", ws.version.number, count=len(steps))
+    return ws
+
+
+# --- Lifecycle ----------------------------------------------------------------------------
+
+
+async def activate(
+    session: AsyncSession,
+    registry: Registry,
+    actor: Actor,
+    sequence_id: int,
+    change_description: str | None,
+) -> Workspace:
+    """Activate an inactive sequence, or make an active sequence's draft revision current."""
+    seq = await get_sequence(session, actor, sequence_id)
+    org = await organization(session, actor)
+    ws = await workspace(session, registry, org, seq)
+    replacing = seq.status == "ACTIVE"
+    if replacing and ws.version.status != "DRAFT":
+        raise DomainError.of(
+            ErrorCode.SEQUENCE_ACTIVE, "The sequence is already active.", ["sequenceId"]
+        )
+    if replacing and not (change_description or "").strip():
+        raise DomainError.of(
+            ErrorCode.CHANGE_DESCRIPTION_REQUIRED,
+            "Say what changed: activating a revision needs a change description.",
+            ["changeDescription"],
+        )
+    problems = ws.problems()
+    if problems:
+        raise DomainError(problems)
+    if not replacing:
+        await _check_active_limit(session, org)
+    now = utcnow()
+    if ws.version.status == "DRAFT":
+        if seq.current_version_id is not None and seq.current_version_id != ws.version.id:
+            previous = await session.get(SequenceVersion, seq.current_version_id)
+            if previous is not None:
+                previous.status = "RETIRED"
+        ws.version.status = "ACTIVE"
+        ws.version.activated_at = now
+        ws.version.activated_by_id = actor.user_id
+        ws.version.change_description = (change_description or "").strip()
+        seq.current_version_id = ws.version.id
+    seq.status = "ACTIVE"
+    seq.activated_at = now
+    seq.updated_at = now
+    _log(
+        session,
+        actor,
+        seq,
+        "sequence.revision_activated" if replacing else "sequence.activated",
+        ws.version.number,
+        change=(change_description or "").strip(),
+    )
+    return ws
+
+
+async def _check_active_limit(session: AsyncSession, org: Organization) -> None:
+    """Holds under concurrent activations: PostgreSQL locks the organization row; SQLite's
+    write transactions (BEGIN IMMEDIATE) are serial already."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            select(Organization.id).where(Organization.id == org.id).with_for_update()
+        )
+    active = await store.count_active(session, org.id)
+    if active >= org.max_active_sequences:
+        raise DomainError.of(
+            ErrorCode.ACTIVE_LIMIT_REACHED,
+            f"The organization has {active} active sequences, the most it allows "
+            f"({org.max_active_sequences}); deactivate one first.",
+            ["sequenceId"],
+        )
+
+
+async def deactivate(session: AsyncSession, actor: Actor, sequence_id: int) -> tuple[Sequence, int]:
+    seq = await get_sequence(session, actor, sequence_id)
+    if seq.status != "ACTIVE":
+        raise DomainError.of(
+            ErrorCode.SEQUENCE_INACTIVE, "The sequence is not active.", ["sequenceId"]
+        )
+    seq.status = "INACTIVE"
+    seq.updated_at = utcnow()
+    disconnected = await store.disconnect_running(session, seq.id, "PARENT_SEQUENCE_DEACTIVATED")
+    _log(session, actor, seq, "sequence.deactivated", None, disconnected=disconnected)
+    return seq, disconnected
+
+
+async def create_revision(
+    session: AsyncSession, registry: Registry, actor: Actor, sequence_id: int
+) -> Workspace:
+    seq = await get_sequence(session, actor, sequence_id)
+    org = await organization(session, actor)
+    if seq.status != "ACTIVE":
+        raise DomainError.of(
+            ErrorCode.SEQUENCE_INACTIVE,
+            "Only an active sequence needs a revision; edit an inactive one directly.",
+            ["sequenceId"],
+        )
+    ws = await workspace(session, registry, org, seq)
+    if ws.version.status == "DRAFT":
+        raise DomainError.of(
+            ErrorCode.DRAFT_EXISTS, f"Revision {ws.version.number} is open already.", ["sequenceId"]
+        )
+    ws.version = await store.add_version(
+        session, seq, ws.version.number + 1, ws.graph.to_list(), actor.user_id
+    )
+    _log(session, actor, seq, "sequence.revision_created", ws.version.number)
+    return ws
+
+
+async def clone(
+    session: AsyncSession, registry: Registry, actor: Actor, sequence_id: int, name: str | None
+) -> Sequence:
+    """A full copy, inactive. Anyone who may view a sequence may copy it."""
+    source = await get_sequence(session, actor, sequence_id, edit=False)
+    org = await organization(session, actor)
+    ws = await workspace(session, registry, org, source)
+    copy = await create(
+        session,
+        registry,
+        actor,
+        name if name is not None else f"{source.name} (copy)"[:160],
+        source.description,
+        ws.checker.record_type.name,
+        is_personal=source.is_personal or not actor.has_any(access.ORG_SEQUENCE_EDITORS),
+        steps=ws.graph.to_list(),
+    )
+    copy.assign_to, copy.assign_field = source.assign_to, source.assign_field
+    copy.member_condition = dict(source.member_condition)
+    copy.exit_on_reply, copy.skip_non_working_time = (
+        source.exit_on_reply,
+        source.skip_non_working_time,
+    )
+    _log(session, actor, copy, "sequence.cloned", 1, source=source.id)
+    return copy
+
+
+async def delete(session: AsyncSession, actor: Actor, sequence_id: int, force: bool) -> int:
+    seq = await get_sequence(session, actor, sequence_id)
+    if seq.status == "ACTIVE" and not force:
+        raise DomainError.of(
+            ErrorCode.SEQUENCE_ACTIVE,
+            "The sequence is active: deactivate it first, or delete with force: true "
+            "(its records are disconnected).",
+            ["force"],
+        )
+    disconnected = await store.disconnect_running(session, seq.id, "PARENT_SEQUENCE_DEACTIVATED")
+    _log(session, actor, seq, "sequence.deleted", None, name=seq.name, disconnected=disconnected)
+    seq.current_version_id = None
+    await session.flush()
+    await session.delete(seq)
+    return disconnected
+
+
+# --- Properties ---------------------------------------------------------------------------
+
+
+def _require_inactive(seq: Sequence, what: str) -> None:
+    if seq.status == "ACTIVE":
+        raise DomainError.of(
+            ErrorCode.SEQUENCE_ACTIVE,
+            f"Deactivate the sequence before changing its {what}.",
+            ["sequenceId"],
+        )
+
+
+async def set_assignment(
+    session: AsyncSession,
+    actor: Actor,
+    sequence_id: int,
+    assign_to: str,
+    field_name: str | None,
+    team_roles: Seq[str] | None,
+    user_roles: Seq[str] | None,
+) -> Sequence:
+    seq = await get_sequence(session, actor, sequence_id)
+    _require_inactive(seq, "assignment")
+    if assign_to not in ASSIGN_TO:
+        raise DomainError.of(
+            ErrorCode.INVALID_VALUE, f"assignTo is one of {', '.join(ASSIGN_TO)}.", ["assignTo"]
+        )
+    problems: list[Problem] = []
+    if assign_to == "RECORD_FIELD":
+        infos = await record_types.load_infos(session, actor.organization_id)
+        info = infos[seq.record_type_id][1]
+        f = info.fields.get(field_name or "")
+        if not field_name:
+            problems.append(
+                Problem(
+                    ErrorCode.REQUIRED,
+                    "Name the user-lookup field that names the seller.",
+                    ("fieldName",),
+                )
+            )
+        elif f is None:
+            problems.append(
+                Problem(
+                    ErrorCode.UNKNOWN_FIELD,
+                    f"{info.name} has no field '{field_name}'.",
+                    ("fieldName",),
+                )
+            )
+        elif f.type is not FieldType.USER_LOOKUP:
+            problems.append(
+                Problem(
+                    ErrorCode.WRONG_FIELD_TYPE,
+                    f"'{field_name}' is not a user-lookup field.",
+                    ("fieldName",),
+                )
+            )
+    elif field_name:
+        problems.append(
+            Problem(
+                ErrorCode.INVALID_VALUE,
+                "A field name applies only to RECORD_FIELD.",
+                ("fieldName",),
+            )
+        )
+    condition = {
+        k: sorted({v.strip() for v in vals if v.strip()})
+        for k, vals in (("team_roles", team_roles or ()), ("user_roles", user_roles or ()))
+        if vals
+    }
+    if condition and assign_to not in ("OWNING_TEAM", "ACCESS_TEAM"):
+        problems.append(
+            Problem(
+                ErrorCode.INVALID_VALUE,
+                "A member condition applies only to team assignments.",
+                ("memberCondition",),
+            )
+        )
+    for i, role in enumerate(condition.get("user_roles", [])):
+        if role not in ROLE_NAMES:
+            problems.append(
+                Problem(
+                    ErrorCode.UNKNOWN_ROLE,
+                    f"No role '{role}'.",
+                    ("memberCondition", "userRoles", str(i)),
+                )
+            )
+    if problems:
+        raise DomainError(problems)
+    seq.assign_to, seq.assign_field, seq.member_condition = assign_to, field_name or None, condition
+    seq.updated_at = utcnow()
+    _log(
+        session,
+        actor,
+        seq,
+        "sequence.assignment_set",
+        None,
+        assign_to=assign_to,
+        field=field_name,
+        condition=condition,
+    )
+    return seq
+
+
+async def set_options(
+    session: AsyncSession,
+    actor: Actor,
+    sequence_id: int,
+    exit_on_reply: bool | None,
+    skip_non_working_time: bool | None,
+) -> Sequence:
+    seq = await get_sequence(session, actor, sequence_id)
+    _require_inactive(seq, "options")
+    if exit_on_reply is not None:
+        seq.exit_on_reply = exit_on_reply
+    if skip_non_working_time is not None:
+        seq.skip_non_working_time = skip_non_working_time
+    seq.updated_at = utcnow()
+    _log(
+        session,
+        actor,
+        seq,
+        "sequence.options_set",
+        None,
+        exit_on_reply=seq.exit_on_reply,
+        skip_non_working_time=seq.skip_non_working_time,
+    )
+    return seq
+
+
+async def assign_owner(
+    session: AsyncSession, actor: Actor, sequence_id: int, user_id: int | None, team_id: int | None
+) -> Sequence:
+    """Owners change only here: to a user, or to an OWNER team (organization sequences)."""
+    seq = await get_sequence(session, actor, sequence_id)
+    if not actor.has_any(access.SEQUENCE_ADMINS):
+        raise DomainError.of(
+            ErrorCode.FORBIDDEN,
+            "Changing a sequence's owner needs the role SEQUENCE_MANAGER or SYSTEM_ADMINISTRATOR.",
+        )
+    if (user_id is None) == (team_id is None):
+        raise DomainError.of(
+            ErrorCode.INVALID_VALUE, "Give a user or a team, not both.", ["userId"]
+        )
+    if user_id is not None:
+        user = await session.get(User, user_id)
+        if user is None or user.organization_id != actor.organization_id:
+            raise DomainError.of(
+                ErrorCode.UNKNOWN_USER, "No such user in this organization.", ["userId"]
+            )
+        seq.owner_user_id, seq.owner_team_id = user_id, None
+    else:
+        if seq.is_personal:
+            raise DomainError.of(
+                ErrorCode.INVALID_VALUE, "A personal sequence is owned by a user.", ["teamId"]
+            )
+        team = await session.get(Team, team_id)
+        if team is None or team.organization_id != actor.organization_id:
+            raise DomainError.of(
+                ErrorCode.UNKNOWN_TEAM, "No such team in this organization.", ["teamId"]
+            )
+        if team.kind != "OWNER":
+            raise DomainError.of(
+                ErrorCode.WRONG_TEAM_KIND, "Only an OWNER team owns sequences.", ["teamId"]
+            )
+        seq.owner_user_id, seq.owner_team_id = None, team_id
+    seq.updated_at = utcnow()
+    _log(session, actor, seq, "sequence.owner_assigned", None, user_id=user_id, team_id=team_id)
+    return seq

@@ -1,0 +1,16 @@
+"""The query root, assembled from one class per area."""
+
+from __future__ import annotations
+
+import strawberry
+
+from sekvens.resolvers.query import CoreQueries
+from sekvens.resolvers.sequences import SequenceQueries
+from sekvens.resolvers.step_types import StepTypeQueries
+from sekvens.resolvers.tags import TagQueries
+from sekvens.resolvers.templates import TemplateQueries
+
+
+@strawberry.type
+class Query(CoreQueries, StepTypeQueries, SequenceQueries, TagQueries, TemplateQueries):
+    pass

@@ -1,0 +1,132 @@
+"""Per-request loaders for sequences: versions, steps, designs and their checks, counts.
+
+A page of sequences costs a fixed number of statements whatever its size: each loader
+batches, and the checker (record types, organization, sequence lookup) is built once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from strawberry.dataloader import DataLoader
+
+from sekvens.authoring.checks import Checker, shape_of
+from sekvens.authoring.sequences import checker_for, sequence_gid
+from sekvens.domain.errors import Problem
+from sekvens.domain.sequence_graph import SequenceGraph
+from sekvens.domain.sequence_rules import graph_problems
+from sekvens.storage import sequences as store
+from sekvens.storage import tags as tag_store
+from sekvens.storage.tables import Connection, Organization, SequenceVersion, Tag
+
+if TYPE_CHECKING:
+    from sekvens.resolvers.context import Context
+
+
+@dataclass
+class Design:
+    """One version's steps as a graph, with its problems computed on first use."""
+
+    sequence_id: int
+    version: SequenceVersion
+    graph: SequenceGraph
+    checker: Checker
+    _step_problems: dict[str, list[Problem]] | None = field(default=None, repr=False)
+
+    def step_problems(self) -> dict[str, list[Problem]]:
+        if self._step_problems is None:
+            self._step_problems = self.checker.step_problems(
+                self.graph, sequence_gid(self.sequence_id)
+            )
+        return self._step_problems
+
+    def problems(self) -> list[Problem]:
+        per_step = self.step_problems()
+        ordered = [p for key, _ in self.graph.walk() for p in per_step.get(key, [])]
+        return ordered + graph_problems(self.graph, self.checker.max_steps)
+
+
+class SequenceLoaders:
+    def __init__(self, ctx: Context):
+        self._ctx = ctx
+        session = ctx.reader
+        org_id = ctx.viewer.organization_id
+        self._checkers: dict[int, asyncio.Task[Checker]] = {}
+
+        async def latest(ids: Seq[int]) -> list[SequenceVersion | None]:
+            found = await store.latest_versions(session, ids)
+            return [found.get(i) for i in ids]
+
+        async def versions(ids: Seq[int]) -> list[list[SequenceVersion]]:
+            groups: dict[int, list[SequenceVersion]] = defaultdict(list)
+            for v in await session.scalars(
+                select(SequenceVersion)
+                .where(SequenceVersion.sequence_id.in_(ids))
+                .order_by(SequenceVersion.number.desc())
+            ):
+                groups[v.sequence_id].append(v)
+            return [groups.get(i, []) for i in ids]
+
+        async def version(ids: Seq[int]) -> list[SequenceVersion | None]:
+            rows = {
+                v.id: v
+                for v in await session.scalars(
+                    select(SequenceVersion).where(SequenceVersion.id.in_(ids))
+                )
+            }
+            return [rows.get(i) for i in ids]
+
+        async def steps(ids: Seq[int]) -> list[list]:
+            found = await store.steps_of(session, ids)
+            return [found.get(i, []) for i in ids]
+
+        async def active(ids: Seq[int]) -> list[int]:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(Connection.sequence_id, func.count())
+                        .where(
+                            Connection.sequence_id.in_(ids), Connection.status.in_(store.RUNNING)
+                        )
+                        .group_by(Connection.sequence_id)
+                    )
+                ).all()
+            )
+            return [counts.get(i, 0) for i in ids]
+
+        async def tags(ids: Seq[int]) -> list[list[Tag]]:
+            found = await tag_store.tags_by_sequence(session, ids)
+            return [found.get(i, []) for i in ids]
+
+        self.latest_version = DataLoader(latest)
+        self.versions = DataLoader(versions)
+        self.version = DataLoader(version)
+        self.steps = DataLoader(steps)
+        self.active_connections = DataLoader(active)
+        self.tags = DataLoader(tags)
+        self._org_id = org_id
+
+    async def checker(self, record_type_id: int) -> Checker:
+        task = self._checkers.get(record_type_id)
+        if task is None:
+            task = asyncio.ensure_future(self._build_checker(record_type_id))
+            self._checkers[record_type_id] = task
+        return await task
+
+    async def _build_checker(self, record_type_id: int) -> Checker:
+        session = self._ctx.reader
+        org = await session.get(Organization, self._org_id)
+        return await checker_for(session, self._ctx.services.registry, org, record_type_id)
+
+    async def design(
+        self, sequence_id: int, record_type_id: int, version: SequenceVersion
+    ) -> Design:
+        rows = await self.steps.load(version.id)
+        registry = self._ctx.services.registry
+        graph = SequenceGraph(store.to_steps(rows), shape_of(registry))
+        return Design(sequence_id, version, graph, await self.checker(record_type_id))

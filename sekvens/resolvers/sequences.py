@@ -1,0 +1,508 @@
+"""Sequence queries (the home grid, one sequence) and the design and lifecycle mutations."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from sekvens.authoring import sequences as authoring
+from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.sequence_graph import Step as GraphStep
+from sekvens.resolvers.context import Context, Viewer
+from sekvens.resolvers.mutation_base import mutate
+from sekvens.resolvers.pagination import paginate
+from sekvens.resolvers.query import NODE_LOADERS, context
+from sekvens.resolvers.sequence_loaders import Design
+from sekvens.schema.errors import ApiError
+from sekvens.schema.relay import Connection, Node, decode_id, from_global_id
+from sekvens.schema.sequences import (
+    ActivateSequenceInput,
+    AddStepInput,
+    AssignSequenceOwnerInput,
+    CloneSequenceInput,
+    CreateSequenceInput,
+    CreateSequenceRevisionInput,
+    DeactivateSequenceInput,
+    DeactivateSequencePayload,
+    DeleteSequenceInput,
+    DeleteSequencePayload,
+    MoveStepInput,
+    RemoveStepInput,
+    RemoveStepPayload,
+    Sequence,
+    SequencePayload,
+    SequenceStatus,
+    SequenceVersion,
+    SetSequenceAssignmentInput,
+    SetSequenceOptionsInput,
+    SetSequenceStepsInput,
+    StepPayload,
+    UpdateSequenceInput,
+    UpdateStepInput,
+    step_gid,
+    step_of,
+)
+from sekvens.storage import sequences as store
+from sekvens.storage.tables import Sequence as SequenceRow
+from sekvens.storage.tables import SequenceVersion as VersionRow
+
+
+def sequence_pk(global_id: str, field: str = "sequenceId") -> int:
+    return decode_id(global_id, "Sequence", [field])
+
+
+def step_ref(global_id: str, field: str = "stepId") -> tuple[int, str]:
+    """(version id, step key) of a step's global id."""
+    kind, raw = from_global_id(str(global_id))
+    version, _, key = raw.partition(":")
+    if kind != "Step" or not version.isdigit() or not key:
+        raise DomainError.of(ErrorCode.NOT_FOUND, f"No step with id '{global_id}'.", [field])
+    return int(version), key
+
+
+async def sequence_of_step(
+    ctx: Context, viewer: Viewer, global_id: str, field: str = "stepId"
+) -> tuple[int, str]:
+    """(sequence id, step key); edits go to the sequence's editable version by key."""
+    version_id, key = step_ref(global_id, field)
+    version = await ctx.session.get(VersionRow, version_id)
+    seq = await ctx.session.get(SequenceRow, version.sequence_id) if version else None
+    if seq is None or seq.organization_id != viewer.organization_id:
+        raise DomainError.of(ErrorCode.NOT_FOUND, f"No step with id '{global_id}'.", [field])
+    return seq.id, key
+
+
+def _with_step_ids(error: DomainError, version_id: int) -> DomainError:
+    return DomainError(
+        [
+            Problem(
+                p.code, p.message, p.field, step_gid(version_id, p.step_key) if p.step_key else None
+            )
+            for p in error.problems
+        ]
+    )
+
+
+async def _in_version(version_id: Callable[[], int | None], work: Awaitable[Any]) -> Any:
+    try:
+        return await work
+    except DomainError as e:
+        vid = version_id()
+        raise (_with_step_ids(e, vid) if vid is not None else e) from None
+
+
+def _json(value: Any, field: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise DomainError.of(ErrorCode.INVALID_VALUE, "A step's config is a JSON object.", [field])
+    return value
+
+
+def _branch(value: Enum | None) -> str | None:
+    return None if value is None else str(value.value)
+
+
+@strawberry.enum
+class SequenceOrderField(Enum):
+    NAME = "NAME"
+    STATUS = "STATUS"
+    RECORD_TYPE = "RECORD_TYPE"
+    OWNER = "OWNER"
+    CREATED_AT = "CREATED_AT"
+    MODIFIED_AT = "MODIFIED_AT"
+    ACTIVE_CONNECTIONS = "ACTIVE_CONNECTIONS"
+    STEP_COUNT = "STEP_COUNT"
+    IS_PERSONAL = "IS_PERSONAL"
+
+
+@strawberry.enum
+class OrderDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input
+class SequenceOrder:
+    field: SequenceOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+@strawberry.input
+class SequenceFilter:
+    status: SequenceStatus | None = None
+    record_type: str | None = None
+    owner_id: strawberry.ID | None = strawberry.field(default=None, description="A user's id.")
+    tag_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Sequences with any of these tags (or their sub-tags)."
+    )
+    is_personal: bool | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    modified_after: datetime | None = None
+    modified_before: datetime | None = None
+
+
+async def _load_sequence(ctx: Context, pk: str) -> Node | None:
+    row = await ctx.reader.get(SequenceRow, int(pk)) if pk.isdigit() else None
+    return (
+        Sequence.from_row(row)
+        if row and row.organization_id == ctx.viewer.organization_id
+        else None
+    )
+
+
+async def _load_version(ctx: Context, pk: str) -> Node | None:
+    version = await ctx.reader.get(VersionRow, int(pk)) if pk.isdigit() else None
+    seq = await ctx.reader.get(SequenceRow, version.sequence_id) if version else None
+    if seq is None or seq.organization_id != ctx.viewer.organization_id:
+        return None
+    return SequenceVersion.from_row(version, seq.record_type_id)
+
+
+NODE_LOADERS["Sequence"] = _load_sequence
+NODE_LOADERS["SequenceVersion"] = _load_version
+
+
+async def _load_step(ctx: Context, pk: str) -> Node | None:
+    version, _, key = pk.partition(":")
+    if not version.isdigit() or not key:
+        return None
+    version_id = int(version)
+    version = await ctx.reader.get(VersionRow, version_id)
+    seq = await ctx.reader.get(SequenceRow, version.sequence_id) if version else None
+    if seq is None or seq.organization_id != ctx.viewer.organization_id:
+        return None
+    design = await ctx.sequence_loaders.design(seq.id, seq.record_type_id, version)
+    return step_of(design, key) if key in design.graph.steps else None
+
+
+NODE_LOADERS["Step"] = _load_step
+
+
+@strawberry.type
+class SequenceQueries:
+    @strawberry.field(description="The home grid: search name and description, filter, sort.")
+    async def sequences(
+        self,
+        info: Info,
+        search: str | None = None,
+        filter: SequenceFilter | None = None,
+        order_by: list[SequenceOrder] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Sequence]:
+        ctx = context(info)
+
+        async def run() -> Connection[Sequence]:
+            await authoring.organization(ctx.reader, ctx.viewer)
+            f = filter or SequenceFilter()
+            stmt = store.grid(
+                ctx.viewer.organization_id,
+                search=search,
+                status=f.status.value if f.status else None,
+                record_type=f.record_type,
+                owner_user_id=decode_id(f.owner_id, "User", ["filter", "ownerId"])
+                if f.owner_id
+                else None,
+                tag_ids=[decode_id(t, "Tag", ["filter", "tagIds"]) for t in f.tag_ids or []]
+                or None,
+                is_personal=f.is_personal,
+                created_after=f.created_after,
+                created_before=f.created_before,
+                modified_after=f.modified_after,
+                modified_before=f.modified_before,
+                order=[(o.field.value, o.direction.value) for o in order_by or []],
+            )
+            return await paginate(ctx, stmt, Sequence.from_row, first, after, last, before)
+
+        try:
+            return await run()
+        except DomainError as e:
+            raise ApiError.from_domain(e) from None
+
+    @strawberry.field
+    async def sequence(self, info: Info, id: strawberry.ID) -> Sequence | None:
+        ctx = context(info)
+        try:
+            await authoring.organization(ctx.reader, ctx.viewer)
+        except DomainError as e:
+            raise ApiError.from_domain(e) from None
+        kind, pk = from_global_id(str(id))
+        if kind != "Sequence" or not pk.isdigit():
+            return None
+        return await _load_sequence(ctx, pk)  # type: ignore[return-value]
+
+
+def _step_input(registry: Any, s: Any, i: int) -> GraphStep:
+    try:
+        step = authoring.new_step(
+            registry, s.type, s.name, s.description, _json(s.config, "config"), s.key
+        )
+    except DomainError as e:
+        raise DomainError(
+            [Problem(p.code, p.message, ("steps", str(i), *p.field)) for p in e.problems]
+        ) from None
+    step.parent, step.branch = s.parent_key, _branch(s.branch)
+    return step
+
+
+@strawberry.type
+class SequenceMutations:
+    @strawberry.mutation(description="A blank sequence (START only) or one from a template.")
+    async def create_sequence(self, info: Info, input: CreateSequenceInput) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            steps, record_type, description = None, input.record_type, input.description
+            if input.template_id is not None:
+                from sekvens.authoring.templates import get_template
+
+                template = await get_template(
+                    ctx.session, viewer.organization_id, str(input.template_id)
+                )
+                steps, record_type = template.steps, template.record_type
+                description = description or template.description
+            seq = await authoring.create(
+                ctx.session,
+                ctx.services.registry,
+                viewer,
+                input.name,
+                description,
+                record_type,
+                input.is_personal,
+                steps,
+            )
+            return {"sequence": Sequence.from_row(seq)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(description="Name and description, while inactive or on a draft revision.")
+    async def update_sequence(self, info: Info, input: UpdateSequenceInput) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            seq = await authoring.update(
+                ctx.session, viewer, sequence_pk(input.sequence_id), input.name, input.description
+            )
+            return {"sequence": Sequence.from_row(seq)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(
+        description="Insert a step after another; the old follower follows the new step."
+    )
+    async def add_step(self, info: Info, input: AddStepInput) -> StepPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            pk = sequence_pk(input.sequence_id)
+            _, after_key = step_ref(input.after_step_id, "afterStepId")
+            ws, step = await authoring.add_step(
+                ctx.session,
+                ctx.services.registry,
+                viewer,
+                pk,
+                after_key,
+                _branch(input.branch) or "NEXT",
+                input.type,
+                input.name,
+                input.description,
+                _json(input.config, "config"),
+            )
+            return {
+                "sequence": Sequence.from_row(ws.sequence),
+                "step": _step_after(ctx, ws, step.key),
+            }
+
+        return await mutate(info, StepPayload, run)
+
+    @strawberry.mutation
+    async def update_step(self, info: Info, input: UpdateStepInput) -> StepPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            pk, key = await sequence_of_step(ctx, viewer, input.step_id)
+            ws, step = await authoring.update_step(
+                ctx.session,
+                ctx.services.registry,
+                viewer,
+                pk,
+                key,
+                input.name,
+                input.description,
+                _json(input.config, "config"),
+            )
+            return {
+                "sequence": Sequence.from_row(ws.sequence),
+                "step": _step_after(ctx, ws, step.key),
+            }
+
+        return await mutate(info, StepPayload, run)
+
+    @strawberry.mutation
+    async def move_step(self, info: Info, input: MoveStepInput) -> StepPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            pk, key = await sequence_of_step(ctx, viewer, input.step_id)
+            _, after_key = step_ref(input.after_step_id, "afterStepId")
+            ws = await authoring.move_step(
+                ctx.session,
+                ctx.services.registry,
+                viewer,
+                pk,
+                key,
+                after_key,
+                _branch(input.branch) or "NEXT",
+            )
+            return {"sequence": Sequence.from_row(ws.sequence), "step": _step_after(ctx, ws, key)}
+
+        return await mutate(info, StepPayload, run)
+
+    @strawberry.mutation(description="Remove a step; a condition goes with the branch not kept.")
+    async def remove_step(self, info: Info, input: RemoveStepInput) -> RemoveStepPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            pk, key = await sequence_of_step(ctx, viewer, input.step_id)
+            ws, removed = await authoring.remove_step(
+                ctx.session, ctx.services.registry, viewer, pk, key, _branch(input.keep_branch)
+            )
+            return {"sequence": Sequence.from_row(ws.sequence), "removed_step_keys": removed}
+
+        return await mutate(info, RemoveStepPayload, run)
+
+    @strawberry.mutation(description="Replace the whole step tree at once.")
+    async def set_sequence_steps(self, info: Info, input: SetSequenceStepsInput) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            registry = ctx.services.registry
+            steps = [_step_input(registry, s, i) for i, s in enumerate(input.steps)]
+            ws = await authoring.set_steps(
+                ctx.session, registry, viewer, sequence_pk(input.sequence_id), steps
+            )
+            return {"sequence": Sequence.from_row(ws.sequence)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(
+        description="Who works the activities; only while the sequence is inactive."
+    )
+    async def set_sequence_assignment(
+        self, info: Info, input: SetSequenceAssignmentInput
+    ) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            condition = input.member_condition
+            seq = await authoring.set_assignment(
+                ctx.session,
+                viewer,
+                sequence_pk(input.sequence_id),
+                input.assign_to.value,
+                input.field_name,
+                condition.team_roles if condition else None,
+                condition.user_roles if condition else None,
+            )
+            return {"sequence": Sequence.from_row(seq)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(description="Exit on reply, skip non-working time; only while inactive.")
+    async def set_sequence_options(
+        self, info: Info, input: SetSequenceOptionsInput
+    ) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            seq = await authoring.set_options(
+                ctx.session,
+                viewer,
+                sequence_pk(input.sequence_id),
+                input.exit_on_reply,
+                input.skip_non_working_time,
+            )
+            return {"sequence": Sequence.from_row(seq)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(description="Give a sequence to another user or an OWNER team.")
+    async def assign_sequence_owner(
+        self, info: Info, input: AssignSequenceOwnerInput
+    ) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            seq = await authoring.assign_owner(
+                ctx.session,
+                viewer,
+                sequence_pk(input.sequence_id),
+                decode_id(input.user_id, "User", ["userId"]) if input.user_id else None,
+                decode_id(input.team_id, "Team", ["teamId"]) if input.team_id else None,
+            )
+            return {"sequence": Sequence.from_row(seq)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(description="Activate, or make an open revision the current version.")
+    async def activate_sequence(self, info: Info, input: ActivateSequenceInput) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            pk = sequence_pk(input.sequence_id)
+            latest = await store.latest_versions(ctx.session, [pk])
+            ws = await _in_version(
+                lambda: latest[pk].id if pk in latest else None,
+                authoring.activate(
+                    ctx.session, ctx.services.registry, viewer, pk, input.change_description
+                ),
+            )
+            return {"sequence": Sequence.from_row(ws.sequence)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(description="Stop accepting connections; running ones are disconnected.")
+    async def deactivate_sequence(
+        self, info: Info, input: DeactivateSequenceInput
+    ) -> DeactivateSequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            seq, count = await authoring.deactivate(
+                ctx.session, viewer, sequence_pk(input.sequence_id)
+            )
+            return {"sequence": Sequence.from_row(seq), "disconnected_count": count}
+
+        return await mutate(info, DeactivateSequencePayload, run)
+
+    @strawberry.mutation(
+        description="An editable draft of an active sequence; the active one keeps running."
+    )
+    async def create_sequence_revision(
+        self, info: Info, input: CreateSequenceRevisionInput
+    ) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            ws = await authoring.create_revision(
+                ctx.session, ctx.services.registry, viewer, sequence_pk(input.sequence_id)
+            )
+            return {"sequence": Sequence.from_row(ws.sequence)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(description="A full copy with a new name, inactive.")
+    async def clone_sequence(self, info: Info, input: CloneSequenceInput) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            seq = await authoring.clone(
+                ctx.session,
+                ctx.services.registry,
+                viewer,
+                sequence_pk(input.sequence_id),
+                input.name,
+            )
+            return {"sequence": Sequence.from_row(seq)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(
+        description="Delete; an active sequence only with force (records are disconnected)."
+    )
+    async def delete_sequence(
+        self, info: Info, input: DeleteSequenceInput
+    ) -> DeleteSequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            count = await authoring.delete(
+                ctx.session, viewer, sequence_pk(input.sequence_id), input.force
+            )
+            return {"deleted_sequence_id": input.sequence_id, "disconnected_count": count}
+
+        return await mutate(info, DeleteSequencePayload, run)
+
+
+def _step_after(ctx: Context, ws: authoring.Workspace, key: str) -> Any:
+    design = Design(ws.sequence.id, ws.version, ws.graph, ws.checker)
+    return step_of(design, key)

@@ -1,0 +1,517 @@
+"""Sequences, their versions and steps, validation, assignment, options; inputs and payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from sekvens.domain.errors import Problem
+from sekvens.domain.sequence_graph import START_TYPE
+from sekvens.schema.errors import ErrorCode, UserError
+from sekvens.schema.records import RecordType
+from sekvens.schema.relay import Connection, Node, to_global_id
+from sekvens.schema.step_types import StepBranch, StepCategory
+from sekvens.schema.tags import Tag
+from sekvens.schema.users import Role, Team, User
+from sekvens.storage.tables import AuditEntry as AuditRow
+from sekvens.storage.tables import Sequence as SequenceRow
+from sekvens.storage.tables import SequenceVersion as VersionRow
+
+
+@strawberry.enum
+class SequenceStatus(Enum):
+    INACTIVE = "INACTIVE"
+    ACTIVE = "ACTIVE"
+
+
+@strawberry.enum(description="DRAFT is editable; ACTIVE is the current one; RETIRED ran before.")
+class VersionStatus(Enum):
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    RETIRED = "RETIRED"
+
+
+@strawberry.enum(description="Who works the activities of a connected record.")
+class AssignTo(Enum):
+    RECORD_OWNER = "RECORD_OWNER"
+    RECORD_FIELD = "RECORD_FIELD"
+    OWNING_TEAM = "OWNING_TEAM"
+    ACCESS_TEAM = "ACCESS_TEAM"
+    CURRENT_USER = "CURRENT_USER"
+
+
+def step_gid(version_id: int, key: str) -> str:
+    return to_global_id("Step", f"{version_id}:{key}")
+
+
+@strawberry.type(description="Something that would block activation, with the step it concerns.")
+class ValidationProblem:
+    code: ErrorCode  # type: ignore[valid-type]
+    message: str
+    field: list[str] | None
+    step_id: strawberry.ID | None
+    step_key: str | None
+
+    @classmethod
+    def of(cls, p: Problem, version_id: int) -> ValidationProblem:
+        return cls(
+            code=p.code,
+            message=p.message,
+            field=list(p.field) or None,
+            step_id=strawberry.ID(step_gid(version_id, p.step_key)) if p.step_key else None,
+            step_key=p.step_key,
+        )
+
+
+@strawberry.type
+class SequenceValidation:
+    can_activate: bool
+    problems: list[ValidationProblem]
+
+
+@strawberry.type(description="One node of the designer graph.")
+class Step(Node):
+    design: strawberry.Private[object]
+    key: str = strawberry.field(description="Stable across versions and environments.")
+    type: str = strawberry.field(description="The step type's key, e.g. `email.auto`.")
+    name: str
+    description: str
+    config: JSON
+    branch: StepBranch | None = strawberry.field(  # type: ignore[valid-type]
+        description="Which branch of the parent this step is on."
+    )
+    depth: int
+
+    @strawberry.field
+    def category(self, info: Info) -> StepCategory | None:  # type: ignore[valid-type]
+        step_type = info.context.services.registry.get(self.type)
+        return step_type.category if step_type else None
+
+    def _follower(self, branch: str) -> Step | None:
+        key = self.design.graph.follower(self.key, branch)  # type: ignore[attr-defined]
+        return step_of(self.design, key) if key else None
+
+    @strawberry.field
+    def parent(self) -> Step | None:
+        parent = self.design.graph.steps[self.key].parent  # type: ignore[attr-defined]
+        return step_of(self.design, parent) if parent else None
+
+    @strawberry.field(name="next")
+    def next_step(self) -> Step | None:
+        return self._follower("NEXT")
+
+    @strawberry.field
+    def yes(self) -> Step | None:
+        return self._follower("YES")
+
+    @strawberry.field
+    def no(self) -> Step | None:
+        return self._follower("NO")
+
+    @strawberry.field(description="Why this step would block activation; empty when it is fine.")
+    def problems(self) -> list[ValidationProblem]:
+        version_id = self.design.version.id  # type: ignore[attr-defined]
+        per_step = self.design.step_problems()  # type: ignore[attr-defined]
+        return [ValidationProblem.of(p, version_id) for p in per_step.get(self.key, [])]
+
+
+def step_of(design: object, key: str, depth: int | None = None) -> Step:
+    s = design.graph.steps[key]  # type: ignore[attr-defined]
+    version_id = design.version.id  # type: ignore[attr-defined]
+    if depth is None:
+        depth = len(design.graph.ancestors(key))  # type: ignore[attr-defined]
+    return Step(
+        id=strawberry.ID(step_gid(version_id, key)),
+        design=design,
+        key=key,
+        type=s.type,
+        name=s.name,
+        description=s.description,
+        config=s.config,
+        branch=s.branch,
+        depth=depth,
+    )
+
+
+def steps_of(design: object) -> list[Step]:
+    return [step_of(design, k, d) for k, d in design.graph.walk()]  # type: ignore[attr-defined]
+
+
+@strawberry.type
+class SequenceVersion(Node):
+    pk: strawberry.Private[int]
+    sequence_pk: strawberry.Private[int]
+    record_type_pk: strawberry.Private[int]
+    row: strawberry.Private[VersionRow]
+    number: int
+    status: VersionStatus
+    change_description: str
+    created_at: datetime
+    activated_at: datetime | None
+
+    @strawberry.field
+    async def steps(self, info: Info) -> list[Step]:
+        design = await info.context.sequence_loaders.design(
+            self.sequence_pk, self.record_type_pk, self.row
+        )
+        return steps_of(design)
+
+    @classmethod
+    def from_row(cls, row: VersionRow, record_type_id: int) -> SequenceVersion:
+        return cls(
+            id=strawberry.ID(to_global_id("SequenceVersion", row.id)),
+            pk=row.id,
+            sequence_pk=row.sequence_id,
+            record_type_pk=record_type_id,
+            row=row,
+            number=row.number,
+            status=VersionStatus(row.status),
+            change_description=row.change_description,
+            created_at=row.created_at,
+            activated_at=row.activated_at,
+        )
+
+
+@strawberry.type(description="Extra condition on team members for team assignments.")
+class MemberCondition:
+    team_roles: list[str]
+    user_roles: list[Role]  # type: ignore[valid-type]
+
+
+@strawberry.type
+class SequenceAssignment:
+    assign_to: AssignTo
+    field_name: str | None = strawberry.field(
+        description="For RECORD_FIELD: the user-lookup field."
+    )
+    member_condition: MemberCondition | None
+
+
+@strawberry.type
+class SequenceOptions:
+    exit_on_reply: bool = strawberry.field(
+        description="Disconnect a record when the customer replies to any email of the sequence."
+    )
+    skip_non_working_time: bool
+
+
+@strawberry.type
+class AuditLogEntry:
+    action: str
+    at: datetime
+    version: int | None
+    detail: JSON
+    actor_pk: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def actor(self, info: Info) -> User | None:
+        if self.actor_pk is None:
+            return None
+        row = await info.context.loaders.user.load(self.actor_pk)
+        return User.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row: AuditRow) -> AuditLogEntry:
+        return cls(
+            action=row.action,
+            at=row.created_at,
+            version=row.version,
+            detail=row.detail,
+            actor_pk=row.actor_user_id,
+        )
+
+
+@strawberry.type(description="A plan of activities for one record type.")
+class Sequence(Node):
+    row: strawberry.Private[SequenceRow]
+    key: str = strawberry.field(description="Stable across environments (export and import).")
+    name: str
+    description: str
+    status: SequenceStatus
+    is_personal: bool
+    assignment: SequenceAssignment
+    options: SequenceOptions
+    created_at: datetime
+    modified_at: datetime
+    activated_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: SequenceRow) -> Sequence:
+        condition = row.member_condition or {}
+        return cls(
+            id=strawberry.ID(to_global_id("Sequence", row.id)),
+            row=row,
+            key=row.key,
+            name=row.name,
+            description=row.description,
+            status=SequenceStatus(row.status),
+            is_personal=row.is_personal,
+            assignment=SequenceAssignment(
+                assign_to=AssignTo(row.assign_to),
+                field_name=row.assign_field,
+                member_condition=MemberCondition(
+                    team_roles=condition.get("team_roles", []),
+                    user_roles=condition.get("user_roles", []),
+                )
+                if condition
+                else None,
+            ),
+            options=SequenceOptions(
+                exit_on_reply=row.exit_on_reply, skip_non_working_time=row.skip_non_working_time
+            ),
+            created_at=row.created_at,
+            modified_at=row.updated_at,
+            activated_at=row.activated_at,
+        )
+
+    async def _design(self, info: Info) -> object:
+        loaders = info.context.sequence_loaders
+        version = await loaders.latest_version.load(self.row.id)
+        return await loaders.design(self.row.id, self.row.record_type_id, version)
+
+    @strawberry.field
+    async def record_type(self, info: Info) -> RecordType:
+        return RecordType.from_row(
+            await info.context.loaders.record_type.load(self.row.record_type_id)
+        )
+
+    @strawberry.field
+    async def owner_user(self, info: Info) -> User | None:
+        if self.row.owner_user_id is None:
+            return None
+        row = await info.context.loaders.user.load(self.row.owner_user_id)
+        return User.from_row(row) if row else None
+
+    @strawberry.field
+    async def owner_team(self, info: Info) -> Team | None:
+        if self.row.owner_team_id is None:
+            return None
+        row = await info.context.loaders.team.load(self.row.owner_team_id)
+        return Team.from_row(row) if row else None
+
+    @strawberry.field(description="The steps of the newest version (a draft, when one is open).")
+    async def steps(self, info: Info) -> list[Step]:
+        return steps_of(await self._design(info))
+
+    @strawberry.field(description="Steps in the newest version, START not counted.")
+    async def step_count(self, info: Info) -> int:
+        version = await info.context.sequence_loaders.latest_version.load(self.row.id)
+        rows = await info.context.sequence_loaders.steps.load(version.id)
+        return sum(1 for r in rows if r.type != START_TYPE)
+
+    @strawberry.field(description="Records connected now (running or paused).")
+    async def active_connections(self, info: Info) -> int:
+        return await info.context.sequence_loaders.active_connections.load(self.row.id)
+
+    @strawberry.field(description="What would block activating the newest version.")
+    async def validation(self, info: Info) -> SequenceValidation:
+        design = await self._design(info)
+        problems = design.problems()  # type: ignore[attr-defined]
+        version_id = design.version.id  # type: ignore[attr-defined]
+        return SequenceValidation(
+            can_activate=not problems,
+            problems=[ValidationProblem.of(p, version_id) for p in problems],
+        )
+
+    @strawberry.field(description="The version new connections use; null before activation.")
+    async def current_version(self, info: Info) -> SequenceVersion | None:
+        if self.row.current_version_id is None:
+            return None
+        row = await info.context.sequence_loaders.version.load(self.row.current_version_id)
+        return SequenceVersion.from_row(row, self.row.record_type_id) if row else None
+
+    @strawberry.field(description="The open draft revision, if any.")
+    async def draft(self, info: Info) -> SequenceVersion | None:
+        version = await info.context.sequence_loaders.latest_version.load(self.row.id)
+        ok = version is not None and version.status == "DRAFT"
+        return SequenceVersion.from_row(version, self.row.record_type_id) if ok else None
+
+    @strawberry.field(description="Version history, newest first.")
+    async def versions(self, info: Info) -> list[SequenceVersion]:
+        rows = await info.context.sequence_loaders.versions.load(self.row.id)
+        return [SequenceVersion.from_row(r, self.row.record_type_id) for r in rows]
+
+    @strawberry.field(
+        description="Lifecycle changes: who, what, when, which version; newest first."
+    )
+    async def audit_log(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AuditLogEntry]:
+        from sekvens.resolvers.pagination import paginate
+        from sekvens.storage.sequences import audit_log
+
+        stmt = audit_log(self.row.organization_id, self.row.id)
+        return await paginate(info.context, stmt, AuditLogEntry.from_row, first, after)
+
+    @strawberry.field
+    async def tags(self, info: Info) -> list[Tag]:
+        rows = await info.context.sequence_loaders.tags.load(self.row.id)
+        return await Tag.many(info, rows)
+
+
+# --- Inputs and payloads ------------------------------------------------------------------
+
+
+@strawberry.input
+class CreateSequenceInput:
+    name: str
+    description: str = ""
+    record_type: str = "lead"
+    template_id: strawberry.ID | None = None
+    is_personal: bool = False
+
+
+@strawberry.input
+class UpdateSequenceInput:
+    sequence_id: strawberry.ID
+    name: str | None = None
+    description: str | None = None
+
+
+@strawberry.input
+class AddStepInput:
+    sequence_id: strawberry.ID
+    after_step_id: strawberry.ID
+    branch: StepBranch = StepBranch.NEXT  # type: ignore[valid-type]
+    type: str
+    name: str | None = None
+    description: str | None = None
+    config: JSON | None = None
+
+
+@strawberry.input
+class UpdateStepInput:
+    step_id: strawberry.ID
+    name: str | None = None
+    description: str | None = None
+    config: JSON | None = None
+
+
+@strawberry.input
+class MoveStepInput:
+    step_id: strawberry.ID
+    after_step_id: strawberry.ID
+    branch: StepBranch = StepBranch.NEXT  # type: ignore[valid-type]
+
+
+@strawberry.input
+class RemoveStepInput:
+    step_id: strawberry.ID
+    keep_branch: StepBranch | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="For a step with YES and NO: the branch that stays."
+    )
+
+
+@strawberry.input(description="A step of a whole tree; `parentKey` and `branch` place it.")
+class StepInput:
+    key: str | None = None
+    type: str
+    name: str | None = None
+    description: str | None = None
+    config: JSON | None = None
+    parent_key: str | None = None
+    branch: StepBranch | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class SetSequenceStepsInput:
+    sequence_id: strawberry.ID
+    steps: list[StepInput]
+
+
+@strawberry.input
+class MemberConditionInput:
+    team_roles: list[str] | None = None
+    user_roles: list[str] | None = None
+
+
+@strawberry.input
+class SetSequenceAssignmentInput:
+    sequence_id: strawberry.ID
+    assign_to: AssignTo
+    field_name: str | None = None
+    member_condition: MemberConditionInput | None = None
+
+
+@strawberry.input
+class SetSequenceOptionsInput:
+    sequence_id: strawberry.ID
+    exit_on_reply: bool | None = None
+    skip_non_working_time: bool | None = None
+
+
+@strawberry.input
+class AssignSequenceOwnerInput:
+    sequence_id: strawberry.ID
+    user_id: strawberry.ID | None = None
+    team_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class ActivateSequenceInput:
+    sequence_id: strawberry.ID
+    change_description: str | None = strawberry.field(
+        default=None, description="Required when a revision replaces the running version."
+    )
+
+
+@strawberry.input
+class DeactivateSequenceInput:
+    sequence_id: strawberry.ID
+
+
+@strawberry.input
+class CreateSequenceRevisionInput:
+    sequence_id: strawberry.ID
+
+
+@strawberry.input
+class CloneSequenceInput:
+    sequence_id: strawberry.ID
+    name: str | None = None
+
+
+@strawberry.input
+class DeleteSequenceInput:
+    sequence_id: strawberry.ID
+    force: bool = strawberry.field(
+        default=False, description="Deactivate and delete an active one."
+    )
+
+
+@strawberry.type
+class SequencePayload:
+    errors: list[UserError]
+    sequence: Sequence | None = None
+
+
+@strawberry.type
+class StepPayload:
+    errors: list[UserError]
+    sequence: Sequence | None = None
+    step: Step | None = None
+
+
+@strawberry.type
+class RemoveStepPayload:
+    errors: list[UserError]
+    sequence: Sequence | None = None
+    removed_step_keys: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeactivateSequencePayload:
+    errors: list[UserError]
+    sequence: Sequence | None = None
+    disconnected_count: int = 0
+
+
+@strawberry.type
+class DeleteSequencePayload:
+    errors: list[UserError]
+    deleted_sequence_id: strawberry.ID | None = None
+    disconnected_count: int = 0

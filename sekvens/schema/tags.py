@@ -1,0 +1,158 @@
+"""Tags: a tree of labels for sequences, with their inputs and payloads.
+
+A `Tag` carries the organization's whole tree (loaded once per request), so its `path`,
+`parent` and `children` cost no further query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from sekvens.domain.tags import SEPARATOR, TagTree
+from sekvens.schema.errors import UserError
+from sekvens.schema.relay import Node, to_global_id
+from sekvens.storage import tags as tag_store
+from sekvens.storage.tables import Tag as TagRow
+
+if TYPE_CHECKING:
+    from sekvens.resolvers.context import Context
+    from sekvens.schema.sequences import Sequence
+
+_TREE_LOADER = "_tag_tree"
+
+
+def _tree_loader(ctx: Context) -> DataLoader[int, TagTree]:
+    # Kept on the request's loaders so a mutation's `reset_loaders()` forgets it too.
+    loaders = ctx.loaders
+    loader: DataLoader[int, TagTree] | None = getattr(loaders, _TREE_LOADER, None)
+    if loader is None:
+        reader = ctx.reader
+
+        async def load(organization_ids: list[int]) -> list[TagTree]:
+            return [await tag_store.tree(reader, org) for org in organization_ids]
+
+        loader = DataLoader(load)
+        setattr(loaders, _TREE_LOADER, loader)
+    return loader
+
+
+async def request_tree(ctx: Context) -> TagTree:
+    """The viewer's organization's tags, loaded at most once per request (one statement)."""
+    return await _tree_loader(ctx).load(ctx.viewer.organization_id)
+
+
+def tag_gid(tag_id: int) -> str:
+    return to_global_id("Tag", tag_id)
+
+
+@strawberry.type(description="A label for sequences. Tags nest at most four levels.")
+class Tag(Node):
+    pk: strawberry.Private[int]
+    tree: strawberry.Private[TagTree]
+    name: str
+    path: str = strawberry.field(
+        description="The names from the first level down to this tag, joined by '/'."
+    )
+    depth: int = strawberry.field(description="1 on the first level, at most 4.")
+
+    @strawberry.field(description="The tag this one is nested under; null on the first level.")
+    def parent(self) -> Tag | None:
+        node = self.tree.get(self.pk)
+        if node is None or node.parent_id is None or node.parent_id not in self.tree:
+            return None
+        return Tag.from_tree(self.tree, node.parent_id)
+
+    @strawberry.field(description="The tags directly under this one, by name.")
+    def children(self) -> list[Tag]:
+        return [Tag.from_tree(self.tree, c.id) for c in self.tree.children(self.pk)]
+
+    @classmethod
+    def from_tree(cls, tree: TagTree, tag_id: int) -> Tag:
+        node = tree.nodes[tag_id]
+        ancestors = tree.ancestors(tag_id)
+        return cls(
+            id=strawberry.ID(tag_gid(tag_id)),
+            pk=tag_id,
+            tree=tree,
+            name=node.name,
+            path=SEPARATOR.join(n.name for n in ancestors),
+            depth=len(ancestors),
+        )
+
+    @classmethod
+    def ordered(cls, tree: TagTree, tag_ids: Iterable[int]) -> list[Tag]:
+        """The tags of `tag_ids` known to `tree`, by path."""
+        known = [i for i in set(tag_ids) if i in tree]
+        return [cls.from_tree(tree, i) for i in sorted(known, key=tree.path_key)]
+
+    @classmethod
+    async def many(cls, info: Info, rows: Iterable[TagRow]) -> list[Tag]:
+        """Tag rows (for example a sequence's) as `Tag`s, by path, with the request's tree."""
+        tree = await request_tree(info.context)
+        return cls.ordered(tree, (r.id for r in rows))
+
+
+# Inputs and payloads
+
+
+@strawberry.input
+class CreateTagInput:
+    name: str
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Nest the tag under this one; omitted: on the first level."
+    )
+
+
+@strawberry.input(description="Rename a tag, move it (with its sub-tags), or both.")
+class UpdateTagInput:
+    tag_id: strawberry.ID
+    name: str | None = None
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Move the tag under this one."
+    )
+    move_to_root: bool = strawberry.field(
+        default=False, description="Move the tag to the first level."
+    )
+
+
+@strawberry.input
+class DeleteTagInput:
+    tag_id: strawberry.ID
+
+
+@strawberry.input
+class SetSequenceTagsInput:
+    sequence_id: strawberry.ID
+    tag_ids: list[strawberry.ID] = strawberry.field(
+        description="The sequence's tags from now on (an empty list removes them all)."
+    )
+
+
+@strawberry.type
+class TagPayload:
+    errors: list[UserError]
+    tag: Tag | None = None
+
+
+@strawberry.type
+class DeleteTagPayload:
+    errors: list[UserError]
+    deleted_tag_id: strawberry.ID | None = None
+    lifted_tags: list[Tag] = strawberry.field(
+        default_factory=list,
+        description="The deleted tag's children, now one level up under its parent.",
+    )
+
+
+@strawberry.type
+class SetSequenceTagsPayload:
+    errors: list[UserError]
+    sequence: Annotated[Sequence, strawberry.lazy("sekvens.schema.sequences")] | None = None
+    tags: list[Tag] = strawberry.field(
+        default_factory=list, description="The sequence's tags, by path."
+    )

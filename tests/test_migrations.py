@@ -1,0 +1,104 @@
+"""Migrations from an empty database reach head on SQLite and PostgreSQL, step by step, and match
+the tables the code declares; downgrading to base and upgrading again works."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sekvens.storage import migrate
+from sekvens.storage.db import create_engine
+from sekvens.storage.tables import Base
+from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    """Take the database down to `revision` (all the way to empty by default)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(migrate.alembic_config(c), revision))
+
+
+def revisions() -> list[str]:
+    """Every revision, oldest first."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+async def table_names(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+async def differences(engine: AsyncEngine) -> list[object]:
+    """What autogenerate would still add, drop or alter to match `Base.metadata`."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(
+            lambda c: compare_metadata(
+                MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata
+            )
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_engine(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on a new, empty database of each backend."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+        yield engine
+        await engine.dispose()
+        return
+    if not POSTGRES_URL:
+        pytest.skip("SEKVENS_TEST_POSTGRES_URL is not set")
+    url = await create_postgres_database(POSTGRES_URL)
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await drop_postgres_database(POSTGRES_URL, url)
+
+
+async def test_upgrade_from_empty_reaches_head_and_matches_the_tables(
+    empty_engine: AsyncEngine,
+) -> None:
+    assert await table_names(empty_engine) == set()
+    assert await migrate.current_revision(empty_engine) is None
+    assert not await migrate.is_up_to_date(empty_engine)
+
+    await migrate.upgrade(empty_engine)
+
+    assert await migrate.current_revision(empty_engine) == migrate.head_revision()
+    assert await migrate.is_up_to_date(empty_engine)
+    assert await table_names(empty_engine) == set(Base.metadata.tables) | {"alembic_version"}
+    assert await differences(empty_engine) == []
+
+
+async def test_each_revision_up_and_down_then_up_again(empty_engine: AsyncEngine) -> None:
+    ordered = revisions()
+    assert ordered[-1] == migrate.head_revision()
+    for revision in ordered:
+        await migrate.upgrade(empty_engine, revision)
+        assert await migrate.current_revision(empty_engine) == revision
+    for previous in reversed([None, *ordered[:-1]]):
+        await downgrade(empty_engine, previous or "base")
+        assert await migrate.current_revision(empty_engine) == previous
+        assert not await migrate.is_up_to_date(empty_engine)
+    assert await table_names(empty_engine) <= {"alembic_version"}
+
+    await migrate.upgrade(empty_engine)
+    assert await migrate.is_up_to_date(empty_engine)
+    assert await table_names(empty_engine) == set(Base.metadata.tables) | {"alembic_version"}
+    assert await differences(empty_engine) == []
+
+    await migrate.upgrade(empty_engine)  # at head already: nothing to do
+    assert await migrate.current_revision(empty_engine) == migrate.head_revision()
