@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -22,7 +23,9 @@ from strawberry.types.unset import UNSET
 
 from sekvens.config import Settings
 from sekvens.domain.errors import ErrorCode
+from sekvens.engine.worker import Engine
 from sekvens.metrics import Metrics
+from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.schema.assembly import build_schema
@@ -40,6 +43,7 @@ class Services:
     db: Database
     metrics: Metrics
     registry: Registry
+    engine: Engine
 
 
 def _graphql_error(status: int, code: ErrorCode, message: str) -> JSONResponse:
@@ -168,12 +172,20 @@ class _TooLarge(Exception):
 
 
 def create_app(
-    settings: Settings | None = None, db: Database | None = None, registry: Registry | None = None
+    settings: Settings | None = None,
+    db: Database | None = None,
+    registry: Registry | None = None,
+    clock: Clock | None = None,
+    worker: bool = False,
 ) -> Starlette:
+    """The app. With `worker`, one engine worker runs in-process while the app runs."""
     settings = settings or Settings.from_env()
     db = db or Database(settings)
     registry = registry or Registry.from_entry_points(disabled=settings.disabled_step_types)
-    services = Services(settings=settings, db=db, metrics=Metrics(), registry=registry)
+    engine = Engine(db, registry, clock)
+    services = Services(
+        settings=settings, db=db, metrics=Metrics(), registry=registry, engine=engine
+    )
     graphql = GraphQLApp(
         services,
         schema=build_schema(production=settings.is_production),
@@ -204,7 +216,12 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await migrate.upgrade(db.engine)
+        stop = asyncio.Event()
+        task = asyncio.create_task(engine.serve(stop)) if worker else None
         yield
+        stop.set()
+        if task is not None:
+            await task
         await db.dispose()
 
     app = Starlette(

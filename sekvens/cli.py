@@ -90,7 +90,7 @@ def serve(host: str | None, port: int | None, no_worker: bool, demo: bool) -> No
     url = f"http://{host or settings.host}:{port or settings.port}/graphql"
     click.echo(f"sekvens serves {url}")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, worker=not no_worker),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),

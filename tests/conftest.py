@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -75,9 +76,27 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+class MovableClock:
+    """Real time plus an offset that tests move forward instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
 @pytest.fixture(scope="session")
-async def app(db: Database) -> Any:
-    return create_app(db.settings, db)
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture(scope="session")
+async def app(db: Database, clock: MovableClock) -> Any:
+    return create_app(db.settings, db, clock=clock)
 
 
 @pytest.fixture(scope="session")
@@ -174,3 +193,9 @@ async def api(http: httpx.AsyncClient, db: Database) -> Api:
 async def other_api(http: httpx.AsyncClient, db: Database) -> Api:
     """An administrator of a second organization."""
     return await new_org(http, db)
+
+
+@pytest.fixture
+def engine(app: Any) -> Any:
+    """The app's engine; `await engine.run_until_idle()` runs everything due now."""
+    return app.state.services.engine

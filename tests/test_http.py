@@ -242,11 +242,6 @@ async def test_production_suggests_no_field_names(api: Api, production: httpx.As
     assert error["message"] == "Cannot query field 'viewr' on type 'Query'."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graphql-core still suggests arguments, enum values and types; needs a production "
-    "extension that strips 'Did you mean' from error messages",
-)
 async def test_production_suggests_no_other_schema_names(
     api: Api, production: httpx.AsyncClient
 ) -> None:

@@ -339,6 +339,8 @@ def _advance(
             bound = _earliest_instant_of_day(tz, ordinal + 1)
             taken = 0
             for s, e in pending:
+                if s >= bound:
+                    break
                 taken += 1
                 if e <= start_us:
                     continue

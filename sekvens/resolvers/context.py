@@ -14,6 +14,7 @@ from sekvens.resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
     from sekvens.app import Services
+    from sekvens.resolvers.engine_loaders import EngineLoaders
     from sekvens.resolvers.sequence_loaders import SequenceLoaders
 
 
@@ -67,6 +68,7 @@ class Context:
         self._session: AsyncSession | None = None
         self._loaders: Loaders | None = None
         self._sequence_loaders: SequenceLoaders | None = None
+        self._engine_loaders: EngineLoaders | None = None
         self.writing = False
         self.reader = cast(AsyncSession, SerializedReads(self))
 
@@ -106,10 +108,19 @@ class Context:
             self._sequence_loaders = SequenceLoaders(self)
         return self._sequence_loaders
 
+    @property
+    def engine_loaders(self) -> EngineLoaders:
+        if self._engine_loaders is None:
+            from sekvens.resolvers.engine_loaders import EngineLoaders
+
+            self._engine_loaders = EngineLoaders(self.reader, self.viewer.organization_id)
+        return self._engine_loaders
+
     def reset_loaders(self) -> None:
         """Forget cached rows (after a mutation changed them)."""
         self._loaders = None
         self._sequence_loaders = None
+        self._engine_loaders = None
 
     async def close(self) -> None:
         if self._session is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from sekvens.resolvers.engine import EngineMutations
 from sekvens.resolvers.organization import OrganizationMutations
 from sekvens.resolvers.record_types import RecordTypeMutations
 from sekvens.resolvers.records import RecordMutations
@@ -24,5 +25,6 @@ class Mutation(
     SequenceMutations,
     TagMutations,
     TemplateMutations,
+    EngineMutations,
 ):
     pass

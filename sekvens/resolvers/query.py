@@ -37,6 +37,18 @@ def context(info: Info) -> Context:
     return ctx
 
 
+def record_filter(f: RecordFilterInput) -> RecordFilter:
+    return RecordFilter(
+        record_type=f.record_type,
+        owner_user_id=_decode(f.owner_user_id, "User", "ownerUserId"),
+        owner_team_id=_decode(f.owner_team_id, "Team", "ownerTeamId"),
+        stage=f.stage,
+        is_active=f.is_active,
+        search=f.search,
+        external_ids=f.external_ids,
+    )
+
+
 def _decode(global_id: strawberry.ID | None, type_name: str, field: str) -> int | None:
     if global_id is None:
         return None
@@ -205,19 +217,7 @@ class CoreQueries:
         filter: RecordFilterInput | None = None,
     ) -> Connection[Record]:
         ctx = context(info)
-        f = filter or RecordFilterInput()
-        stmt = filtered(
-            ctx.viewer.organization_id,
-            RecordFilter(
-                record_type=f.record_type,
-                owner_user_id=_decode(f.owner_user_id, "User", "ownerUserId"),
-                owner_team_id=_decode(f.owner_team_id, "Team", "ownerTeamId"),
-                stage=f.stage,
-                is_active=f.is_active,
-                search=f.search,
-                external_ids=f.external_ids,
-            ),
-        )
+        stmt = filtered(ctx.viewer.organization_id, record_filter(filter or RecordFilterInput()))
         return await _run(
             ctx, lambda: paginate(ctx, stmt, Record.from_row, first, after, last, before)
         )

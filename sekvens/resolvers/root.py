@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from sekvens.resolvers.engine import EngineQueries
 from sekvens.resolvers.query import CoreQueries
 from sekvens.resolvers.sequences import SequenceQueries
 from sekvens.resolvers.step_types import StepTypeQueries
@@ -12,5 +13,7 @@ from sekvens.resolvers.templates import TemplateQueries
 
 
 @strawberry.type
-class Query(CoreQueries, StepTypeQueries, SequenceQueries, TagQueries, TemplateQueries):
+class Query(
+    CoreQueries, StepTypeQueries, SequenceQueries, TagQueries, TemplateQueries, EngineQueries
+):
     pass

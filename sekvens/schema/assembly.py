@@ -11,7 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from sekvens.resolvers.mutation import Mutation
 from sekvens.resolvers.root import Query
-from sekvens.schema.extensions import MaskUnexpectedErrors, OperationMetrics
+from sekvens.schema.extensions import HideSuggestions, MaskUnexpectedErrors, OperationMetrics
 
 
 def build_schema(production: bool = False) -> strawberry.Schema:
@@ -23,6 +23,7 @@ def build_schema(production: bool = False) -> strawberry.Schema:
     ]
     if production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(HideSuggestions)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

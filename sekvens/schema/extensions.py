@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -65,3 +66,17 @@ class OperationMetrics(SchemaExtension):
         for error in (ec.result.errors if ec.result else None) or ():
             code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION")
             metrics.errors.labels(str(code)).inc()
+
+
+SUGGESTION_RE = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
+
+
+class HideSuggestions(SchemaExtension):
+    """Production: no "Did you mean …?" hints that reveal field, argument, type or enum names."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result and result.errors:
+            for error in result.errors:
+                error.message = SUGGESTION_RE.sub("", error.message)

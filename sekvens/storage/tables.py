@@ -365,12 +365,16 @@ class Connection(Base):
     record_id: Mapped[int] = mapped_column(Id, ForeignKey("records.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default="CONNECTED")
     reason: Mapped[str | None] = mapped_column(String(40))
+    #: What the connection waits for at its current step: EXECUTE (run the step when due),
+    #: WAIT (advance when due), ACTIVITY (a seller closes it), EVENTS (events or deadline).
+    phase: Mapped[str] = mapped_column(String(16), default="EXECUTE")
+    step_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: A paused connection resumes by itself then (null: until someone resumes it).
+    resume_at: Mapped[datetime | None] = mapped_column()
     current_step_key: Mapped[str | None] = mapped_column(String(64))
     steps_done: Mapped[int] = mapped_column(Integer, default=0)
     step_entered_at: Mapped[datetime | None] = mapped_column()
     next_run_at: Mapped[datetime | None] = mapped_column()
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
     connected_by_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id", ondelete="SET NULL")
@@ -378,3 +382,109 @@ class Connection(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class Activity(Base):
+    """One step instance of one connection: an email, call, task or LinkedIn action."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        Index("ix_activities_connection", "connection_id"),
+        Index("ix_activities_sequence_step", "sequence_id", "step_key", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    connection_id: Mapped[int] = mapped_column(Id, ForeignKey("connections.id", ondelete="CASCADE"))
+    sequence_id: Mapped[int] = mapped_column(Id, ForeignKey("sequences.id", ondelete="CASCADE"))
+    record_id: Mapped[int] = mapped_column(Id, ForeignKey("records.id", ondelete="CASCADE"))
+    step_key: Mapped[str] = mapped_column(String(64))
+    step_type: Mapped[str] = mapped_column(String(100))
+    activity_kind: Mapped[str | None] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(400), default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="OPEN")
+    outcome: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    proposed_due_at: Mapped[datetime] = mapped_column()
+    due_at: Mapped[datetime] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    closed_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    message_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ActivityAssignee(Base):
+    __tablename__ = "activity_assignees"
+
+    activity_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class OutboxMessage(Base):
+    """An automated email: stored once per step (idempotency key), then delivered."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        UniqueConstraint("message_id"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    connection_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("connections.id", ondelete="SET NULL")
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(200))
+    to_address: Mapped[str] = mapped_column(String(254))
+    from_address: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(400))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: QUEUED (to deliver), SENT, FAILED (gave up), STORED (kept in the outbox, no transport).
+    status: Mapped[str] = mapped_column(String(16), default="QUEUED")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EngagementEvent(Base):
+    """What a customer did with an email: delivered, opened, replied, clicked, bounced..."""
+
+    __tablename__ = "engagement_events"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "event_id"),
+        Index("ix_engagement_events_activity", "activity_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    activity_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("activities.id", ondelete="SET NULL")
+    )
+    connection_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("connections.id", ondelete="SET NULL")
+    )
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

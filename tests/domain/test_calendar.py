@@ -242,6 +242,9 @@ def test_a_fall_back_across_midnight_keeps_time_order() -> None:
     assert add(start, 60 * M, zone, late) == utc(2008, 11, 2, 3, 31)  # Sunday 00:01 NST
     assert add(start, 89 * M, zone, late) == utc(2008, 11, 2, 4)
     assert first(utc(2008, 11, 2, 2, 45), zone, late) == utc(2008, 11, 2, 3)
+    # Starting in Sunday's first minute, Saturday's repeated half hour is still ahead.
+    saturday = hours(([6], "23:30", "23:59"))
+    assert first(utc(2008, 11, 2, 2, 30, 30), zone, saturday) == utc(2008, 11, 2, 3)
 
 
 # --- zones -------------------------------------------------------------------------------

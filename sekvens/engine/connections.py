@@ -1,0 +1,274 @@
+"""Connect records to a sequence, and disconnect, pause and resume connections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.authoring.sequences import get_sequence
+from sekvens.domain.assignment import AssignmentRule, resolve
+from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.roles import Actor
+from sekvens.storage import audit, parties
+from sekvens.storage import sequences as seq_store
+from sekvens.storage.tables import Connection, Organization, Record, Sequence, SequenceStep
+
+BULK_MAX = 1000
+
+
+@dataclass
+class RecordRef:
+    """A record by id, or by record type + external id."""
+
+    record_id: int | None = None
+    record_type: str | None = None
+    external_id: str | None = None
+
+
+@dataclass
+class ConnectResult:
+    index: int
+    connection_id: int | None = None
+    record_id: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+async def _active_sequence(session: AsyncSession, actor: Actor, sequence_id: int) -> Sequence:
+    seq = await get_sequence(session, actor, sequence_id, edit=False)
+    if seq.status != "ACTIVE" or seq.current_version_id is None:
+        raise DomainError.of(
+            ErrorCode.SEQUENCE_INACTIVE, "Only an active sequence accepts records.", ["sequenceId"]
+        )
+    return seq
+
+
+async def _start_key(session: AsyncSession, version_id: int) -> str:
+    key = await session.scalar(
+        select(SequenceStep.key).where(
+            SequenceStep.version_id == version_id, SequenceStep.parent_key.is_(None)
+        )
+    )
+    assert key is not None
+    return key
+
+
+async def _quota_left(session: AsyncSession, org: Organization, now: datetime) -> int | None:
+    if org.monthly_connection_quota is None:
+        return None
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    used = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Connection)
+            .where(Connection.organization_id == org.id, Connection.created_at >= month)
+        )
+        or 0
+    )
+    return max(org.monthly_connection_quota - used, 0)
+
+
+async def connect_records(
+    session: AsyncSession,
+    actor: Actor,
+    sequence_id: int,
+    records: Seq[Record | None],
+    start_at: datetime | None,
+    now: datetime,
+) -> list[ConnectResult]:
+    """Connect each record (None: it was not found) and say per record what happened.
+
+    Refusals are per record: not found, wrong record type, inactive record, already
+    running in this sequence, nobody to assign, monthly quota used up.
+    """
+    seq = await _active_sequence(session, actor, sequence_id)
+    org = await session.get(Organization, actor.organization_id)
+    assert org is not None
+    results = [ConnectResult(i) for i in range(len(records))]
+    present = [r for r in records if r is not None]
+    running = (
+        set(
+            await session.scalars(
+                select(Connection.record_id).where(
+                    Connection.sequence_id == seq.id,
+                    Connection.record_id.in_([r.id for r in present]),
+                    Connection.status.in_(seq_store.RUNNING),
+                )
+            )
+        )
+        if present
+        else set()
+    )
+    rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
+    found = await parties.parties_for(session, org.id, present, rule, actor.user_id)
+    quota = await _quota_left(session, org, now)
+    start_key = await _start_key(session, seq.current_version_id)  # type: ignore[arg-type]
+    rows, seen = [], set()
+    for record, result in zip(records, results, strict=True):
+        if record is None:
+            result.problems.append(
+                Problem(ErrorCode.NOT_FOUND, "No such record.", ("records", str(result.index)))
+            )
+            continue
+        result.record_id = record.id
+        problem = None
+        if record.organization_id != org.id:
+            problem = Problem(ErrorCode.NOT_FOUND, "No such record.", ())
+        elif record.record_type_id != seq.record_type_id:
+            problem = Problem(
+                ErrorCode.WRONG_RECORD_TYPE,
+                "The record is of another record type than the sequence.",
+                (),
+            )
+        elif not record.is_active:
+            problem = Problem(ErrorCode.RECORD_INACTIVE, "The record is deactivated.", ())
+        elif record.id in running or record.id in seen:
+            problem = Problem(
+                ErrorCode.ALREADY_CONNECTED, "The record runs in this sequence already.", ()
+            )
+        elif not resolve(rule, found[record.id]):
+            problem = Problem(
+                ErrorCode.NO_ASSIGNEE,
+                f"The assignment rule ({seq.assign_to}) names nobody for this record.",
+                (),
+            )
+        elif quota is not None and len(rows) >= quota:
+            problem = Problem(
+                ErrorCode.QUOTA_EXCEEDED,
+                f"The organization's monthly quota of {org.monthly_connection_quota}"
+                " connections is used up.",
+                (),
+            )
+        if problem:
+            result.problems.append(
+                Problem(problem.code, problem.message, ("records", str(result.index)))
+            )
+            continue
+        seen.add(record.id)
+        rows.append(
+            (
+                result,
+                {
+                    "organization_id": org.id,
+                    "sequence_id": seq.id,
+                    "version_id": seq.current_version_id,
+                    "record_id": record.id,
+                    "status": "CONNECTED",
+                    "phase": "EXECUTE",
+                    "step_state": {},
+                    "current_step_key": start_key,
+                    "steps_done": 0,
+                    "step_entered_at": now,
+                    "next_run_at": max(start_at, now) if start_at else now,
+                    "connected_by_id": actor.user_id,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        )
+    if rows:
+        ids = (
+            await session.scalars(insert(Connection).returning(Connection.id), [r for _, r in rows])
+        ).all()
+        for (result, _), conn_id in zip(rows, ids, strict=True):
+            result.connection_id = conn_id
+        audit.record(
+            session,
+            org.id,
+            actor.user_id,
+            "sequence.records_connected",
+            "sequence",
+            seq.id,
+            {"count": len(rows)},
+        )
+    return results
+
+
+async def get_connection(
+    session: AsyncSession, actor: Actor, connection_id: int, lock: bool = True
+) -> Connection:
+    stmt = select(Connection).where(Connection.id == connection_id)
+    if lock and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    conn = await session.scalar(stmt)
+    if conn is None or conn.organization_id != actor.organization_id:
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No such connection.", ["connectionId"])
+    return conn
+
+
+def _require_running(conn: Connection) -> None:
+    if conn.status not in seq_store.RUNNING:
+        raise DomainError.of(
+            ErrorCode.CONNECTION_ENDED,
+            f"The connection has ended ({conn.status}).",
+            ["connectionId"],
+        )
+
+
+async def disconnect(
+    session: AsyncSession, actor: Actor, connection_id: int, now: datetime
+) -> Connection:
+    conn = await get_connection(session, actor, connection_id)
+    await get_sequence(session, actor, conn.sequence_id, edit=False)
+    _require_running(conn)
+    conn.status, conn.reason, conn.next_run_at, conn.ended_at = (
+        "DISCONNECTED",
+        "USER_DISCONNECTED",
+        None,
+        now,
+    )
+    audit.record(
+        session,
+        actor.organization_id,
+        actor.user_id,
+        "connection.disconnected",
+        "connection",
+        conn.id,
+    )
+    return conn
+
+
+async def pause(
+    session: AsyncSession,
+    actor: Actor,
+    connection_id: int,
+    resume_at: datetime | None,
+    now: datetime,
+) -> Connection:
+    conn = await get_connection(session, actor, connection_id)
+    _require_running(conn)
+    if resume_at is not None and resume_at <= now:
+        raise DomainError.of(
+            ErrorCode.INVALID_VALUE, "Resume in the future, or leave it empty.", ["resumeAt"]
+        )
+    conn.status, conn.resume_at = "PAUSED", resume_at
+    audit.record(
+        session,
+        actor.organization_id,
+        actor.user_id,
+        "connection.paused",
+        "connection",
+        conn.id,
+        {"resume_at": resume_at.isoformat() if resume_at else None},
+    )
+    return conn
+
+
+async def resume(
+    session: AsyncSession, actor: Actor, connection_id: int, now: datetime
+) -> Connection:
+    conn = await get_connection(session, actor, connection_id)
+    if conn.status != "PAUSED":
+        raise DomainError.of(
+            ErrorCode.INVALID_VALUE, "The connection is not paused.", ["connectionId"]
+        )
+    conn.status, conn.resume_at = "CONNECTED", None
+    if conn.next_run_at is not None:
+        conn.next_run_at = max(conn.next_run_at, now)
+    audit.record(
+        session, actor.organization_id, actor.user_id, "connection.resumed", "connection", conn.id
+    )
+    return conn

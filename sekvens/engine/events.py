@@ -1,0 +1,178 @@
+"""Customer engagement: record events once, wake the conditions waiting for them, exit on reply."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.domain.errors import ErrorCode, Problem
+from sekvens.engine.runner import Runner
+from sekvens.plugins.api import EngagementEvent as EventView
+from sekvens.plugins.api import EventKind
+from sekvens.storage import sequences as seq_store
+from sekvens.storage.tables import Activity, Connection, EngagementEvent, Sequence
+
+BULK_MAX = 1000
+EVENT_ID_MAX = 200
+
+
+@dataclass
+class EventInput:
+    event_id: str
+    kind: str
+    occurred_at: datetime
+    activity_id: int | None = None
+    message_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EventResult:
+    index: int
+    recorded: bool = False
+    duplicate: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+
+def view(row: EngagementEvent) -> EventView:
+    return EventView(
+        row.event_id, EventKind(row.kind), row.occurred_at, row.message_id, dict(row.data)
+    )
+
+
+async def record_events(
+    session: AsyncSession, runner: Runner, organization_id: int, events: Seq[EventInput]
+) -> list[EventResult]:
+    """Store new events (a known event id is a duplicate, not an error) and react to them."""
+    results = [EventResult(i) for i in range(len(events))]
+    known = set(
+        await session.scalars(
+            select(EngagementEvent.event_id).where(
+                EngagementEvent.organization_id == organization_id,
+                EngagementEvent.event_id.in_([e.event_id for e in events]),
+            )
+        )
+    )
+    by_id = {
+        a.id: a
+        for a in await session.scalars(
+            select(Activity).where(
+                Activity.organization_id == organization_id,
+                Activity.id.in_([e.activity_id for e in events if e.activity_id is not None]),
+            )
+        )
+    }
+    messages = [e.message_id for e in events if e.message_id]
+    by_message = (
+        {
+            a.message_id: a
+            for a in await session.scalars(
+                select(Activity).where(
+                    Activity.organization_id == organization_id,
+                    Activity.message_id.in_(messages),
+                )
+            )
+        }
+        if messages
+        else {}
+    )
+    stored: list[tuple[EngagementEvent, Activity]] = []
+    for event, result in zip(events, results, strict=True):
+        at = ("events", str(result.index))
+        if not event.event_id.strip() or len(event.event_id) > EVENT_ID_MAX:
+            result.problems.append(
+                Problem(
+                    ErrorCode.INVALID_VALUE,
+                    f"An event id is 1 to {EVENT_ID_MAX} characters.",
+                    (*at, "eventId"),
+                )
+            )
+            continue
+        if event.event_id in known:
+            result.duplicate = True
+            continue
+        activity = (
+            by_id.get(event.activity_id) if event.activity_id else by_message.get(event.message_id)
+        )
+        if activity is None:
+            result.problems.append(
+                Problem(ErrorCode.NOT_FOUND, "No activity with that id or message id.", at)
+            )
+            continue
+        known.add(event.event_id)
+        row = EngagementEvent(
+            organization_id=organization_id,
+            event_id=event.event_id,
+            kind=event.kind,
+            activity_id=activity.id,
+            connection_id=activity.connection_id,
+            message_id=event.message_id or activity.message_id,
+            occurred_at=event.occurred_at,
+            data=event.data,
+        )
+        session.add(row)
+        stored.append((row, activity))
+        result.recorded = True
+    await session.flush()
+    await react(session, runner, stored)
+    return results
+
+
+async def react(
+    session: AsyncSession, runner: Runner, stored: Seq[tuple[EngagementEvent, Activity]]
+) -> None:
+    conn_ids = {a.connection_id for _, a in stored}
+    if not conn_ids:
+        return
+    stmt = select(Connection).where(
+        Connection.id.in_(conn_ids), Connection.status.in_(seq_store.RUNNING)
+    )
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    conns = {c.id: c for c in await session.scalars(stmt)}
+    if not conns:
+        return
+    batch = runner.batch(session)
+    await batch.load(list(conns.values()))
+    for event, activity in sorted(stored, key=lambda pair: pair[0].occurred_at):
+        conn = conns.get(activity.connection_id)
+        if conn is None or conn.status not in seq_store.RUNNING:
+            continue
+        seq: Sequence = batch.sequences[conn.sequence_id]
+        if event.kind == EventKind.EMAIL_REPLIED and seq.exit_on_reply:
+            runner.end(conn, "DISCONNECTED", "EXIT_CRITERION_MET", "The customer replied.")
+            continue
+        if (
+            conn.status == "CONNECTED"
+            and conn.phase == "EVENTS"
+            and await _awaits(runner, batch, conn, activity)
+        ):
+            await runner.on_event(batch, conn, view(event))
+
+
+async def _awaits(runner: Runner, batch: Any, conn: Connection, activity: Activity) -> bool:
+    """Whether the condition the connection waits at tests this activity."""
+    graph = batch.graphs[conn.version_id]
+    for key in graph.ancestors(conn.current_step_key):
+        if graph.shape(key).activity_kind is not None:
+            return key == activity.step_key
+    return False
+
+
+async def stored_events(
+    session: AsyncSession, connection_id: int, step_key: str
+) -> list[EngagementEvent]:
+    """Events already recorded for a connection's activity at `step_key`, oldest first."""
+    return list(
+        await session.scalars(
+            select(EngagementEvent)
+            .join(Activity, Activity.id == EngagementEvent.activity_id)
+            .where(Activity.connection_id == connection_id, Activity.step_key == step_key)
+            .order_by(EngagementEvent.occurred_at, EngagementEvent.id)
+        )
+    )

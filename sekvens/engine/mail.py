@@ -1,0 +1,65 @@
+"""Automated email: plugins send through the outbox, once per step; delivery happens later.
+
+`OutboxMail` is the `MailTransport` a step sees. It writes the message to the outbox table
+in the step's own transaction, keyed by the step's idempotency key, so executing a step
+twice stores (and later delivers) one message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.plugins.api import MailMessage
+from sekvens.storage.tables import OutboxMessage
+
+MESSAGE_DOMAIN = "sekvens.local"
+
+
+class OutboxMail:
+    def __init__(
+        self,
+        session: AsyncSession,
+        organization_id: int,
+        connection_id: int | None,
+        now: datetime,
+        deliver: bool,
+        default_from: str | None = None,
+    ):
+        self.session = session
+        self.organization_id = organization_id
+        self.connection_id = connection_id
+        self.now = now
+        self.deliver = deliver
+        self.default_from = default_from
+
+    async def send(self, message: MailMessage) -> str:
+        key = message.idempotency_key or uuid.uuid4().hex
+        existing = await self.session.scalar(
+            select(OutboxMessage.message_id).where(OutboxMessage.idempotency_key == key)
+        )
+        if existing is not None:
+            return existing
+        message_id = f"<{uuid.uuid4().hex}@{MESSAGE_DOMAIN}>"
+        self.session.add(
+            OutboxMessage(
+                organization_id=self.organization_id,
+                connection_id=self.connection_id,
+                idempotency_key=key,
+                message_id=message_id,
+                to_address=message.to,
+                from_address=message.from_address or self.default_from,
+                subject=message.subject,
+                text=message.text,
+                html=message.html,
+                headers=dict(message.headers),
+                status="QUEUED" if self.deliver else "STORED",
+                next_attempt_at=self.now if self.deliver else None,
+                created_at=self.now,
+            )
+        )
+        await self.session.flush()
+        return message_id

@@ -1,0 +1,508 @@
+"""Advance connections through their steps: run each step's plugin and apply its outcome.
+
+Everything a step does (activities, outbox messages, record updates, the connection's new
+state) is written in the caller's transaction, so a step is applied completely or not at
+all; idempotency keys (connection, step) make a repeated run create nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.authoring.checks import shape_of
+from sekvens.domain.assignment import AssignmentRule, resolve
+from sekvens.domain.calendar import due_after, next_working_instant
+from sekvens.domain.records import RecordTypeInfo, check_value
+from sekvens.domain.sequence_graph import SequenceGraph, Step
+from sekvens.domain.working_hours import DEFAULT_WORKING_HOURS
+from sekvens.engine.mail import OutboxMail
+from sekvens.plugins.api import (
+    ActivityKind,
+    ActivityStatus,
+    ActivityView,
+    Clock,
+    CreateActivity,
+    Done,
+    EngagementEvent,
+    ExecutionContext,
+    Exit,
+    HandOver,
+    Outcome,
+    RecordView,
+    StepCategory,
+    StepRef,
+    TakeBranch,
+    WaitFor,
+    WaitForEvents,
+    WaitUntil,
+)
+from sekvens.plugins.registry import PluginFailure, Registry
+from sekvens.storage import audit, parties, record_types
+from sekvens.storage import sequences as seq_store
+from sekvens.storage.tables import (
+    Activity,
+    ActivityAssignee,
+    Connection,
+    Organization,
+    Record,
+    Sequence,
+    User,
+)
+
+log = logging.getLogger("sekvens.engine")
+
+#: Automatic steps chained in one run before the engine yields (a tree has no loops, so this
+#: only bounds very long all-automatic paths).
+MAX_CHAIN = 500
+
+
+@dataclass
+class Batch:
+    """Rows shared by the connections processed together, loaded once per batch."""
+
+    session: AsyncSession
+    registry: Registry
+    graphs: dict[int, SequenceGraph]
+    orgs: dict[int, Organization] = field(default_factory=dict)
+    sequences: dict[int, Sequence] = field(default_factory=dict)
+    records: dict[int, Record] = field(default_factory=dict)
+    types: dict[int, tuple[str, RecordTypeInfo]] = field(default_factory=dict)
+    users: dict[int, User] = field(default_factory=dict)
+
+    async def load(self, conns: Seq[Connection]) -> None:
+        s = self.session
+        need = {c.sequence_id for c in conns} - set(self.sequences)
+        if need:
+            for row in await s.scalars(select(Sequence).where(Sequence.id.in_(need))):
+                self.sequences[row.id] = row
+        need = {c.record_id for c in conns} - set(self.records)
+        if need:
+            for row in await s.scalars(select(Record).where(Record.id.in_(need))):
+                self.records[row.id] = row
+        for org_id in {c.organization_id for c in conns} - set(self.orgs):
+            org = await s.get(Organization, org_id)
+            assert org is not None
+            self.orgs[org_id] = org
+            for type_id, (row, info) in (await record_types.load_infos(s, org_id)).items():
+                self.types[type_id] = (row.name, info)
+        for version_id in {c.version_id for c in conns} - set(self.graphs):
+            rows = (await seq_store.steps_of(s, [version_id]))[version_id]
+            self.graphs[version_id] = SequenceGraph(
+                seq_store.to_steps(rows), shape_of(self.registry)
+            )
+
+    async def user(self, user_id: int) -> User | None:
+        if user_id not in self.users:
+            row = await self.session.get(User, user_id)
+            if row is None:
+                return None
+            self.users[user_id] = row
+        return self.users[user_id]
+
+
+class Updater:
+    """The `RecordUpdater` a step sees: checked against the record type, audited."""
+
+    def __init__(self, batch: Batch, record: Record, info: RecordTypeInfo, step_key: str):
+        self.batch, self.record, self.info, self.step_key = batch, record, info, step_key
+
+    async def set_field(self, name: str, value: Any) -> None:
+        f = self.info.fields.get(name)
+        if f is None:
+            raise ValueError(f"record type {self.info.name} has no field {name}")
+        problem = check_value(f, value, ("fields", name))
+        if problem:
+            raise ValueError(problem.message)
+        self.record.fields = {**self.record.fields, name: value}
+        audit.record(
+            self.batch.session,
+            self.record.organization_id,
+            None,
+            "record.field_updated",
+            "record",
+            self.record.id,
+            {"field": name, "value": value, "step": self.step_key},
+        )
+
+
+class Runner:
+    def __init__(self, registry: Registry, clock: Clock, deliver_mail: bool = False):
+        self.registry = registry
+        self.clock = clock
+        self.deliver_mail = deliver_mail
+        #: Versions with connections are immutable (ACTIVE or RETIRED), so graphs are cached.
+        self.graphs: dict[int, SequenceGraph] = {}
+
+    def batch(self, session: AsyncSession) -> Batch:
+        return Batch(session, self.registry, self.graphs)
+
+    # --- Advancing ---------------------------------------------------------------------
+
+    async def advance(self, batch: Batch, conn: Connection) -> None:
+        """Run the connection's due work and every automatic step after it."""
+        for _ in range(MAX_CHAIN):
+            if conn.status != "CONNECTED" or conn.phase == "ACTIVITY":
+                return
+            graph = batch.graphs[conn.version_id]
+            key = conn.current_step_key
+            if key is None or key not in graph.steps:
+                self.fail(conn, f"Step '{key}' is not in the sequence version.")
+                return
+            if conn.phase == "WAIT":
+                self.follow(conn, graph, key, "NEXT")
+                continue
+            step = graph.steps[key]
+            try:
+                ctx = await self.context(batch, conn, step)
+                if conn.phase == "EVENTS":
+                    outcome = await self.registry.run_on_deadline(step.type, ctx)
+                else:
+                    outcome = await self.registry.run_execute(step.type, ctx)
+            except PluginFailure as failure:
+                self.fail(conn, failure.message)
+                return
+            if await self.apply(batch, conn, graph, step, ctx, outcome):
+                return
+        self.fail(conn, f"More than {MAX_CHAIN} automatic steps in a row.")
+
+    async def on_event(self, batch: Batch, conn: Connection, event: EngagementEvent) -> bool:
+        """Hand an event to the condition the connection waits at; True when it moved on."""
+        graph = batch.graphs[conn.version_id]
+        step = graph.steps[conn.current_step_key or ""]
+        try:
+            ctx = await self.context(batch, conn, step)
+            outcome = await self.registry.run_on_event(step.type, ctx, event)
+        except PluginFailure as failure:
+            self.fail(conn, failure.message)
+            return True
+        conn.step_state = dict(ctx.state)
+        if outcome is None:
+            return False
+        if not await self.apply(batch, conn, graph, step, ctx, outcome):
+            await self.advance(batch, conn)
+        return True
+
+    async def apply(
+        self,
+        batch: Batch,
+        conn: Connection,
+        graph: SequenceGraph,
+        step: Step,
+        ctx: ExecutionContext[Any],
+        outcome: Outcome,
+    ) -> bool:
+        """Write an outcome; True when the connection now waits (or ended)."""
+        now = self.clock.now()
+        conn.step_state = dict(ctx.state)
+        if isinstance(outcome, CreateActivity):
+            return await self.create_activity(batch, conn, step, outcome)
+        if isinstance(outcome, Done | TakeBranch):
+            if isinstance(outcome, Done) and graph.shape(step.key).activity_kind is not None:
+                await self.record_automatic_activity(batch, conn, step, ctx)
+            return self.follow(conn, graph, step.key, outcome.branch.value)
+        if isinstance(outcome, WaitFor | WaitForEvents):
+            duration = outcome.duration if isinstance(outcome, WaitFor) else outcome.deadline
+            conn.phase = "WAIT" if isinstance(outcome, WaitFor) else "EVENTS"
+            conn.next_run_at = await self.due(batch, conn, now, duration)
+            if isinstance(outcome, WaitForEvents) and ctx.previous_activity is not None:
+                await self.replay_events(batch, conn, ctx.previous_activity.step_key)
+            return True
+        if isinstance(outcome, WaitUntil):
+            conn.phase, conn.next_run_at = "WAIT", max(outcome.at, now)
+            return True
+        if isinstance(outcome, Exit):
+            self.end(conn, "DISCONNECTED", "EXIT_CRITERION_MET", outcome.reason or None)
+            return True
+        if isinstance(outcome, HandOver):
+            await self.hand_over(batch, conn, outcome.sequence)
+            return True
+        self.fail(conn, f"Unknown outcome {outcome!r}.")
+        return True
+
+    async def replay_events(self, batch: Batch, conn: Connection, activity_step: str) -> None:
+        """Events that happened before the condition was reached count too (an open during
+        the wait before it, say): hand them over in order until the condition moves on."""
+        from sekvens.engine.events import stored_events, view
+
+        waiting_at = conn.current_step_key
+        for row in await stored_events(batch.session, conn.id, activity_step):
+            if (
+                conn.status != "CONNECTED"
+                or conn.current_step_key != waiting_at
+                or conn.phase != "EVENTS"
+            ):
+                return
+            await self.on_event(batch, conn, view(row))
+
+    def follow(self, conn: Connection, graph: SequenceGraph, key: str, branch: str) -> bool:
+        now = self.clock.now()
+        conn.steps_done += 1
+        child = graph.follower(key, branch)
+        if child is None:
+            self.end(conn, "COMPLETED", "SEQUENCE_COMPLETED")
+            return True
+        conn.current_step_key, conn.phase, conn.step_state = child, "EXECUTE", {}
+        conn.step_entered_at, conn.next_run_at = now, now
+        return False
+
+    def end(self, conn: Connection, status: str, reason: str, detail: str | None = None) -> None:
+        conn.status, conn.reason, conn.next_run_at = status, reason, None
+        conn.ended_at = self.clock.now()
+        if detail:
+            conn.error = detail
+
+    def fail(self, conn: Connection, message: str) -> None:
+        log.warning("connection %s is in ERROR: %s", conn.id, message)
+        conn.status, conn.error, conn.next_run_at = "ERROR", message, None
+        conn.ended_at = self.clock.now()
+
+    # --- What a step sees ----------------------------------------------------------------
+
+    async def context(self, batch: Batch, conn: Connection, step: Step) -> ExecutionContext[Any]:
+        record = batch.records[conn.record_id]
+        type_name, info = batch.types[record.record_type_id]
+        org = batch.orgs[conn.organization_id]
+        graph = batch.graphs[conn.version_id]
+        config = self.registry.load_config(step.type, step.config)
+        assignees = await self.assignees(batch, conn)
+        sender = await batch.user(assignees[0]) if assignees else None
+        return ExecutionContext(
+            config=config,
+            record=RecordView(
+                id=str(record.id),
+                record_type=type_name,
+                external_id=record.external_id,
+                name=record.name,
+                fields=dict(record.fields),
+                stage=record.stage,
+                owner_user_id=str(record.owner_user_id) if record.owner_user_id else None,
+                owner_team_id=str(record.owner_team_id) if record.owner_team_id else None,
+                is_active=record.is_active,
+            ),
+            record_type=info,
+            connection_id=str(conn.id),
+            sequence_id=str(conn.sequence_id),
+            step=self.ref(graph, step.key),
+            previous_activity=await self.previous_activity(batch, conn, graph, step.key),
+            clock=self.clock,
+            mail=OutboxMail(
+                batch.session,
+                conn.organization_id,
+                conn.id,
+                self.clock.now(),
+                self.deliver_mail,
+                sender.email if sender else None,
+            ),
+            records=Updater(batch, record, info, step.key),
+            idempotency_key=f"{conn.id}:{step.key}",
+            state=dict(conn.step_state or {}),
+            call_outcomes=tuple(org.call_outcomes),
+            sender=sender.email if sender else None,
+        )
+
+    def ref(self, graph: SequenceGraph, key: str) -> StepRef:
+        step = graph.steps[key]
+        step_type = self.registry.get(step.type)
+        return StepRef(
+            key,
+            step.type,
+            step_type.category if step_type else StepCategory.STEP,
+            step_type.activity_kind if step_type else None,
+            step.name,
+        )
+
+    async def previous_activity(
+        self, batch: Batch, conn: Connection, graph: SequenceGraph, key: str
+    ) -> ActivityView | None:
+        for k in graph.ancestors(key):
+            if graph.shape(k).activity_kind is None:
+                continue
+            row = await batch.session.scalar(
+                select(Activity)
+                .where(Activity.connection_id == conn.id, Activity.step_key == k)
+                .order_by(Activity.id.desc())
+                .limit(1)
+            )
+            if row is None:
+                return None
+            return ActivityView(
+                step_key=k,
+                type=row.step_type,
+                activity_kind=ActivityKind(row.activity_kind) if row.activity_kind else None,
+                status=ActivityStatus(row.status if row.status != "CANCELED" else "SKIPPED"),
+                outcome=row.outcome,
+                message_id=row.message_id,
+                closed_at=row.closed_at,
+            )
+        return None
+
+    async def assignees(self, batch: Batch, conn: Connection) -> list[int]:
+        seq = batch.sequences[conn.sequence_id]
+        record = batch.records[conn.record_id]
+        rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
+        found = await parties.parties_for(
+            batch.session, conn.organization_id, [record], rule, conn.connected_by_id
+        )
+        return resolve(rule, found[record.id])
+
+    async def due(
+        self, batch: Batch, conn: Connection, start: datetime, duration: timedelta
+    ) -> datetime:
+        seq = batch.sequences[conn.sequence_id]
+        org = batch.orgs[conn.organization_id]
+        assignees = await self.assignees(batch, conn)
+        user = await batch.user(assignees[0]) if assignees else None
+        return due_after(
+            start,
+            duration,
+            skip_non_working_time=seq.skip_non_working_time,
+            time_zone=user.time_zone if user else org.default_time_zone,
+            working_hours=(
+                user.working_hours if user and user.working_hours else DEFAULT_WORKING_HOURS
+            ),
+            holidays=org.holidays,
+        )
+
+    # --- Activities -----------------------------------------------------------------------
+
+    async def create_activity(
+        self, batch: Batch, conn: Connection, step: Step, outcome: CreateActivity
+    ) -> bool:
+        assignees = await self.assignees(batch, conn)
+        if not assignees:
+            self.fail(conn, "NO_ASSIGNEE: the assignment rule names nobody for this record now.")
+            return True
+        now = self.clock.now()
+        key = f"{conn.id}:{step.key}"
+        existing = await batch.session.scalar(
+            select(Activity.id).where(Activity.idempotency_key == key)
+        )
+        if existing is None:
+            graph = batch.graphs[conn.version_id]
+            seq = batch.sequences[conn.sequence_id]
+            due = now
+            if seq.skip_non_working_time:
+                user = await batch.user(assignees[0])
+                org = batch.orgs[conn.organization_id]
+                due = next_working_instant(
+                    now,
+                    time_zone=user.time_zone if user else org.default_time_zone,
+                    working_hours=(
+                        user.working_hours if user and user.working_hours else DEFAULT_WORKING_HOURS
+                    ),
+                    holidays=org.holidays,
+                )
+            activity = Activity(
+                organization_id=conn.organization_id,
+                connection_id=conn.id,
+                sequence_id=conn.sequence_id,
+                record_id=conn.record_id,
+                step_key=step.key,
+                step_type=step.type,
+                activity_kind=graph.shape(step.key).activity_kind,
+                subject=outcome.subject[:400],
+                instructions=outcome.instructions,
+                data=dict(outcome.data),
+                status="OPEN",
+                proposed_due_at=now,
+                due_at=due,
+                idempotency_key=key,
+                created_at=now,
+            )
+            batch.session.add(activity)
+            await batch.session.flush()
+            batch.session.add_all(
+                ActivityAssignee(activity_id=activity.id, user_id=u) for u in assignees
+            )
+        conn.phase, conn.next_run_at = "ACTIVITY", None
+        return True
+
+    async def record_automatic_activity(
+        self, batch: Batch, conn: Connection, step: Step, ctx: ExecutionContext[Any]
+    ) -> None:
+        """Automatic work with an activity kind (an automated email) is kept as a closed
+        activity, so history, statistics and conditions see it like manual work."""
+        key = f"{conn.id}:{step.key}"
+        if await batch.session.scalar(select(Activity.id).where(Activity.idempotency_key == key)):
+            return
+        now = self.clock.now()
+        graph = batch.graphs[conn.version_id]
+        batch.session.add(
+            Activity(
+                organization_id=conn.organization_id,
+                connection_id=conn.id,
+                sequence_id=conn.sequence_id,
+                record_id=conn.record_id,
+                step_key=step.key,
+                step_type=step.type,
+                activity_kind=graph.shape(step.key).activity_kind,
+                subject=step.name,
+                status="COMPLETED",
+                proposed_due_at=now,
+                due_at=now,
+                closed_at=now,
+                message_id=ctx.state.get("message_id"),
+                idempotency_key=key,
+                created_at=now,
+            )
+        )
+        await batch.session.flush()
+
+    # --- Hand-over ------------------------------------------------------------------------
+
+    async def hand_over(self, batch: Batch, conn: Connection, target_ref: str) -> None:
+        from sekvens.schema.relay import from_global_id
+
+        kind, pk = from_global_id(target_ref)
+        stmt = select(Sequence).where(Sequence.organization_id == conn.organization_id)
+        stmt = (
+            stmt.where(Sequence.id == int(pk))
+            if kind == "Sequence" and pk.isdigit()
+            else stmt.where(Sequence.key == target_ref)
+        )
+        target = await batch.session.scalar(stmt)
+        source = batch.sequences[conn.sequence_id]
+        if target is None or target.status != "ACTIVE" or target.current_version_id is None:
+            self.fail(conn, f"Can't advance to sequence '{target_ref}': it is missing or inactive.")
+            return
+        if target.record_type_id != source.record_type_id:
+            self.fail(conn, "Can't advance to a sequence of another record type.")
+            return
+        self.end(conn, "DISCONNECTED", "ADVANCED_TO_OTHER_SEQUENCE")
+        await batch.session.flush()
+        running = await batch.session.scalar(
+            select(Connection.id).where(
+                Connection.sequence_id == target.id,
+                Connection.record_id == conn.record_id,
+                Connection.status.in_(seq_store.RUNNING),
+            )
+        )
+        if running is not None:
+            return
+        start = (await seq_store.steps_of(batch.session, [target.current_version_id]))[
+            target.current_version_id
+        ]
+        now = self.clock.now()
+        batch.session.add(
+            Connection(
+                organization_id=conn.organization_id,
+                sequence_id=target.id,
+                version_id=target.current_version_id,
+                record_id=conn.record_id,
+                status="CONNECTED",
+                phase="EXECUTE",
+                current_step_key=start[0].key,
+                step_entered_at=now,
+                next_run_at=now,
+                connected_by_id=conn.connected_by_id,
+                created_at=now,
+                step_state={},
+            )
+        )

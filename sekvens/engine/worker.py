@@ -1,0 +1,124 @@
+"""The worker: claim due connections in batches and advance them, one transaction a batch.
+
+A batch is claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers in many
+processes never take the same connection; the row locks are the lease, held by the
+batch's transaction. A worker that dies mid-batch (even by SIGKILL) loses its database
+connection, PostgreSQL rolls the batch back and releases the rows, and the next worker
+runs them: nothing is lost, and since nothing of the dead batch was committed, nothing
+is done twice. On SQLite the single writer lock does the same within one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence as Seq
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.engine.clock import SystemClock
+from sekvens.engine.runner import Runner
+from sekvens.plugins.api import Clock
+from sekvens.plugins.registry import Registry
+from sekvens.storage.db import Database
+from sekvens.storage.tables import Connection
+
+log = logging.getLogger("sekvens.engine")
+
+DUE_PHASES = ("EXECUTE", "WAIT", "EVENTS")
+
+
+class Engine:
+    """Runs due connections. `run_until_idle` for tests and tools, `serve` for processes."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        clock: Clock | None = None,
+        batch_size: int = 200,
+        deliver_mail: bool = False,
+    ):
+        self.db = db
+        self.clock = clock or SystemClock()
+        self.runner = Runner(registry, self.clock, deliver_mail)
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something became due now (a connection, a completed activity): run soon."""
+        self._wake.set()
+
+    async def claim(self, session: AsyncSession) -> list[Connection]:
+        now = self.clock.now()
+        stmt = (
+            select(Connection)
+            .where(
+                or_(
+                    and_(
+                        Connection.status == "CONNECTED",
+                        Connection.phase.in_(DUE_PHASES),
+                        Connection.next_run_at <= now,
+                    ),
+                    and_(Connection.status == "PAUSED", Connection.resume_at <= now),
+                )
+            )
+            .order_by(Connection.next_run_at, Connection.id)
+            .limit(self.batch_size)
+        )
+        if session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(await session.scalars(stmt))
+
+    async def run_batch(self) -> int:
+        """Claim one batch and advance it; returns how many connections it held."""
+        async with self.db.session(write=True) as session, session.begin():
+            conns = await self.claim(session)
+            if conns:
+                await self.process(session, conns)
+            return len(conns)
+
+    async def process(self, session: AsyncSession, conns: Seq[Connection]) -> None:
+        batch = self.runner.batch(session)
+        await batch.load(conns)
+        for conn in conns:
+            if conn.status == "PAUSED":
+                conn.status, conn.resume_at = "CONNECTED", None
+                if conn.next_run_at is not None:
+                    conn.next_run_at = max(conn.next_run_at, self.clock.now())
+            try:
+                async with session.begin_nested():
+                    await self.runner.advance(batch, conn)
+            except Exception:
+                log.exception("advancing connection %s failed", conn.id)
+                await session.refresh(conn)
+                self.runner.fail(conn, "Internal error while running the step; see the server log.")
+
+    async def run_until_idle(self, max_batches: int = 10_000) -> int:
+        """Run batches until nothing is due now; returns the connections processed."""
+        total = 0
+        for _ in range(max_batches):
+            n = await self.run_batch()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    async def serve(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
+        """Run until `stop` is set: batches while work is due, then wait for a wake-up or poll."""
+        log.info("engine worker started")
+        while not stop.is_set():
+            try:
+                busy = await self.run_batch()
+            except Exception:
+                log.exception("engine batch failed; retrying")
+                busy = 0
+            if busy:
+                continue
+            self._wake.clear()
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waits, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+        log.info("engine worker stopped")

@@ -1,0 +1,438 @@
+"""Queries and mutations of running sequences: connect, up next, activities, events, outbox."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import strawberry
+from sqlalchemy import select, tuple_
+from strawberry.types import Info
+
+from sekvens.authoring.sequences import organization
+from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.engine import activities as activity_ops
+from sekvens.engine import connections as conn_ops
+from sekvens.engine.events import BULK_MAX as EVENTS_MAX
+from sekvens.engine.events import EventInput, record_events
+from sekvens.resolvers.context import Context, Viewer
+from sekvens.resolvers.mutation_base import mutate
+from sekvens.resolvers.pagination import paginate
+from sekvens.resolvers.query import NODE_LOADERS, context, record_filter
+from sekvens.resolvers.sequences import sequence_pk
+from sekvens.schema.engine import (
+    Activity,
+    ActivityPayload,
+    CodeCount,
+    CompleteActivityInput,
+    ConnectionFilter,
+    ConnectionPayload,
+    ConnectResult,
+    ConnectSequenceByFilterInput,
+    ConnectSequenceByFilterPayload,
+    ConnectSequenceInput,
+    ConnectSequencePayload,
+    DisconnectSequenceInput,
+    EventResult,
+    OutboxMessage,
+    PauseConnectionInput,
+    ReassignActivityInput,
+    RecordEngagementEventsInput,
+    RecordEngagementEventsPayload,
+    RecordRefInput,
+    ResumeConnectionInput,
+    SequenceTarget,
+    SkipActivityInput,
+    SnoozeActivityInput,
+    UpNextFilter,
+)
+from sekvens.schema.errors import ApiError, UserError
+from sekvens.schema.relay import Connection, Node, decode_id
+from sekvens.storage.records import filtered
+from sekvens.storage.tables import Activity as ActivityRow
+from sekvens.storage.tables import ActivityAssignee, Record, RecordType
+from sekvens.storage.tables import Connection as ConnectionRow
+from sekvens.storage.tables import OutboxMessage as OutboxRow
+
+FILTER_CHUNK = 1000
+
+
+def _now(ctx: Context) -> Any:
+    return ctx.services.engine.clock.now()
+
+
+async def _records(ctx: Context, viewer: Viewer, refs: list[RecordRefInput]) -> list[Record | None]:
+    """Each reference's record in this organization, or None (two statements at most)."""
+    ids: dict[int, int] = {}
+    keys: dict[int, tuple[str, str]] = {}
+    for i, ref in enumerate(refs):
+        if ref.id is not None:
+            try:
+                ids[i] = decode_id(ref.id, "Record", ["records", str(i), "id"])
+            except DomainError:
+                continue
+        elif ref.record_type and ref.external_id:
+            keys[i] = (ref.record_type, ref.external_id)
+    found: dict[int, Record] = {}
+    if ids:
+        rows = await ctx.session.scalars(
+            select(Record).where(
+                Record.id.in_(set(ids.values())), Record.organization_id == viewer.organization_id
+            )
+        )
+        by_id = {r.id: r for r in rows}
+        found.update({i: by_id[pk] for i, pk in ids.items() if pk in by_id})
+    if keys:
+        rows = await ctx.session.execute(
+            select(Record, RecordType.name)
+            .join(RecordType, RecordType.id == Record.record_type_id)
+            .where(
+                Record.organization_id == viewer.organization_id,
+                tuple_(RecordType.name, Record.external_id).in_(set(keys.values())),
+            )
+        )
+        by_key = {(name, r.external_id): r for r, name in rows}
+        found.update({i: by_key[k] for i, k in keys.items() if k in by_key})
+    return [found.get(i) for i in range(len(refs))]
+
+
+def _id(global_id: str, type_name: str, field: str) -> int:
+    return decode_id(global_id, type_name, [field])
+
+
+async def _load_connection(ctx: Context, pk: str) -> Node | None:
+    row = await ctx.engine_loaders.connection.load(int(pk)) if pk.isdigit() else None
+    return SequenceTarget.from_row(row) if row else None
+
+
+async def _load_activity(ctx: Context, pk: str) -> Node | None:
+    row = await ctx.reader.get(ActivityRow, int(pk)) if pk.isdigit() else None
+    ok = row is not None and row.organization_id == ctx.viewer.organization_id
+    return Activity.from_row(row) if ok else None
+
+
+NODE_LOADERS["SequenceTarget"] = _load_connection
+NODE_LOADERS["Activity"] = _load_activity
+
+
+def connections_query(
+    organization_id: int,
+    sequence_id: int | None = None,
+    record_id: int | None = None,
+    status: str | None = None,
+) -> Any:
+    stmt = select(ConnectionRow).where(ConnectionRow.organization_id == organization_id)
+    if sequence_id is not None:
+        stmt = stmt.where(ConnectionRow.sequence_id == sequence_id)
+    if record_id is not None:
+        stmt = stmt.where(ConnectionRow.record_id == record_id)
+    if status is not None:
+        stmt = stmt.where(ConnectionRow.status == status)
+    return stmt.order_by(ConnectionRow.id.desc())
+
+
+@strawberry.type
+class EngineQueries:
+    @strawberry.field(
+        description="The viewer's open activities, by due time, with record, sequence and step."
+    )
+    async def up_next(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: UpNextFilter | None = None,
+    ) -> Connection[Activity]:
+        ctx = context(info)
+        f = filter or UpNextFilter()
+        stmt = (
+            select(ActivityRow)
+            .join(ActivityAssignee, ActivityAssignee.activity_id == ActivityRow.id)
+            .where(ActivityAssignee.user_id == ctx.viewer.user_id, ActivityRow.status == "OPEN")
+        )
+        try:
+            if f.sequence_id is not None:
+                stmt = stmt.where(
+                    ActivityRow.sequence_id == sequence_pk(f.sequence_id, "sequenceId")
+                )
+        except DomainError as e:
+            raise ApiError.from_domain(e) from None
+        if f.kind is not None:
+            stmt = stmt.where(ActivityRow.activity_kind == f.kind.value)
+        if f.due_before is not None:
+            stmt = stmt.where(ActivityRow.due_at < f.due_before)
+        stmt = stmt.order_by(ActivityRow.due_at, ActivityRow.id)
+        return await paginate(ctx, stmt, Activity.from_row, first, after)
+
+    @strawberry.field(description="Connections of the organization, newest first.")
+    async def connections(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ConnectionFilter | None = None,
+    ) -> Connection[SequenceTarget]:
+        ctx = context(info)
+        f = filter or ConnectionFilter()
+        try:
+            stmt = connections_query(
+                ctx.viewer.organization_id,
+                sequence_pk(f.sequence_id) if f.sequence_id else None,
+                _id(f.record_id, "Record", "recordId") if f.record_id else None,
+                f.status.value if f.status else None,
+            )
+        except DomainError as e:
+            raise ApiError.from_domain(e) from None
+        return await paginate(ctx, stmt, SequenceTarget.from_row, first, after)
+
+    @strawberry.field(description="Automated emails, newest first.")
+    async def outbox(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[OutboxMessage]:
+        ctx = context(info)
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.organization_id == ctx.viewer.organization_id)
+            .order_by(OutboxRow.id.desc())
+        )
+        return await paginate(ctx, stmt, OutboxMessage.from_row, first, after)
+
+
+def _errors(problems: list[Problem], index: int) -> list[UserError]:
+    return [UserError.from_problem(p, index) for p in problems]
+
+
+@strawberry.type
+class EngineMutations:
+    @strawberry.mutation(description="Connect up to 1000 records, with a result per record.")
+    async def connect_sequence(
+        self, info: Info, input: ConnectSequenceInput
+    ) -> ConnectSequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            if len(input.records) > conn_ops.BULK_MAX:
+                raise DomainError.of(
+                    ErrorCode.TOO_MANY,
+                    f"At most {conn_ops.BULK_MAX} records per call.",
+                    ["records"],
+                )
+            records = await _records(ctx, viewer, input.records)
+            results = await conn_ops.connect_records(
+                ctx.session,
+                viewer,
+                sequence_pk(input.sequence_id),
+                records,
+                input.start_at,
+                _now(ctx),
+            )
+            rows = {}
+            ids = [r.connection_id for r in results if r.connection_id]
+            if ids:
+                rows = {
+                    c.id: c
+                    for c in await ctx.session.scalars(
+                        select(ConnectionRow).where(ConnectionRow.id.in_(ids))
+                    )
+                }
+            ctx.services.engine.wake()
+            return {
+                "results": [
+                    ConnectResult(
+                        index=r.index,
+                        connection=SequenceTarget.from_row(rows[r.connection_id])
+                        if r.connection_id
+                        else None,
+                        errors=_errors(r.problems, r.index),
+                    )
+                    for r in results
+                ],
+                "connected_count": len(ids),
+            }
+
+        return await mutate(info, ConnectSequencePayload, run)
+
+    @strawberry.mutation(
+        description="Connect every record matching a filter, in chunks; reports counts."
+    )
+    async def connect_sequence_by_filter(
+        self, info: Info, input: ConnectSequenceByFilterInput
+    ) -> ConnectSequenceByFilterPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            pk = sequence_pk(input.sequence_id)
+            stmt = filtered(viewer.organization_id, record_filter(input.filter))
+            matched = connected = 0
+            skipped: Counter[str] = Counter()
+            last_id = 0
+            while True:
+                chunk = list(
+                    await ctx.session.scalars(stmt.where(Record.id > last_id).limit(FILTER_CHUNK))
+                )
+                if not chunk:
+                    break
+                last_id = chunk[-1].id
+                results = await conn_ops.connect_records(
+                    ctx.session, viewer, pk, chunk, input.start_at, _now(ctx)
+                )
+                matched += len(chunk)
+                connected += sum(1 for r in results if r.connection_id)
+                skipped.update(p.code.value for r in results for p in r.problems[:1])
+                ctx.session.expunge_all()
+            ctx.services.engine.wake()
+            return {
+                "matched_count": matched,
+                "connected_count": connected,
+                "skipped": [CodeCount(code=c, count=n) for c, n in sorted(skipped.items())],
+            }
+
+        return await mutate(info, ConnectSequenceByFilterPayload, run)
+
+    @strawberry.mutation(description="End a connection (reason USER_DISCONNECTED).")
+    async def disconnect_sequence(
+        self, info: Info, input: DisconnectSequenceInput
+    ) -> ConnectionPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            conn = await conn_ops.disconnect(
+                ctx.session,
+                viewer,
+                _id(input.connection_id, "SequenceTarget", "connectionId"),
+                _now(ctx),
+            )
+            return {"connection": SequenceTarget.from_row(conn)}
+
+        return await mutate(info, ConnectionPayload, run)
+
+    @strawberry.mutation(description="Pause a connection, optionally until a time.")
+    async def pause_connection(self, info: Info, input: PauseConnectionInput) -> ConnectionPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            conn = await conn_ops.pause(
+                ctx.session,
+                viewer,
+                _id(input.connection_id, "SequenceTarget", "connectionId"),
+                input.resume_at,
+                _now(ctx),
+            )
+            return {"connection": SequenceTarget.from_row(conn)}
+
+        return await mutate(info, ConnectionPayload, run)
+
+    @strawberry.mutation
+    async def resume_connection(
+        self, info: Info, input: ResumeConnectionInput
+    ) -> ConnectionPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            conn = await conn_ops.resume(
+                ctx.session,
+                viewer,
+                _id(input.connection_id, "SequenceTarget", "connectionId"),
+                _now(ctx),
+            )
+            ctx.services.engine.wake()
+            return {"connection": SequenceTarget.from_row(conn)}
+
+        return await mutate(info, ConnectionPayload, run)
+
+    @strawberry.mutation(description="Complete an activity (a call with its outcome).")
+    async def complete_activity(self, info: Info, input: CompleteActivityInput) -> ActivityPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            activity = await activity_ops.close(
+                ctx.session,
+                viewer,
+                _id(input.activity_id, "Activity", "activityId"),
+                "COMPLETED",
+                _now(ctx),
+                input.outcome,
+                input.notes,
+            )
+            ctx.services.engine.wake()
+            return {"activity": Activity.from_row(activity)}
+
+        return await mutate(info, ActivityPayload, run)
+
+    @strawberry.mutation(description="Skip an activity; a condition on it then takes NO.")
+    async def skip_activity(self, info: Info, input: SkipActivityInput) -> ActivityPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            activity = await activity_ops.close(
+                ctx.session,
+                viewer,
+                _id(input.activity_id, "Activity", "activityId"),
+                "SKIPPED",
+                _now(ctx),
+                None,
+                input.notes,
+            )
+            ctx.services.engine.wake()
+            return {"activity": Activity.from_row(activity)}
+
+        return await mutate(info, ActivityPayload, run)
+
+    @strawberry.mutation
+    async def snooze_activity(self, info: Info, input: SnoozeActivityInput) -> ActivityPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            activity = await activity_ops.snooze(
+                ctx.session,
+                viewer,
+                _id(input.activity_id, "Activity", "activityId"),
+                input.until,
+                _now(ctx),
+            )
+            return {"activity": Activity.from_row(activity)}
+
+        return await mutate(info, ActivityPayload, run)
+
+    @strawberry.mutation
+    async def reassign_activity(self, info: Info, input: ReassignActivityInput) -> ActivityPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            users = [_id(u, "User", "userIds") for u in input.user_ids]
+            activity = await activity_ops.reassign(
+                ctx.session, viewer, _id(input.activity_id, "Activity", "activityId"), users
+            )
+            return {"activity": Activity.from_row(activity)}
+
+        return await mutate(info, ActivityPayload, run)
+
+    @strawberry.mutation(
+        description="Customer events (opens, replies, clicks…); idempotent by eventId."
+    )
+    async def record_engagement_events(
+        self, info: Info, input: RecordEngagementEventsInput
+    ) -> RecordEngagementEventsPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            if len(input.events) > EVENTS_MAX:
+                raise DomainError.of(
+                    ErrorCode.TOO_MANY, f"At most {EVENTS_MAX} events per call.", ["events"]
+                )
+            await organization(ctx.session, viewer)
+            events = []
+            for e in input.events:
+                activity_id = None
+                if e.activity_id is not None:
+                    try:
+                        activity_id = _id(e.activity_id, "Activity", "activityId")
+                    except DomainError:
+                        activity_id = -1
+                events.append(
+                    EventInput(
+                        event_id=e.event_id,
+                        kind=e.kind.value,
+                        occurred_at=e.occurred_at,
+                        activity_id=activity_id,
+                        message_id=e.message_id,
+                        data=e.data if isinstance(e.data, dict) else {},
+                    )
+                )
+            results = await record_events(
+                ctx.session, ctx.services.engine.runner, viewer.organization_id, events
+            )
+            ctx.services.engine.wake()
+            return {
+                "results": [
+                    EventResult(
+                        index=r.index,
+                        recorded=r.recorded,
+                        duplicate=r.duplicate,
+                        errors=_errors(r.problems, r.index),
+                    )
+                    for r in results
+                ]
+            }
+
+        return await mutate(info, RecordEngagementEventsPayload, run)

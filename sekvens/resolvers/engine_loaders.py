@@ -1,0 +1,50 @@
+"""Per-request loaders for running sequences: connections, activities, assignees, records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence as Seq
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from sekvens.storage.tables import Activity, ActivityAssignee, Connection, Record, Sequence
+
+
+class EngineLoaders:
+    def __init__(self, session: AsyncSession, organization_id: int):
+        def by_id(model: type[Any]) -> DataLoader[int, Any]:
+            async def load(ids: Seq[int]) -> list[Any]:
+                rows = await session.scalars(
+                    select(model).where(model.id.in_(ids), model.organization_id == organization_id)
+                )
+                found = {r.id: r for r in rows}
+                return [found.get(i) for i in ids]
+
+            return DataLoader(load)
+
+        async def activities(ids: Seq[int]) -> list[list[Activity]]:
+            groups: dict[int, list[Activity]] = defaultdict(list)
+            for row in await session.scalars(
+                select(Activity).where(Activity.connection_id.in_(ids)).order_by(Activity.id)
+            ):
+                groups[row.connection_id].append(row)
+            return [groups.get(i, []) for i in ids]
+
+        async def assignees(ids: Seq[int]) -> list[list[int]]:
+            groups: dict[int, list[int]] = defaultdict(list)
+            for activity_id, user_id in await session.execute(
+                select(ActivityAssignee.activity_id, ActivityAssignee.user_id)
+                .where(ActivityAssignee.activity_id.in_(ids))
+                .order_by(ActivityAssignee.user_id)
+            ):
+                groups[activity_id].append(user_id)
+            return [groups.get(i, []) for i in ids]
+
+        self.record = by_id(Record)
+        self.sequence = by_id(Sequence)
+        self.connection = by_id(Connection)
+        self.activities_of_connection = DataLoader(activities)
+        self.assignees = DataLoader(assignees)

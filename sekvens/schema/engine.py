@@ -1,0 +1,378 @@
+"""Running sequences: connections, activities, engagement events, the outbox, statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from sekvens.plugins.api import EventKind as PluginEventKind
+from sekvens.schema.errors import UserError
+from sekvens.schema.records import Record, RecordFilterInput
+from sekvens.schema.relay import Node, to_global_id
+from sekvens.schema.sequences import Sequence, Step, step_of
+from sekvens.schema.step_types import ActivityKind
+from sekvens.schema.users import User
+from sekvens.storage.tables import Activity as ActivityRow
+from sekvens.storage.tables import Connection as ConnectionRow
+from sekvens.storage.tables import OutboxMessage as OutboxRow
+
+EventKind = strawberry.enum(PluginEventKind, name="EventKind")
+
+
+@strawberry.enum
+class ConnectionStatus(Enum):
+    CONNECTED = "CONNECTED"
+    PAUSED = "PAUSED"
+    COMPLETED = "COMPLETED"
+    DISCONNECTED = "DISCONNECTED"
+    ERROR = "ERROR"
+
+
+@strawberry.enum
+class ConnectionReason(Enum):
+    USER_DISCONNECTED = "USER_DISCONNECTED"
+    PARENT_SEQUENCE_DEACTIVATED = "PARENT_SEQUENCE_DEACTIVATED"
+    RECORD_DEACTIVATED = "RECORD_DEACTIVATED"
+    EXIT_CRITERION_MET = "EXIT_CRITERION_MET"
+    SEQUENCE_COMPLETED = "SEQUENCE_COMPLETED"
+    ADVANCED_TO_OTHER_SEQUENCE = "ADVANCED_TO_OTHER_SEQUENCE"
+
+
+@strawberry.enum
+class ActivityStatus(Enum):
+    OPEN = "OPEN"
+    COMPLETED = "COMPLETED"
+    SKIPPED = "SKIPPED"
+
+
+async def _step(info: Info, sequence_id: int, version_id: int, key: str | None) -> Step | None:
+    if key is None:
+        return None
+    loaders = info.context.sequence_loaders
+    version = await loaders.version.load(version_id)
+    seq = await info.context.engine_loaders.sequence.load(sequence_id)
+    if version is None or seq is None:
+        return None
+    design = await loaders.design(sequence_id, seq.record_type_id, version)
+    return step_of(design, key) if key in design.graph.steps else None
+
+
+@strawberry.type(
+    description="A connection: one record running through one sequence version"
+    " (Dynamics: sequence target)."
+)
+class SequenceTarget(Node):
+    row: strawberry.Private[ConnectionRow]
+    status: ConnectionStatus
+    reason: ConnectionReason | None
+    steps_done: int
+    current_step_key: str | None
+    next_run_at: datetime | None
+    resume_at: datetime | None
+    error: str | None = strawberry.field(description="Why it is in ERROR, or how a step ended it.")
+    created_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: ConnectionRow) -> SequenceTarget:
+        return cls(
+            id=strawberry.ID(to_global_id("SequenceTarget", row.id)),
+            row=row,
+            status=ConnectionStatus(row.status),
+            reason=ConnectionReason(row.reason) if row.reason else None,
+            steps_done=row.steps_done,
+            current_step_key=row.current_step_key
+            if row.status in ("CONNECTED", "PAUSED")
+            else None,
+            next_run_at=row.next_run_at,
+            resume_at=row.resume_at,
+            error=row.error,
+            created_at=row.created_at,
+            ended_at=row.ended_at,
+        )
+
+    @strawberry.field(description="Days since the connection reached its current step.")
+    def days_in_current_step(self, info: Info) -> float | None:
+        if self.row.step_entered_at is None or self.row.status not in ("CONNECTED", "PAUSED"):
+            return None
+        elapsed = info.context.services.engine.clock.now() - self.row.step_entered_at
+        return round(elapsed.total_seconds() / 86400, 2)
+
+    @strawberry.field(description="The sequence version number it runs on.")
+    async def version(self, info: Info) -> int:
+        row = await info.context.sequence_loaders.version.load(self.row.version_id)
+        return row.number
+
+    @strawberry.field
+    async def current_step(self, info: Info) -> Step | None:
+        return await _step(info, self.row.sequence_id, self.row.version_id, self.current_step_key)
+
+    @strawberry.field
+    async def record(self, info: Info) -> Record:
+        return Record.from_row(await info.context.engine_loaders.record.load(self.row.record_id))
+
+    @strawberry.field
+    async def sequence(self, info: Info) -> Sequence:
+        return Sequence.from_row(
+            await info.context.engine_loaders.sequence.load(self.row.sequence_id)
+        )
+
+    @strawberry.field
+    async def activities(self, info: Info) -> list[Activity]:
+        rows = await info.context.engine_loaders.activities_of_connection.load(self.row.id)
+        return [Activity.from_row(r) for r in rows]
+
+
+@strawberry.type(
+    description="A step instance for a seller: an email, call, task or LinkedIn action."
+)
+class Activity(Node):
+    row: strawberry.Private[ActivityRow]
+    step_key: str
+    step_type: str
+    kind: ActivityKind | None  # type: ignore[valid-type]
+    subject: str
+    instructions: str
+    data: JSON = strawberry.field(
+        description="What the step prepared, e.g. a rendered email draft."
+    )
+    status: ActivityStatus
+    outcome: str | None
+    notes: str
+    proposed_due_at: datetime = strawberry.field(description="When the sequence reached the step.")
+    due_at: datetime = strawberry.field(description="When it is due (working time, snoozes).")
+    closed_at: datetime | None
+    message_id: str | None
+
+    @classmethod
+    def from_row(cls, row: ActivityRow) -> Activity:
+        return cls(
+            id=strawberry.ID(to_global_id("Activity", row.id)),
+            row=row,
+            step_key=row.step_key,
+            step_type=row.step_type,
+            kind=row.activity_kind,
+            subject=row.subject,
+            instructions=row.instructions,
+            data=row.data,
+            status=ActivityStatus("SKIPPED" if row.status == "CANCELED" else row.status),
+            outcome=row.outcome,
+            notes=row.notes,
+            proposed_due_at=row.proposed_due_at,
+            due_at=row.due_at,
+            closed_at=row.closed_at,
+            message_id=row.message_id,
+        )
+
+    @strawberry.field
+    async def assignees(self, info: Info) -> list[User]:
+        ids = await info.context.engine_loaders.assignees.load(self.row.id)
+        users = await info.context.loaders.user.load_many(ids)
+        return [User.from_row(u) for u in users if u is not None]
+
+    @strawberry.field
+    async def record(self, info: Info) -> Record:
+        return Record.from_row(await info.context.engine_loaders.record.load(self.row.record_id))
+
+    @strawberry.field
+    async def sequence(self, info: Info) -> Sequence:
+        return Sequence.from_row(
+            await info.context.engine_loaders.sequence.load(self.row.sequence_id)
+        )
+
+    @strawberry.field
+    async def step(self, info: Info) -> Step | None:
+        conn = await info.context.engine_loaders.connection.load(self.row.connection_id)
+        return await _step(info, self.row.sequence_id, conn.version_id, self.row.step_key)
+
+    @strawberry.field
+    async def connection(self, info: Info) -> SequenceTarget:
+        return SequenceTarget.from_row(
+            await info.context.engine_loaders.connection.load(self.row.connection_id)
+        )
+
+
+@strawberry.type(description="An automated email in the outbox.")
+class OutboxMessage(Node):
+    to: str
+    from_address: str | None
+    subject: str
+    text: str
+    html: str | None
+    message_id: str
+    status: str = strawberry.field(description="QUEUED, SENT, FAILED, or STORED (no transport).")
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: OutboxRow) -> OutboxMessage:
+        return cls(
+            id=strawberry.ID(to_global_id("OutboxMessage", row.id)),
+            to=row.to_address,
+            from_address=row.from_address,
+            subject=row.subject,
+            text=row.text,
+            html=row.html,
+            message_id=row.message_id,
+            status=row.status,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+        )
+
+
+# --- Inputs and payloads ------------------------------------------------------------------
+
+
+@strawberry.input(description="A record by id, or by record type and external id.")
+class RecordRefInput:
+    id: strawberry.ID | None = None
+    record_type: str | None = None
+    external_id: str | None = None
+
+
+@strawberry.input
+class ConnectSequenceInput:
+    sequence_id: strawberry.ID
+    records: list[RecordRefInput] = strawberry.field(description="At most 1000 per call.")
+    start_at: datetime | None = strawberry.field(default=None, description="Delay the start.")
+
+
+@strawberry.type
+class ConnectResult:
+    index: int
+    connection: SequenceTarget | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ConnectSequencePayload:
+    errors: list[UserError]
+    results: list[ConnectResult] = strawberry.field(default_factory=list)
+    connected_count: int = 0
+
+
+@strawberry.input
+class ConnectSequenceByFilterInput:
+    sequence_id: strawberry.ID
+    filter: RecordFilterInput
+    start_at: datetime | None = None
+
+
+@strawberry.type
+class CodeCount:
+    code: str
+    count: int
+
+
+@strawberry.type
+class ConnectSequenceByFilterPayload:
+    errors: list[UserError]
+    matched_count: int = 0
+    connected_count: int = 0
+    skipped: list[CodeCount] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class DisconnectSequenceInput:
+    connection_id: strawberry.ID
+
+
+@strawberry.input
+class PauseConnectionInput:
+    connection_id: strawberry.ID
+    resume_at: datetime | None = strawberry.field(
+        default=None, description="Resume by itself then."
+    )
+
+
+@strawberry.input
+class ResumeConnectionInput:
+    connection_id: strawberry.ID
+
+
+@strawberry.type
+class ConnectionPayload:
+    errors: list[UserError]
+    connection: SequenceTarget | None = None
+
+
+@strawberry.input
+class CompleteActivityInput:
+    activity_id: strawberry.ID
+    outcome: str | None = strawberry.field(default=None, description="A call's outcome.")
+    notes: str | None = None
+
+
+@strawberry.input
+class SkipActivityInput:
+    activity_id: strawberry.ID
+    notes: str | None = None
+
+
+@strawberry.input
+class SnoozeActivityInput:
+    activity_id: strawberry.ID
+    until: datetime
+
+
+@strawberry.input
+class ReassignActivityInput:
+    activity_id: strawberry.ID
+    user_ids: list[strawberry.ID]
+
+
+@strawberry.type
+class ActivityPayload:
+    errors: list[UserError]
+    activity: Activity | None = None
+
+
+@strawberry.input
+class EngagementEventInput:
+    event_id: str = strawberry.field(description="Your id for the event; a repeat is ignored.")
+    kind: EventKind  # type: ignore[valid-type]
+    activity_id: strawberry.ID | None = None
+    message_id: str | None = None
+    occurred_at: datetime
+    data: JSON | None = None
+
+
+@strawberry.input
+class RecordEngagementEventsInput:
+    events: list[EngagementEventInput]
+
+
+@strawberry.type
+class EventResult:
+    index: int
+    recorded: bool
+    duplicate: bool
+    errors: list[UserError]
+
+
+@strawberry.type
+class RecordEngagementEventsPayload:
+    errors: list[UserError]
+    results: list[EventResult] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpNextFilter:
+    sequence_id: strawberry.ID | None = None
+    kind: ActivityKind | None = None  # type: ignore[valid-type]
+    due_before: datetime | None = None
+
+
+@strawberry.input
+class ConnectionFilter:
+    sequence_id: strawberry.ID | None = None
+    record_id: strawberry.ID | None = None
+    status: ConnectionStatus | None = None
