@@ -36,6 +36,17 @@ class Settings:
     page_size_max: int = 100
     disabled_step_types: tuple[str, ...] = field(default_factory=tuple)
     auto_migrate: bool | None = None
+    #: Email delivery (docs/email.md): smtp://user:pass@host:port or smtps:// for TLS;
+    #: unset keeps automated email in the outbox (status STORED).
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "sekvens@localhost"
+    mail_max_attempts: int = 5
+    mail_retry_seconds: int = 60
+    smtp_timeout_seconds: float = 30.0
+    #: The address recipients reach the app at (open pixel, click redirects); unset: no tracking.
+    public_url: str | None = None
+    #: Signs tracking links; generated next to an SQLite database when unset (docs/email.md).
+    secret_key: str | None = field(default=None, repr=False)
 
     @property
     def async_url(self) -> str:
@@ -74,6 +85,17 @@ class Settings:
             "auto_migrate": (
                 _bool(e["SEKVENS_AUTO_MIGRATE"]) if "SEKVENS_AUTO_MIGRATE" in e else None
             ),
+            "smtp_url": e.get("SEKVENS_SMTP_URL") or None,
+            "mail_from": e.get("SEKVENS_MAIL_FROM", cls.mail_from),
+            "mail_max_attempts": int(e.get("SEKVENS_MAIL_MAX_ATTEMPTS", cls.mail_max_attempts)),
+            "mail_retry_seconds": int(
+                e.get("SEKVENS_MAIL_RETRY_SECONDS", cls.mail_retry_seconds)
+            ),
+            "smtp_timeout_seconds": float(
+                e.get("SEKVENS_SMTP_TIMEOUT", cls.smtp_timeout_seconds)
+            ),
+            "public_url": (e.get("SEKVENS_PUBLIC_URL") or "").rstrip("/") or None,
+            "secret_key": e.get("SEKVENS_SECRET_KEY") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,11 +12,14 @@ from strawberry.types import Info
 
 from sekvens.domain.records import FieldType as DomainFieldType
 from sekvens.schema.errors import UserError
-from sekvens.schema.relay import Node, to_global_id
+from sekvens.schema.relay import Connection, Node, to_global_id
 from sekvens.schema.users import Team, User
 from sekvens.storage.tables import Record as RecordRow
 from sekvens.storage.tables import RecordField as FieldRow
 from sekvens.storage.tables import RecordType as RecordTypeRow
+
+if TYPE_CHECKING:
+    from sekvens.schema.engine import SequenceTarget
 
 FieldType = strawberry.enum(DomainFieldType, name="FieldType")
 
@@ -100,6 +104,17 @@ class Record(Node):
     @strawberry.field
     async def access_team(self, info: Info) -> Team | None:
         return await _team(info, self.access_team_id)
+
+    @strawberry.field(description="The sequences this record runs or ran in, newest first.")
+    async def connections(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[SequenceTarget, strawberry.lazy("sekvens.schema.engine")]]:
+        from sekvens.resolvers.engine import connections_query
+        from sekvens.resolvers.pagination import paginate
+        from sekvens.schema.engine import SequenceTarget
+
+        stmt = connections_query(info.context.viewer.organization_id, record_id=self.pk)
+        return await paginate(info.context, stmt, SequenceTarget.from_row, first, after)
 
     @classmethod
     def from_row(cls, row: RecordRow) -> Record:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -18,6 +19,9 @@ from sekvens.schema.step_types import StepBranch, StepCategory
 from sekvens.schema.tags import Tag
 from sekvens.schema.users import Role, Team, User
 from sekvens.storage.tables import AuditEntry as AuditRow
+
+if TYPE_CHECKING:
+    from sekvens.schema.engine import ConnectionStatus, SequenceTarget
 from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.storage.tables import SequenceVersion as VersionRow
 
@@ -346,6 +350,23 @@ class Sequence(Node):
 
         stmt = audit_log(self.row.organization_id, self.row.id)
         return await paginate(info.context, stmt, AuditLogEntry.from_row, first, after)
+
+    @strawberry.field(description="Records connected to this sequence, newest first.")
+    async def connections(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: Annotated[ConnectionStatus, strawberry.lazy("sekvens.schema.engine")] | None = None,
+    ) -> Connection[Annotated[SequenceTarget, strawberry.lazy("sekvens.schema.engine")]]:
+        from sekvens.resolvers.engine import connections_query
+        from sekvens.resolvers.pagination import paginate
+        from sekvens.schema.engine import SequenceTarget
+
+        stmt = connections_query(
+            self.row.organization_id, self.row.id, status=status.value if status else None
+        )
+        return await paginate(info.context, stmt, SequenceTarget.from_row, first, after)
 
     @strawberry.field
     async def tags(self, info: Info) -> list[Tag]:

@@ -13,6 +13,7 @@ from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.records import FieldType, RecordTypeInfo, check_fields
 from sekvens.storage import audit
 from sekvens.storage.record_types import load_infos
+from sekvens.storage.sequences import disconnect_records
 from sekvens.storage.tables import Record, RecordType, Team, User
 
 EXTERNAL_ID_MAX = 200
@@ -127,6 +128,7 @@ async def upsert_records(
             )
         )
     }
+    deactivated: list[int] = []
     for (item, result), key in zip(valid, keys, strict=True):
         row = existing.get(key)
         if row is None:
@@ -147,9 +149,13 @@ async def upsert_records(
             session.add(row)
             result.created = True
         else:
+            if row.is_active and item.is_active is False:
+                deactivated.append(row.id)
             _apply(row, item, _normalize(types[item.record_type][1], item.fields))
         result.record = row
     await session.flush()
+    # A deactivated record leaves every sequence it runs in.
+    await disconnect_records(session, deactivated, "RECORD_DEACTIVATED")
     audit.record(
         session,
         organization_id,

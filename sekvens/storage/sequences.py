@@ -137,6 +137,18 @@ async def disconnect_running(session: AsyncSession, sequence_id: int, reason: st
     return result.rowcount or 0
 
 
+async def disconnect_records(session: AsyncSession, record_ids: Seq[int], reason: str) -> int:
+    """End every running connection of these records with `reason`."""
+    if not record_ids:
+        return 0
+    result = await session.execute(
+        update(Connection)
+        .where(Connection.record_id.in_(record_ids), Connection.status.in_(RUNNING))
+        .values(status="DISCONNECTED", reason=reason, next_run_at=None, ended_at=utcnow())
+    )
+    return result.rowcount or 0
+
+
 async def infos(session: AsyncSession, organization_id: int) -> list[tuple[Sequence, str]]:
     """Every sequence of the organization with its record type name (for step rules)."""
     rows = await session.execute(
