@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence as Seq
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,9 @@ from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
 from sekvens.storage.db import Database
 from sekvens.storage.tables import Connection
+
+if TYPE_CHECKING:
+    from sekvens.engine.delivery import Deliverer
 
 log = logging.getLogger("sekvens.engine")
 
@@ -39,10 +43,13 @@ class Engine:
         clock: Clock | None = None,
         batch_size: int = 200,
         deliver_mail: bool = False,
+        deliverer: Deliverer | None = None,
     ):
         self.db = db
         self.clock = clock or SystemClock()
-        self.runner = Runner(registry, self.clock, deliver_mail)
+        #: With a deliverer (SMTP configured) automated email is QUEUED and sent by `run_batch`.
+        self.deliverer = deliverer
+        self.runner = Runner(registry, self.clock, deliver_mail or deliverer is not None)
         self.batch_size = batch_size
         self._wake = asyncio.Event()
 
@@ -72,12 +79,14 @@ class Engine:
         return list(await session.scalars(stmt))
 
     async def run_batch(self) -> int:
-        """Claim one batch and advance it; returns how many connections it held."""
+        """Claim one batch and advance it, then deliver due mail; returns the work done
+        (connections held plus messages attempted)."""
         async with self.db.session(write=True) as session, session.begin():
             conns = await self.claim(session)
             if conns:
                 await self.process(session, conns)
-            return len(conns)
+        sent = await self.deliverer.run_due() if self.deliverer is not None else 0
+        return len(conns) + sent
 
     async def process(self, session: AsyncSession, conns: Seq[Connection]) -> None:
         batch = self.runner.batch(session)

@@ -119,12 +119,12 @@ async def test_sigkill_mid_batch_loses_and_duplicates_nothing(pg: Database) -> N
     victim = await _spawn(url, delay=0.01, batch=300)
     assert victim.stdout is not None
     assert (await victim.stdout.readline()).startswith(b"started")
-    await asyncio.sleep(1.5)  # well inside its first batch of 300 × 10 ms
+    await asyncio.sleep(1.5)  # well inside its first batch of 300 x 10 ms
     victim.send_signal(signal.SIGKILL)
     await victim.wait()
     activities, _, _ = await _counts(pg)
     assert activities < 600
     survivor = await _spawn(url)
-    out, err = await survivor.communicate()
+    _, err = await survivor.communicate()
     assert survivor.returncode == 0, err
     assert await _counts(pg) == (600, 1, 600)
