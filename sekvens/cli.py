@@ -85,8 +85,6 @@ def serve(host: str | None, port: int | None, no_worker: bool, demo: bool) -> No
     settings = _settings()
     if demo:
         _load_demo_if_empty()
-    elif settings.migrate_on_start:
-        _run(lambda _: asyncio.sleep(0))
     url = f"http://{host or settings.host}:{port or settings.port}/graphql"
     click.echo(f"sekvens serves {url}")
     uvicorn.run(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.authoring import sequences
+from sekvens.authoring.templates import get_template
 from sekvens.domain.records import FieldType
-from sekvens.domain.roles import Role
-from sekvens.storage import organizations, record_types, teams, tokens, users
+from sekvens.domain.roles import Actor, Role
+from sekvens.domain.sequence_graph import START_TYPE, Step
+from sekvens.plugins.registry import Registry
+from sekvens.storage import organizations, record_types, tags, teams, tokens, users
 from sekvens.storage.records import RecordInput, upsert_records
 from sekvens.storage.tables import Organization
 
@@ -119,4 +123,101 @@ async def load_demo(session: AsyncSession, name: str = DEMO_ORG) -> list[DemoUse
     problems = [p for r in results for p in r.problems]
     if problems:
         raise RuntimeError(f"demo data does not fit its record types: {problems[:3]}")
+    manager = by_email["sequences@demo.example"]
+    await _demo_sequences(session, Actor(manager.id, org.id, frozenset({Role.SEQUENCE_MANAGER})))
     return [d for _, d in created]
+
+
+INTRO_STEPS = [
+    Step("start", START_TYPE, "Sequence starts here"),
+    Step(
+        "intro",
+        "email.auto",
+        "Introduction email",
+        "",
+        {
+            "template": {
+                "subject": "Quick question, {{ first_name or 'there' }}",
+                "body": "Hi {{ first_name or 'there' }},\n\n"
+                "I help teams like {{ company or 'yours' }} follow up faster."
+                " Worth a short call?\n",
+            }
+        },
+        "start",
+        "NEXT",
+    ),
+    Step("wait", "core.wait", "Wait a day", "", {"days": 1}, "intro", "NEXT"),
+    Step(
+        "opened",
+        "email.condition",
+        "Opened the email?",
+        "",
+        {"events": ["OPENED"], "days": 2, "advance_immediately": True},
+        "wait",
+        "NEXT",
+    ),
+    Step(
+        "call",
+        "call.phone",
+        "Call while it is warm",
+        "",
+        {"script": "Reference the email they opened."},
+        "opened",
+        "YES",
+    ),
+    Step(
+        "nudge",
+        "core.task",
+        "Find another way in",
+        "",
+        {"subject": "Find another contact at the company"},
+        "opened",
+        "NO",
+    ),
+]
+
+
+async def _demo_sequences(session: AsyncSession, actor: Actor) -> None:
+    """Sequences to try the engine with: one active custom, one active and one inactive
+    from built-in templates, tagged."""
+    registry = Registry.from_entry_points()
+    intro = await sequences.create(
+        session,
+        registry,
+        actor,
+        "Demo: intro email",
+        "Introduce yourself to new leads; call those who open the email.",
+        "lead",
+        False,
+        [replace(s) for s in INTRO_STEPS],
+    )
+    await sequences.activate(session, registry, actor, intro.id, None)
+    prospecting = await get_template(
+        session, actor.organization_id, "builtin:high-volume-prospecting"
+    )
+    outbound = await sequences.create(
+        session,
+        registry,
+        actor,
+        prospecting.name,
+        prospecting.description,
+        prospecting.record_type,
+        False,
+        prospecting.steps,
+    )
+    await sequences.activate(session, registry, actor, outbound.id, None)
+    renewal = await get_template(session, actor.organization_id, "builtin:account-renewal")
+    await sequences.create(
+        session,
+        registry,
+        actor,
+        renewal.name,
+        renewal.description,
+        renewal.record_type,
+        False,
+        renewal.steps,
+    )
+    region = await tags.create_tag(session, actor.organization_id, "Region", None)
+    emea = await tags.create_tag(session, actor.organization_id, "EMEA", region.id)
+    await tags.set_sequence_tags(session, intro.id, [emea.id])
+    await tags.set_sequence_tags(session, outbound.id, [emea.id])
