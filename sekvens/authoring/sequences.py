@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring.checks import Checker, shape_of
 from sekvens.domain import sequence_access as access
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.global_ids import to_global_id
 from sekvens.domain.records import FieldType
 from sekvens.domain.roles import Actor, Role
 from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
@@ -33,8 +34,6 @@ ASSIGN_TO = ("RECORD_OWNER", "RECORD_FIELD", "OWNING_TEAM", "ACCESS_TEAM", "CURR
 
 
 def sequence_gid(sequence_id: int) -> str:
-    from sekvens.schema.relay import to_global_id  # the global id format is the API's
-
     return to_global_id("Sequence", sequence_id)
 
 

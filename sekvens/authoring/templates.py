@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring import sequences
 from sekvens.domain import sequence_access as access
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.global_ids import from_global_id, to_global_id
 from sekvens.domain.roles import Actor, describe
 from sekvens.domain.sequence_graph import START_TYPE, WAIT_TYPE, Step
 from sekvens.domain.sequence_rules import check_description, check_name
@@ -157,8 +158,6 @@ def builtin_template(template_id: str) -> Template | None:
 
 
 def template_gid(pk: int) -> str:
-    from sekvens.schema.relay import to_global_id  # the global id format is the API's
-
     return to_global_id(TEMPLATE_TYPE, pk)
 
 
@@ -202,8 +201,6 @@ async def get_template(session: AsyncSession, organization_id: int, template_id:
         if template is None:
             raise _not_found(template_id)
         return template
-    from sekvens.schema.relay import from_global_id
-
     kind, pk = from_global_id(template_id)
     if kind != TEMPLATE_TYPE or not pk.isdigit():
         raise _not_found(template_id)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring.checks import shape_of
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.calendar import due_after, next_working_instant
+from sekvens.domain.global_ids import from_global_id
 from sekvens.domain.records import RecordTypeInfo, check_value
 from sekvens.domain.sequence_graph import SequenceGraph, Step
 from sekvens.domain.working_hours import DEFAULT_WORKING_HOURS
@@ -458,8 +459,6 @@ class Runner:
     # --- Hand-over ------------------------------------------------------------------------
 
     async def hand_over(self, batch: Batch, conn: Connection, target_ref: str) -> None:
-        from sekvens.schema.relay import from_global_id
-
         kind, pk = from_global_id(target_ref)
         stmt = select(Sequence).where(Sequence.organization_id == conn.organization_id)
         stmt = (

@@ -11,22 +11,10 @@ from typing import Generic, TypeVar
 import strawberry
 
 from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.domain.global_ids import from_global_id as from_global_id
+from sekvens.domain.global_ids import to_global_id as to_global_id
 
 NodeT = TypeVar("NodeT")
-
-
-def to_global_id(type_name: str, pk: int | str) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
-
-
-def from_global_id(global_id: str) -> tuple[str, str]:
-    """(type name, primary key), or ("", "") when `global_id` is not one of ours."""
-    try:
-        padded = global_id + "=" * (-len(global_id) % 4)
-        type_name, _, pk = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return "", ""
-    return (type_name, pk) if type_name and pk else ("", "")
 
 
 def decode_id(
