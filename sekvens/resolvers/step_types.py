@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from sekvens.plugins.api import StepCategory as PluginStepCategory
+from sekvens.resolvers.query import context
 from sekvens.schema.step_types import StepCategory, StepType
 
 
@@ -19,9 +20,6 @@ class StepTypeQueries:
         info: Info,
         category: StepCategory | None = None,  # type: ignore[valid-type]
     ) -> list[StepType]:
-        # Imported here: resolvers.query imports this module to build the Query root.
-        from sekvens.resolvers.query import context
-
         registry = context(info).services.registry
         wanted = None if category is None else PluginStepCategory(category)
         return [
