@@ -18,6 +18,7 @@ from sekvens.storage import migrate as migrations
 from sekvens.storage import organizations, tokens, users
 from sekvens.storage.db import Database
 from sekvens.storage.tables import Organization, User
+from sekvens.transfer.cli import export_command, import_command
 
 T = TypeVar("T")
 
@@ -93,6 +94,32 @@ def serve(host: str | None, port: int | None, no_worker: bool, demo: bool) -> No
         port=port or settings.port,
         log_level=settings.log_level.lower(),
     )
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes; more than 1 needs PostgreSQL.",
+)
+@click.option("--once", is_flag=True, help="Run until nothing is due now, then exit.")
+def worker(concurrency: int, once: bool) -> None:
+    """Run engine workers against SEKVENS_DATABASE_URL until SIGTERM or SIGINT."""
+    from sekvens.engine import processes
+
+    settings = _settings()
+    try:
+        processes.check_concurrency(settings, concurrency)
+    except processes.SingleWriter as e:
+        raise click.UsageError(str(e)) from None
+    if concurrency == 1:
+        done = asyncio.run(processes.run_worker(settings, once))
+        if once:
+            click.echo(f"processed {done}")
+        return
+    sys.exit(processes.supervise(settings, concurrency, once))
 
 
 def _load_demo_if_empty() -> None:
@@ -251,6 +278,10 @@ def schema() -> None:
     from sekvens.schema.assembly import build_schema
 
     click.echo(build_schema().as_str())
+
+
+main.add_command(export_command)
+main.add_command(import_command)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from sekvens.resolvers.sequences import SequenceMutations
 from sekvens.resolvers.tags import TagMutations
 from sekvens.resolvers.teams import TeamMutations
 from sekvens.resolvers.templates import TemplateMutations
+from sekvens.resolvers.transfer import TransferMutations
 from sekvens.resolvers.users import UserMutations
 
 
@@ -26,5 +27,6 @@ class Mutation(
     TagMutations,
     TemplateMutations,
     EngineMutations,
+    TransferMutations,
 ):
     pass
