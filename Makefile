@@ -34,3 +34,14 @@ schema: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench bench-smoke
+
+# Benchmarks (docs/benchmarks.md): SQLite, plus PostgreSQL where SEKVENS_BENCH_POSTGRES_URL is set.
+bench: install
+	$(BIN)/python -c "import pyinstrument" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m bench.run
+
+# Every scenario at tiny sizes, seconds long: checks that each completes and writes figures.
+bench-smoke: install
+	$(BIN)/python -m bench.run --smoke

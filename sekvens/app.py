@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -23,10 +25,14 @@ from strawberry.types.unset import UNSET
 
 from sekvens.config import Settings
 from sekvens.domain.errors import ErrorCode
+from sekvens.engine.clock import SystemClock
+from sekvens.engine.delivery import Deliverer
+from sekvens.engine.tracking import Tracker, TrackingEndpoints
 from sekvens.engine.worker import Engine
 from sekvens.metrics import Metrics
 from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
+from sekvens.ratelimit import RateLimiter, check_request
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.schema.assembly import build_schema
 from sekvens.storage import migrate, tokens, users
@@ -80,6 +86,8 @@ class GraphQLApp(GraphQL):
     def __init__(self, services: Services, **kwargs: Any):
         super().__init__(**kwargs)
         self.services = services
+        limits = services.settings
+        self.rate_limiter = RateLimiter(limits.rate_limit_per_second, limits.rate_limit_burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,9 +96,18 @@ class GraphQLApp(GraphQL):
             finally:
                 ctx = scope.get("state", {}).get("sekvens_context")
                 if ctx is not None:
-                    await ctx.close()
+                    # Shielded: a server cancelling the connection must not cut the session's
+                    # rollback short (that strands the pooled connection).
+                    with anyio.CancelScope(shield=True):
+                        await ctx.close()
             return
         request = Request(scope, receive)
+        refusal = check_request(request, self.rate_limiter)  # 415 without JSON, 429 over the rate
+        if refusal is not None:
+            response = _graphql_error(refusal.status, refusal.code, refusal.message)
+            response.headers.update(refusal.headers)
+            await response(scope, receive, send)
+            return
         try:
             viewer = await authenticate(self.services, request.headers.get("authorization"))
         except Unauthenticated as e:
@@ -104,8 +121,15 @@ class GraphQLApp(GraphQL):
         finally:
             ctx = scope["state"].get("sekvens_context")
             if ctx is not None:
-                await ctx.close()
+                await ctx.close(final=True)
         await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body (and GET's `variables`, `extensions`) is a JSON object or a list of them."""
+        value = super().parse_json(data)
+        if not all(isinstance(v, dict) for v in (value if isinstance(value, list) else [value])):
+            raise HTTPException(400, "Send a JSON object (or, batching, a list of them).")
+        return value
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.scope.setdefault("state", {})
@@ -182,13 +206,19 @@ def create_app(
     settings = settings or Settings.from_env()
     db = db or Database(settings)
     registry = registry or Registry.from_entry_points(disabled=settings.disabled_step_types)
-    engine = Engine(db, registry, clock)
+    clock = clock or SystemClock()
+    tracker = Tracker(settings)
+    deliverer = Deliverer.from_settings(settings, db, clock, tracker)  # None: mail stays STORED
+    engine = Engine(db, registry, clock, deliverer=deliverer)
+    if deliverer is not None:
+        deliverer.track = engine.bus.track  # a connection failed by delivery is announced
     services = Services(
         settings=settings, db=db, metrics=Metrics(), registry=registry, engine=engine
     )
     graphql = GraphQLApp(
         services,
-        schema=build_schema(production=settings.is_production),
+        schema=build_schema(production=settings.is_production, settings=settings),
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=True,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
@@ -214,14 +244,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        tracker.check()  # a missing SEKVENS_SECRET_KEY in production stops startup here
         if settings.migrate_on_start:
             await migrate.upgrade(db.engine)
+        await engine.bus.start()  # PostgreSQL: LISTEN for other processes' changes
         stop = asyncio.Event()
         task = asyncio.create_task(engine.serve(stop)) if worker else None
         yield
         stop.set()
         if task is not None:
             await task
+        await engine.bus.stop()
         await db.dispose()
 
     app = Starlette(
@@ -231,9 +264,18 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *TrackingEndpoints(tracker, db, engine).routes(),
         ],
         lifespan=lifespan,
     )
     app.state.services = services
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:  # SPAs on other origins; bearer tokens, so no credentials
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     return app

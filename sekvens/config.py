@@ -34,6 +34,22 @@ class Settings:
     log_level: str = "INFO"
     max_body_bytes: int = 1024 * 1024
     page_size_max: int = 100
+    #: Abuse limits per GraphQL operation (docs/security.md).
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_cost: int = 20000
+    #: Operations per HTTP request; 1 turns batching off.
+    max_operations: int = 1
+    operation_timeout_seconds: float = 60.0
+    #: A JSON file {sha256: document}; when set, only those documents run.
+    persisted_queries: str | None = None
+    #: Origins a browser may call the API from; empty: no CORS headers at all.
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    #: Token bucket per API token (per client address without one); 0 turns it off.
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 500
+    max_subscriptions_per_connection: int = 20
     disabled_step_types: tuple[str, ...] = field(default_factory=tuple)
     auto_migrate: bool | None = None
     #: Email delivery (docs/email.md): smtp://user:pass@host:port or smtps:// for TLS;
@@ -79,6 +95,29 @@ class Settings:
             "log_level": e.get("SEKVENS_LOG_LEVEL", cls.log_level).upper(),
             "max_body_bytes": int(e.get("SEKVENS_MAX_BODY_BYTES", cls.max_body_bytes)),
             "page_size_max": int(e.get("SEKVENS_PAGE_SIZE_MAX", cls.page_size_max)),
+            "max_depth": int(e.get("SEKVENS_MAX_DEPTH", cls.max_depth)),
+            "max_aliases": int(e.get("SEKVENS_MAX_ALIASES", cls.max_aliases)),
+            "max_tokens": int(e.get("SEKVENS_MAX_TOKENS", cls.max_tokens)),
+            "max_cost": int(e.get("SEKVENS_MAX_COST", cls.max_cost)),
+            "max_operations": int(e.get("SEKVENS_MAX_OPERATIONS", cls.max_operations)),
+            "operation_timeout_seconds": float(
+                e.get("SEKVENS_OPERATION_TIMEOUT_SECONDS", cls.operation_timeout_seconds)
+            ),
+            "persisted_queries": e.get("SEKVENS_PERSISTED_QUERIES") or None,
+            "cors_origins": tuple(
+                o.strip().rstrip("/")
+                for o in e.get("SEKVENS_CORS_ORIGINS", "").split(",")
+                if o.strip()
+            ),
+            "rate_limit_per_second": float(
+                e.get("SEKVENS_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second)
+            ),
+            "rate_limit_burst": int(e.get("SEKVENS_RATE_LIMIT_BURST", cls.rate_limit_burst)),
+            "max_subscriptions_per_connection": int(
+                e.get(
+                    "SEKVENS_MAX_SUBSCRIPTIONS_PER_CONNECTION", cls.max_subscriptions_per_connection
+                )
+            ),
             "disabled_step_types": tuple(
                 k.strip() for k in e.get("SEKVENS_DISABLED_STEP_TYPES", "").split(",") if k.strip()
             ),
@@ -88,12 +127,8 @@ class Settings:
             "smtp_url": e.get("SEKVENS_SMTP_URL") or None,
             "mail_from": e.get("SEKVENS_MAIL_FROM", cls.mail_from),
             "mail_max_attempts": int(e.get("SEKVENS_MAIL_MAX_ATTEMPTS", cls.mail_max_attempts)),
-            "mail_retry_seconds": int(
-                e.get("SEKVENS_MAIL_RETRY_SECONDS", cls.mail_retry_seconds)
-            ),
-            "smtp_timeout_seconds": float(
-                e.get("SEKVENS_SMTP_TIMEOUT", cls.smtp_timeout_seconds)
-            ),
+            "mail_retry_seconds": int(e.get("SEKVENS_MAIL_RETRY_SECONDS", cls.mail_retry_seconds)),
+            "smtp_timeout_seconds": float(e.get("SEKVENS_SMTP_TIMEOUT", cls.smtp_timeout_seconds)),
             "public_url": (e.get("SEKVENS_PUBLIC_URL") or "").rstrip("/") or None,
             "secret_key": e.get("SEKVENS_SECRET_KEY") or None,
         }

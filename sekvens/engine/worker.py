@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.engine.clock import SystemClock
+from sekvens.engine.notify import EventBus
 from sekvens.engine.runner import Runner
 from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
@@ -44,8 +45,11 @@ class Engine:
         batch_size: int = 200,
         deliver_mail: bool = False,
         deliverer: Deliverer | None = None,
+        bus: EventBus | None = None,
     ):
         self.db = db
+        #: Publishes what each batch changed, after it commits (see sekvens.engine.notify).
+        self.bus = bus or EventBus.for_database(db.settings.database_url)
         self.clock = clock or SystemClock()
         #: With a deliverer (SMTP configured) automated email is QUEUED and sent by `run_batch`.
         self.deliverer = deliverer
@@ -81,7 +85,7 @@ class Engine:
     async def run_batch(self) -> int:
         """Claim one batch and advance it, then deliver due mail; returns the work done
         (connections held plus messages attempted)."""
-        async with self.db.session(write=True) as session, session.begin():
+        async with self.bus.track(self.db.session(write=True)) as session, session.begin():
             conns = await self.claim(session)
             if conns:
                 await self.process(session, conns)

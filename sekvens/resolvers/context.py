@@ -70,7 +70,9 @@ class Context:
         self._sequence_loaders: SequenceLoaders | None = None
         self._engine_loaders: EngineLoaders | None = None
         self.writing = False
-        self.reader = cast(AsyncSession, SerializedReads(self))
+        self._reads = SerializedReads(self)
+        self.reader = cast(AsyncSession, self._reads)
+        self._over = False
 
     @property
     def viewer(self) -> Viewer:
@@ -91,6 +93,8 @@ class Context:
     @property
     def session(self) -> AsyncSession:
         if self._session is None:
+            if self._over:
+                raise RuntimeError("The request is over: its database session is closed.")
             self._session = self.services.db.session(write=self.writing)
         return self._session
 
@@ -122,7 +126,12 @@ class Context:
         self._sequence_loaders = None
         self._engine_loaders = None
 
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    async def close(self, final: bool = False) -> None:
+        """Close the session, once a read in flight is done: a DataLoader batch runs in a task
+        of its own and can outlive the resolver that asked for it (when a sibling failed and
+        GraphQL cancelled the rest). `final`: the request is over, nothing opens another."""
+        self._over = self._over or final
+        async with self._reads._lock:
+            if self._session is not None:
+                session, self._session = self._session, None
+                await session.close()

@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy import select, tuple_
 from strawberry.types import Info
 
-from sekvens.authoring.sequences import organization
+from sekvens.authoring.sequences import get_sequence, organization
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.engine import activities as activity_ops
 from sekvens.engine import connections as conn_ops
@@ -258,6 +258,7 @@ class EngineMutations:
     ) -> ConnectSequenceByFilterPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             pk = sequence_pk(input.sequence_id)
+            await get_sequence(ctx.session, viewer, pk, edit=False)  # NOT_FOUND even if none match
             stmt = filtered(viewer.organization_id, record_filter(input.filter))
             matched = connected = 0
             skipped: Counter[str] = Counter()

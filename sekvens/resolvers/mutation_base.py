@@ -32,7 +32,7 @@ async def mutate(
     except DomainError as e:
         return _refused(ctx, payload, e)
     ctx.writing = True
-    session = ctx.session
+    session = ctx.services.engine.bus.track(ctx.session)  # publishes changes after commit
     try:
         fields = await run(ctx, viewer)
         await session.commit()

@@ -32,7 +32,7 @@ async def paginate(
             total_cache.append(await session.scalar(count) or 0)
         return total_cache[0]
 
-    needs_total = last is not None and before is None
+    needs_total = last is not None and not before  # an empty cursor is no cursor
     window = Window.of(
         first,
         after,

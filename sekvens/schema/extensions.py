@@ -11,15 +11,17 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from sekvens.domain.errors import ErrorCode
+from sekvens.domain.errors import DomainError, ErrorCode
 
 log = logging.getLogger("sekvens.graphql")
 
 
 def _is_expected(error: GraphQLError) -> bool:
+    """A coded error, or GraphQL's own: parse, validation, variable coercion (no path)."""
     original = error.original_error
     return original is None or (
-        isinstance(original, GraphQLError) and "code" in (original.extensions or {})
+        isinstance(original, GraphQLError)
+        and ("code" in (original.extensions or {}) or error.path is None)
     )
 
 
@@ -35,6 +37,17 @@ class MaskUnexpectedErrors(SchemaExtension):
         for error in result.errors:
             if _is_expected(error):
                 masked.append(error)
+                continue
+            if isinstance(error.original_error, DomainError):  # a refusal: keep its code
+                problem = error.original_error.problems[0]
+                masked.append(
+                    GraphQLError(
+                        problem.message,
+                        nodes=error.nodes,
+                        path=error.path,
+                        extensions={"code": problem.code.value},
+                    )
+                )
                 continue
             error_id = uuid.uuid4().hex[:12]
             log.error(
@@ -56,14 +69,23 @@ class OperationMetrics(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         start = time.perf_counter()
-        yield
+        try:
+            yield
+        except GraphQLError as e:
+            if "code" in (e.extensions or {}):  # a limit stopped it while running (TIMEOUT)
+                self._count(start, [e])
+            raise
+        ec = self.execution_context
+        self._count(start, ec.result.errors if ec.result else None)
+
+    def _count(self, start: float, errors: list[GraphQLError] | None) -> None:
         ec = self.execution_context
         metrics = ec.context.services.metrics
         label = metrics.operation_label(ec.operation_name)
         op_type = ec.operation_type.value if ec.operation_type else "invalid"
         metrics.requests.labels(label, op_type).inc()
         metrics.latency.labels(label).observe(time.perf_counter() - start)
-        for error in (ec.result.errors if ec.result else None) or ():
+        for error in errors or ():
             code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION")
             metrics.errors.labels(str(code)).inc()
 

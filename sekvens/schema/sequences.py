@@ -22,6 +22,7 @@ from sekvens.storage.tables import AuditEntry as AuditRow
 
 if TYPE_CHECKING:
     from sekvens.schema.engine import ConnectionStatus, SequenceTarget
+    from sekvens.schema.stats import SequenceStats
 from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.storage.tables import SequenceVersion as VersionRow
 
@@ -367,6 +368,14 @@ class Sequence(Node):
             self.row.organization_id, self.row.id, status=status.value if status else None
         )
         return await paginate(info.context, stmt, SequenceTarget.from_row, first, after)
+
+    @strawberry.field(description="Live counts: connections by status and reason, and per step.")
+    async def stats(
+        self, info: Info
+    ) -> Annotated[SequenceStats, strawberry.lazy("sekvens.schema.stats")]:
+        from sekvens.schema.stats import SequenceStats
+
+        return await SequenceStats.load(info, self.row)
 
     @strawberry.field
     async def tags(self, info: Info) -> list[Tag]:

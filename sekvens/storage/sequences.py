@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from sekvens.domain.sequence_graph import START_TYPE, Step
 from sekvens.storage.tables import (
@@ -264,10 +265,9 @@ def _order_expression(column: str) -> Any:
             .scalar_subquery()
         )
     if column == "STEP_COUNT":
+        other = aliased(SequenceVersion)  # not correlated with the version of the count below
         newest = (
-            select(func.max(SequenceVersion.number))
-            .where(SequenceVersion.sequence_id == Sequence.id)
-            .scalar_subquery()
+            select(func.max(other.number)).where(other.sequence_id == Sequence.id).scalar_subquery()
         )
         return (
             select(func.count())

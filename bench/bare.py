@@ -1,0 +1,457 @@
+"""The baseline of the HTTP scenarios: bare Starlette endpoints that answer the same
+requests with the same JSON as sekvens, from the same database, through the same
+SQLAlchemy engine (pool, SQLite pragmas), running the same SQL statements as sekvens does
+for that request, one for one, with SQLAlchemy Core and no GraphQL.
+
+They reuse sekvens' pure domain code where the answer needs product rules (the step
+tree, the validation of a design, tag paths): the baseline skips the GraphQL and ORM
+layers, not the work the product must do.
+
+    uvicorn --factory bench.bare:create_app   (reads SEKVENS_DATABASE_URL)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from sekvens.authoring.checks import Checker, shape_of
+from sekvens.config import Settings
+from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph, Step
+from sekvens.domain.sequence_rules import graph_problems
+from sekvens.domain.tags import TagNode, TagTree
+from sekvens.plugins.api import SequenceInfo
+from sekvens.plugins.registry import Registry
+from sekvens.schema.relay import from_global_id, offset_cursor, to_global_id
+from sekvens.storage import tables as t
+from sekvens.storage.db import Database
+from sekvens.storage.record_types import to_info
+from sekvens.storage.tokens import hash_token
+
+RUNNING = ("CONNECTED", "PAUSED")
+PAGE_MAX = 100
+
+T_TOKENS = t.ApiToken.__table__
+T_USERS = t.User.__table__
+T_ROLES = t.UserRole.__table__
+T_ORGS = t.Organization.__table__
+T_SEQ = t.Sequence.__table__
+T_VER = t.SequenceVersion.__table__
+T_STEPS = t.SequenceStep.__table__
+T_CONN = t.Connection.__table__
+T_TYPES = t.RecordType.__table__
+T_FIELDS = t.RecordField.__table__
+T_TAGS = t.Tag.__table__
+T_SEQ_TAGS = t.SequenceTag.__table__
+T_ACT = t.Activity.__table__
+T_ASSIGNEES = t.ActivityAssignee.__table__
+T_RECORDS = t.Record.__table__
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if value is not None else None
+
+
+def _json(data: dict[str, Any]) -> Response:
+    return Response(json.dumps({"data": data}), media_type="application/json")
+
+
+class Unauthorized(Exception):
+    pass
+
+
+class Bare:
+    def __init__(self, db: Database, registry: Registry):
+        self.db = db
+        self.registry = registry
+        self.shape = shape_of(registry)
+
+    async def viewer(self, request: Request) -> tuple[int, int]:
+        """(user id, organization id) of the bearer token: the same two statements as
+        sekvens (token with its user, then the user's roles), in their own connection."""
+        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer":
+            raise Unauthorized
+        async with self.db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(T_TOKENS, T_USERS)
+                    .join(T_USERS, T_USERS.c.id == T_TOKENS.c.user_id)
+                    .where(T_TOKENS.c.token_hash == hash_token(token.strip()))
+                )
+            ).first()
+            if row is None or row.revoked_at is not None or not row.is_active:
+                raise Unauthorized
+            user_id, org_id = row.user_id, row.organization_id
+            await conn.execute(
+                select(T_ROLES.c.user_id, T_ROLES.c.role).where(T_ROLES.c.user_id.in_([user_id]))
+            )
+        return user_id, org_id
+
+    async def _org(self, conn: AsyncConnection, org_id: int) -> Any:
+        return (await conn.execute(select(T_ORGS).where(T_ORGS.c.id == org_id))).first()
+
+    # --- Home grid ---------------------------------------------------------------------
+
+    async def grid(self, request: Request) -> Response:
+        variables = (await request.json()).get("variables") or {}
+        first = min(int(variables.get("first", PAGE_MAX)), PAGE_MAX)
+        try:
+            _, org_id = await self.viewer(request)
+        except Unauthorized:
+            return JSONResponse({"errors": [{"message": "unauthenticated"}]}, 401)
+        async with self.db.engine.connect() as conn:
+            await self._org(conn, org_id)
+            page = (
+                await conn.execute(
+                    select(T_SEQ)
+                    .where(T_SEQ.c.organization_id == org_id)
+                    .order_by(T_SEQ.c.id)
+                    .limit(first + 1)
+                    .offset(0)
+                )
+            ).all()
+            has_more = len(page) > first
+            page = page[:first]
+            ids = [s.id for s in page]
+            newest = (
+                select(T_VER.c.sequence_id, func.max(T_VER.c.number).label("n"))
+                .where(T_VER.c.sequence_id.in_(ids))
+                .group_by(T_VER.c.sequence_id)
+                .subquery()
+            )
+            versions = {
+                v.sequence_id: v.id
+                for v in await conn.execute(
+                    select(T_VER).join(
+                        newest,
+                        (T_VER.c.sequence_id == newest.c.sequence_id)
+                        & (T_VER.c.number == newest.c.n),
+                    )
+                )
+            }
+            active = dict(
+                (
+                    await conn.execute(
+                        select(T_CONN.c.sequence_id, func.count())
+                        .where(T_CONN.c.sequence_id.in_(ids), T_CONN.c.status.in_(RUNNING))
+                        .group_by(T_CONN.c.sequence_id)
+                    )
+                ).all()
+            )
+            type_ids = list(dict.fromkeys(s.record_type_id for s in page))
+            types = {
+                r.id: r.name
+                for r in await conn.execute(
+                    select(T_TYPES).where(
+                        T_TYPES.c.id.in_(type_ids), T_TYPES.c.organization_id == org_id
+                    )
+                )
+            }
+            owner_ids = list(dict.fromkeys(s.owner_user_id for s in page if s.owner_user_id))
+            owners = {
+                u.id: u.name
+                for u in await conn.execute(
+                    select(T_USERS).where(
+                        T_USERS.c.id.in_(owner_ids), T_USERS.c.organization_id == org_id
+                    )
+                )
+            }
+            seq_tags: dict[int, list[int]] = defaultdict(list)
+            for row in await conn.execute(
+                select(T_SEQ_TAGS.c.sequence_id, T_TAGS)
+                .join(T_TAGS, T_TAGS.c.id == T_SEQ_TAGS.c.tag_id)
+                .where(T_SEQ_TAGS.c.sequence_id.in_(ids))
+                .order_by(T_TAGS.c.name, T_TAGS.c.id)
+            ):
+                seq_tags[row.sequence_id].append(row.id)
+            step_counts: dict[int, int] = defaultdict(int)
+            for row in await conn.execute(
+                select(T_STEPS)
+                .where(T_STEPS.c.version_id.in_(list(set(versions.values()))))
+                .order_by(T_STEPS.c.version_id, T_STEPS.c.position)
+            ):
+                if row.type != START_TYPE:
+                    step_counts[row.version_id] += 1
+            tree = TagTree(
+                TagNode(r.id, r.parent_id, r.name)
+                for r in await conn.execute(
+                    select(T_TAGS).where(T_TAGS.c.organization_id == org_id).order_by(T_TAGS.c.id)
+                )
+            )
+        nodes = []
+        for s in page:
+            tag_ids = sorted(
+                (i for i in set(seq_tags.get(s.id, ())) if i in tree), key=tree.path_key
+            )
+            nodes.append(
+                {
+                    "id": to_global_id("Sequence", s.id),
+                    "key": s.key,
+                    "name": s.name,
+                    "description": s.description,
+                    "status": s.status,
+                    "isPersonal": s.is_personal,
+                    "createdAt": _iso(s.created_at),
+                    "modifiedAt": _iso(s.updated_at),
+                    "stepCount": step_counts.get(versions[s.id], 0),
+                    "activeConnections": active.get(s.id, 0),
+                    "recordType": {"name": types[s.record_type_id]},
+                    "ownerUser": {
+                        "id": to_global_id("User", s.owner_user_id),
+                        "name": owners[s.owner_user_id],
+                    }
+                    if s.owner_user_id in owners
+                    else None,
+                    "tags": [
+                        {
+                            "id": to_global_id("Tag", i),
+                            "name": tree.nodes[i].name,
+                            "path": tree.path(i),
+                        }
+                        for i in tag_ids
+                    ],
+                }
+            )
+        return _json(
+            {
+                "sequences": {
+                    "pageInfo": {
+                        "hasNextPage": has_more,
+                        "endCursor": offset_cursor(len(page) - 1) if page else None,
+                    },
+                    "nodes": nodes,
+                }
+            }
+        )
+
+    # --- Designer --------------------------------------------------------------------------
+
+    async def designer(self, request: Request) -> Response:
+        variables = (await request.json()).get("variables") or {}
+        try:
+            _, org_id = await self.viewer(request)
+        except Unauthorized:
+            return JSONResponse({"errors": [{"message": "unauthenticated"}]}, 401)
+        kind, pk = from_global_id(str(variables.get("id", "")))
+        if kind != "Sequence" or not pk.isdigit():
+            return _json({"sequence": None})
+        async with self.db.engine.connect() as conn:
+            org = await self._org(conn, org_id)
+            seq = (await conn.execute(select(T_SEQ).where(T_SEQ.c.id == int(pk)))).first()
+            if seq is None or seq.organization_id != org_id:
+                return _json({"sequence": None})
+            newest = (
+                select(T_VER.c.sequence_id, func.max(T_VER.c.number).label("n"))
+                .where(T_VER.c.sequence_id.in_([seq.id]))
+                .group_by(T_VER.c.sequence_id)
+                .subquery()
+            )
+            version = (
+                await conn.execute(
+                    select(T_VER).join(
+                        newest,
+                        (T_VER.c.sequence_id == newest.c.sequence_id)
+                        & (T_VER.c.number == newest.c.n),
+                    )
+                )
+            ).first()
+            rows = (
+                await conn.execute(
+                    select(T_STEPS)
+                    .where(T_STEPS.c.version_id.in_([version.id]))
+                    .order_by(T_STEPS.c.version_id, T_STEPS.c.position)
+                )
+            ).all()
+            org = await self._org(conn, org_id)  # sekvens loads it again for the checker
+            type_rows = (
+                await conn.execute(
+                    select(T_TYPES)
+                    .where(T_TYPES.c.organization_id == org_id)
+                    .order_by(T_TYPES.c.name)
+                )
+            ).all()
+            fields: dict[int, list[Any]] = defaultdict(list)
+            for f in await conn.execute(
+                select(T_FIELDS)
+                .where(T_FIELDS.c.record_type_id.in_([r.id for r in type_rows]))
+                .order_by(T_FIELDS.c.record_type_id, T_FIELDS.c.position)
+            ):
+                fields[f.record_type_id].append(f)
+            infos = (
+                await conn.execute(
+                    select(T_SEQ, T_TYPES.c.name.label("type_name"))
+                    .join(T_TYPES, T_TYPES.c.id == T_SEQ.c.record_type_id)
+                    .where(T_SEQ.c.organization_id == org_id)
+                )
+            ).all()
+        lookup: dict[str, SequenceInfo] = {}
+        for s in infos:
+            info = SequenceInfo(
+                to_global_id("Sequence", s.id), s.key, s.name, s.type_name, s.status == "ACTIVE"
+            )
+            lookup[info.id] = lookup[info.key] = info
+        record_type = next(
+            to_info(r, fields[r.id]) for r in type_rows if r.id == seq.record_type_id
+        )
+        checker = Checker(
+            registry=self.registry,
+            record_type=record_type,
+            call_outcomes=tuple(org.call_outcomes),
+            max_steps=org.max_steps,
+            lookup_sequence=lookup.get,
+        )
+        graph = SequenceGraph(
+            [
+                Step(r.key, r.type, r.name, r.description, dict(r.config), r.parent_key, r.branch)
+                for r in rows
+            ],
+            self.shape,
+        )
+        gid = to_global_id("Sequence", seq.id)
+        per_step = checker.step_problems(graph, gid)
+        walk = list(graph.walk())
+        problems = [p for key, _ in walk for p in per_step.get(key, [])]
+        problems += graph_problems(graph, checker.max_steps)
+
+        def step_id(key: str | None) -> dict[str, str] | None:
+            return {"id": to_global_id("Step", f"{version.id}:{key}")} if key else None
+
+        steps = []
+        for key, depth in walk:
+            s = graph.steps[key]
+            step_type = self.registry.get(s.type)
+            steps.append(
+                {
+                    "id": to_global_id("Step", f"{version.id}:{key}"),
+                    "key": key,
+                    "type": s.type,
+                    "category": step_type.category.value if step_type else None,
+                    "name": s.name,
+                    "description": s.description,
+                    "config": s.config,
+                    "branch": s.branch,
+                    "depth": depth,
+                    "parent": step_id(s.parent),
+                    "next": step_id(graph.follower(key, "NEXT")),
+                    "yes": step_id(graph.follower(key, "YES")),
+                    "no": step_id(graph.follower(key, "NO")),
+                }
+            )
+        return _json(
+            {
+                "sequence": {
+                    "id": gid,
+                    "name": seq.name,
+                    "status": seq.status,
+                    "validation": {
+                        "canActivate": not problems,
+                        "problems": [
+                            {
+                                "code": p.code.value,
+                                "message": p.message,
+                                "stepId": to_global_id("Step", f"{version.id}:{p.step_key}")
+                                if p.step_key
+                                else None,
+                            }
+                            for p in problems
+                        ],
+                    },
+                    "steps": steps,
+                }
+            }
+        )
+
+    # --- Up next ---------------------------------------------------------------------------
+
+    async def up_next(self, request: Request) -> Response:
+        variables = (await request.json()).get("variables") or {}
+        first = min(int(variables.get("first", PAGE_MAX)), PAGE_MAX)
+        try:
+            user_id, org_id = await self.viewer(request)
+        except Unauthorized:
+            return JSONResponse({"errors": [{"message": "unauthenticated"}]}, 401)
+        async with self.db.engine.connect() as conn:
+            page = (
+                await conn.execute(
+                    select(T_ACT)
+                    .join(T_ASSIGNEES, T_ASSIGNEES.c.activity_id == T_ACT.c.id)
+                    .where(T_ASSIGNEES.c.user_id == user_id, T_ACT.c.status == "OPEN")
+                    .order_by(T_ACT.c.due_at, T_ACT.c.id)
+                    .limit(first + 1)
+                    .offset(0)
+                )
+            ).all()
+            has_more = len(page) > first
+            page = page[:first]
+            records = {
+                r.id: r.name
+                for r in await conn.execute(
+                    select(T_RECORDS).where(
+                        T_RECORDS.c.id.in_(list(dict.fromkeys(a.record_id for a in page))),
+                        T_RECORDS.c.organization_id == org_id,
+                    )
+                )
+            }
+            sequences = {
+                s.id: s.name
+                for s in await conn.execute(
+                    select(T_SEQ).where(
+                        T_SEQ.c.id.in_(list(dict.fromkeys(a.sequence_id for a in page))),
+                        T_SEQ.c.organization_id == org_id,
+                    )
+                )
+            }
+        nodes = [
+            {
+                "id": to_global_id("Activity", a.id),
+                "subject": a.subject,
+                "kind": a.activity_kind,
+                "stepType": a.step_type,
+                "status": "SKIPPED" if a.status == "CANCELED" else a.status,
+                "dueAt": _iso(a.due_at),
+                "record": {"id": to_global_id("Record", a.record_id), "name": records[a.record_id]},
+                "sequence": {
+                    "id": to_global_id("Sequence", a.sequence_id),
+                    "name": sequences[a.sequence_id],
+                },
+            }
+            for a in page
+        ]
+        return _json(
+            {
+                "upNext": {
+                    "pageInfo": {
+                        "hasNextPage": has_more,
+                        "endCursor": offset_cursor(len(page) - 1) if page else None,
+                    },
+                    "nodes": nodes,
+                }
+            }
+        )
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    db = db or Database(settings)
+    bare = Bare(db, Registry.from_entry_points())
+
+    async def ping(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[
+            Route("/grid", bare.grid, methods=["POST"]),
+            Route("/designer", bare.designer, methods=["POST"]),
+            Route("/upnext", bare.up_next, methods=["POST"]),
+            Route("/ping", ping),
+        ]
+    )

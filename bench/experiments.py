@@ -1,0 +1,375 @@
+"""What the proposed engine changes would gain, measured before anyone writes them.
+
+    python -m bench.experiments [--backend sqlite|postgres] [--smoke]
+
+Runs the engine scenario's data (`bench.engine`, a smaller number of due connections)
+through the engine as it is, then with the changes that `bench/NOTES.md` asks for applied
+one after another as monkeypatches in the worker process (sekvens' files are untouched):
+
+1. templates: compiled Jinja templates cached by source (`sekvens.domain.templates`);
+2. assignees: the assignment rule resolved once per connection per batch, for the whole
+   batch in one `parties_for` call, and the assignees' users loaded in one query;
+3. prefetch: each batch loads its connections' activities and outbox keys up front, so
+   `previous_activity` and the idempotency checks need no query per connection;
+4. no savepoint: no SAVEPOINT per connection (a failing batch would be retried with them).
+
+Each variant runs in its own process on a fresh copy of the data; the raw baseline
+(`bench.engine_worker baseline`) runs on the same connections. The patches follow the
+engine's code as it is now and are a measuring device, not a fix: if the engine changes,
+they may stop applying (the experiment then says so and stops).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+from bench import common
+
+SCENARIO = "engine_experiments"
+TITLE = "Engine: what the proposed changes would gain (experiments)"
+VARIANTS = ["as is", "+ template cache", "+ assignees per batch", "+ prefetch", "+ no savepoint"]
+
+
+# --- The patches ---------------------------------------------------------------------------
+
+
+def patch_templates() -> None:
+    from sekvens.domain import templates
+
+    env = templates._ENV
+    original = env.from_string
+    compiled: dict[str, Any] = {}
+    parse = templates._parse
+
+    def cached_render(source: str, fields: Any) -> str:
+        template = compiled.get(source)
+        if template is None:
+            template = compiled[source] = original(parse(source))
+        try:
+            return template.render(dict(fields))
+        except Exception:  # the original's error handling, by calling it
+            return render(source, fields)
+
+    render = templates.render_template
+    template_fields = templates.template_fields
+    cached_fields = functools.lru_cache(maxsize=1024)(lambda s: frozenset(template_fields(s)))
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("sekvens"):
+            if getattr(module, "render_template", None) is render:
+                module.render_template = cached_render  # type: ignore[attr-defined]
+            if getattr(module, "template_fields", None) is template_fields:
+                module.template_fields = lambda s: set(cached_fields(s))  # type: ignore[attr-defined]
+
+
+def patch_assignees() -> None:
+    from sqlalchemy import select
+
+    from sekvens.domain.assignment import AssignmentRule, resolve
+    from sekvens.engine.runner import Batch, Runner
+    from sekvens.storage import parties
+    from sekvens.storage.tables import User
+
+    load, assignees = Batch.load, Runner.assignees
+
+    async def batch_load(self: Any, conns: Any) -> None:
+        await load(self, conns)
+        cache = self.__dict__.setdefault("_assignees", {})
+        groups: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
+        for c in conns:
+            groups[(c.sequence_id, c.connected_by_id)].append(c)
+        for (seq_id, by), group in groups.items():
+            seq = self.sequences[seq_id]
+            rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
+            records = [self.records[c.record_id] for c in group]
+            found = await parties.parties_for(
+                self.session, group[0].organization_id, records, rule, by
+            )
+            for c in group:
+                cache[c.id] = resolve(rule, found[c.record_id])
+        wanted = {a[0] for a in cache.values() if a} - set(self.users)
+        if wanted:
+            for user in await self.session.scalars(select(User).where(User.id.in_(wanted))):
+                self.users[user.id] = user
+
+    async def cached(self: Any, batch: Any, conn: Any) -> list[int]:
+        found = batch.__dict__.get("_assignees", {}).get(conn.id)
+        return found if found is not None else await assignees(self, batch, conn)
+
+    Batch.load = batch_load  # type: ignore[method-assign]
+    Runner.assignees = cached  # type: ignore[method-assign]
+
+
+class _Prefetched:
+    """The batch's session, answering the per-connection idempotency lookups from sets
+    loaded once per batch; everything else goes to the session."""
+
+    def __init__(self, session: Any, activity_keys: set[str], outbox: dict[str, str]):
+        self._session = session
+        self.activity_keys = activity_keys
+        self.outbox = outbox
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    async def scalar(self, stmt: Any, *args: Any, **kwargs: Any) -> Any:
+        lookup = _idempotency_lookup(stmt)
+        if lookup is not None:
+            table, key = lookup
+            if table == "activities":
+                return 1 if key in self.activity_keys else None
+            return self.outbox.get(key)
+        return await self._session.scalar(stmt, *args, **kwargs)
+
+    def add(self, obj: Any, *args: Any, **kwargs: Any) -> None:
+        key = getattr(obj, "idempotency_key", None)
+        if key is not None and type(obj).__tablename__ == "activities":
+            self.activity_keys.add(key)
+        elif key is not None and type(obj).__tablename__ == "outbox":
+            self.outbox[key] = obj.message_id
+        self._session.add(obj, *args, **kwargs)
+
+
+def _idempotency_lookup(stmt: Any) -> tuple[str, str] | None:
+    where = getattr(stmt, "whereclause", None)
+    left = getattr(where, "left", None)
+    if getattr(left, "key", None) != "idempotency_key":
+        return None
+    table = getattr(getattr(left, "table", None), "name", None)
+    value = getattr(getattr(where, "right", None), "value", None)
+    return (table, value) if table in ("activities", "outbox") and value is not None else None
+
+
+def patch_prefetch() -> None:
+    from sqlalchemy import select
+
+    from sekvens.engine.runner import Batch, Runner
+    from sekvens.plugins.api import ActivityKind, ActivityStatus, ActivityView
+    from sekvens.storage.tables import Activity, OutboxMessage
+
+    load = Batch.load
+    previous, automatic, create = (
+        Runner.previous_activity,
+        Runner.record_automatic_activity,
+        Runner.create_activity,
+    )
+
+    async def batch_load(self: Any, conns: Any) -> None:
+        await load(self, conns)
+        ids = [c.id for c in conns]
+        latest: dict[tuple[int, str], Any] = {}
+        keys: set[str] = set()
+        for row in await self.session.execute(
+            select(
+                Activity.id,
+                Activity.connection_id,
+                Activity.step_key,
+                Activity.step_type,
+                Activity.activity_kind,
+                Activity.status,
+                Activity.outcome,
+                Activity.message_id,
+                Activity.closed_at,
+                Activity.idempotency_key,
+            ).where(Activity.connection_id.in_(ids))
+        ):
+            keys.add(row.idempotency_key)
+            seen = latest.get((row.connection_id, row.step_key))
+            if seen is None or seen.id < row.id:
+                latest[(row.connection_id, row.step_key)] = row
+        outbox = dict(
+            (
+                await self.session.execute(
+                    select(OutboxMessage.idempotency_key, OutboxMessage.message_id).where(
+                        OutboxMessage.connection_id.in_(ids)
+                    )
+                )
+            ).all()
+        )
+        self.__dict__["_latest"] = {
+            k: ActivityView(
+                step_key=r.step_key,
+                type=r.step_type,
+                activity_kind=ActivityKind(r.activity_kind) if r.activity_kind else None,
+                status=ActivityStatus(r.status if r.status != "CANCELED" else "SKIPPED"),
+                outcome=r.outcome,
+                message_id=r.message_id,
+                closed_at=r.closed_at,
+            )
+            for k, r in latest.items()
+        }
+        self.session = _Prefetched(self.session, keys, outbox)
+
+    async def previous_activity(self: Any, batch: Any, conn: Any, graph: Any, key: str) -> Any:
+        cache = batch.__dict__.get("_latest")
+        if cache is None:
+            return await previous(self, batch, conn, graph, key)
+        for k in graph.ancestors(key):
+            if graph.shape(k).activity_kind is None:
+                continue
+            return cache.get((conn.id, k))
+        return None
+
+    async def record_automatic(self: Any, batch: Any, conn: Any, step: Any, ctx: Any) -> None:
+        await automatic(self, batch, conn, step, ctx)
+        cache = batch.__dict__.get("_latest")
+        if cache is not None:
+            kind = batch.graphs[conn.version_id].shape(step.key).activity_kind
+            cache[(conn.id, step.key)] = ActivityView(
+                step_key=step.key,
+                type=step.type,
+                activity_kind=ActivityKind(kind) if kind else None,
+                status=ActivityStatus.COMPLETED,
+                outcome=None,
+                message_id=ctx.state.get("message_id"),
+                closed_at=self.clock.now(),
+            )
+
+    async def create_activity(self: Any, batch: Any, conn: Any, step: Any, outcome: Any) -> Any:
+        done = await create(self, batch, conn, step, outcome)
+        cache = batch.__dict__.get("_latest")
+        if cache is not None:
+            kind = batch.graphs[conn.version_id].shape(step.key).activity_kind
+            cache[(conn.id, step.key)] = ActivityView(
+                step_key=step.key,
+                type=step.type,
+                activity_kind=ActivityKind(kind) if kind else None,
+                status=ActivityStatus.OPEN,
+                outcome=None,
+                message_id=None,
+                closed_at=None,
+            )
+        return done
+
+    Batch.load = batch_load  # type: ignore[method-assign]
+    Runner.previous_activity = previous_activity  # type: ignore[method-assign]
+    Runner.record_automatic_activity = record_automatic  # type: ignore[method-assign]
+    Runner.create_activity = create_activity  # type: ignore[method-assign]
+
+
+def patch_no_savepoint() -> None:
+    from sekvens.engine.worker import Engine
+
+    async def process(self: Any, session: Any, conns: Any) -> None:
+        batch = self.runner.batch(session)
+        await batch.load(conns)
+        for conn in conns:
+            if conn.status == "PAUSED":
+                conn.status, conn.resume_at = "CONNECTED", None
+                if conn.next_run_at is not None:
+                    conn.next_run_at = max(conn.next_run_at, self.clock.now())
+            await self.runner.advance(batch, conn)
+
+    Engine.process = process  # type: ignore[method-assign]
+
+
+PATCHES = [patch_templates, patch_assignees, patch_prefetch, patch_no_savepoint]
+
+
+# --- Child: one variant --------------------------------------------------------------------
+
+
+async def child(url: str, patches: int) -> dict[str, Any]:
+    from sqlalchemy import event
+
+    import sekvens.engine.runner
+    import sekvens.plugins.email.send  # noqa: F401
+    from sekvens.config import Settings
+    from sekvens.engine.worker import Engine
+    from sekvens.plugins.registry import Registry
+    from sekvens.storage.db import Database
+
+    for patch in PATCHES[:patches]:
+        patch()
+    db = Database(Settings(database_url=url))
+    engine = Engine(db, Registry.from_entry_points())
+    count = [0]
+
+    def record(*_: Any) -> None:
+        count[0] += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    started = time.perf_counter()
+    processed = await engine.run_until_idle()
+    seconds = time.perf_counter() - started
+    await db.dispose()
+    return {"processed": processed, "seconds": seconds, "statements": count[0]}
+
+
+# --- Orchestration -------------------------------------------------------------------------
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        print(json.dumps(asyncio.run(child(sys.argv[2], int(sys.argv[3])))), flush=True)
+        return
+    from bench import engine
+
+    opts = common.options(__doc__.splitlines()[0])
+    n = opts.size(4000, 200)
+    common.log(f"{SCENARIO} on {opts.backend}: {n} due connections")
+    source, _ = asyncio.run(engine.setup(opts, n))
+    runs: dict[str, dict[str, Any]] = {}
+    try:
+        for i, name in enumerate(VARIANTS):
+            url = asyncio.run(common.clone_database(opts, source, f"variant{i}"))
+            try:
+                before = asyncio.run(engine.state(url))
+                result = common.run_child("bench.experiments", "child", url, str(i))
+                after = asyncio.run(engine.state(url))
+            finally:
+                asyncio.run(common.drop_database(opts, url))
+            if after["errors"] or after["due"]:
+                raise RuntimeError(f"variant {name}: {after}")
+            result["transitions"] = after["steps_done"] - before["steps_done"] + before["due"]
+            runs[name] = result
+            common.log(
+                f"{name}: {result['transitions'] / result['seconds']:.0f} transitions/s, "
+                f"{result['statements'] / n:.1f} statements/connection"
+            )
+        base = engine.measure(opts, source, "base", "baseline", 1, n)
+    finally:
+        asyncio.run(common.drop_database(opts, source))
+        common.cleanup(opts)
+    first = runs[VARIANTS[0]]
+    rows = []
+    for name, r in runs.items():
+        rate = r["transitions"] / r["seconds"]
+        rows.append(
+            {
+                "variant": name,
+                "transitions/s": round(rate),
+                "speed-up vs as is": round(rate / (first["transitions"] / first["seconds"]), 2),
+                "ratio vs baseline": round(rate / base["rate"], 3),
+                "statements/connection": round(r["statements"] / n, 1),
+            }
+        )
+    rows.append(
+        {
+            "variant": "baseline (raw UPDATE + INSERT)",
+            "transitions/s": round(base["rate"]),
+            "speed-up vs as is": None,
+            "ratio vs baseline": 1.0,
+            "statements/connection": round(base["statements"] / n, 1),
+        }
+    )
+    common.write_result(
+        opts,
+        SCENARIO,
+        TITLE,
+        {"due connections": n, "batch": 200},
+        [{"title": "Cumulative changes, applied as monkeypatches", "rows": rows}],
+        notes=[
+            "Each line adds one change to the ones above it; see bench/experiments.py for "
+            "the exact patches and bench/NOTES.md for the change requests they stand for.",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,357 @@
+"""SMTP delivery of the outbox: send due QUEUED messages, retry with backoff, give up visibly.
+
+The outbox row is written in the step's transaction (`engine/mail.py`); delivery happens
+after that commits, in three short steps so no database transaction is open while talking
+to the SMTP server (which would hold SQLite's single write lock for seconds):
+
+1. **Claim** due QUEUED rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers never take
+   the same row) and, in the same transaction, count the attempt and push `next_attempt_at`
+   out by a lease long enough for the whole batch. Other workers skip a claimed row until
+   the lease runs out.
+2. **Send** each message through aiosmtplib, with the Message-ID stored on the row.
+3. **Finish** in a transaction of its own: SENT with `sent_at`, or the error with the next
+   attempt after an exponential backoff, or, after the last attempt (or a permanent 5xx
+   refusal of the recipient), FAILED with the connection in ERROR and the reason in its
+   `error`. The attempt count is the fence: a row another worker re-claimed meanwhile is
+   left alone.
+
+A process that dies between the server's accept and step 3 leaves the row QUEUED; when the
+lease runs out it is sent again with the same Message-ID, so receivers can recognise the
+duplicate. That is the only case of a second send: a SENT row is never claimed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.config import Settings
+from sekvens.engine.tracking import Tracker
+from sekvens.plugins.api import Clock
+from sekvens.storage.db import Database
+from sekvens.storage.tables import Connection, OutboxMessage
+
+log = logging.getLogger("sekvens.delivery")
+
+#: Headers the deliverer writes itself; same-named headers stored on a message are ignored.
+RESERVED_HEADERS = frozenset(
+    {"message-id", "date", "from", "to", "cc", "bcc", "subject", "mime-version"}
+)
+#: Connection statuses a failed email turns into ERROR (a disconnected one stays as it is).
+FAILABLE = ("CONNECTED", "PAUSED", "COMPLETED")
+BACKOFF_MAX = timedelta(hours=12)
+ERROR_MAX = 2000
+_STARTTLS = {
+    "auto": None,
+    "required": True,
+    "true": True,
+    "1": True,
+    "off": False,
+    "false": False,
+    "0": False,
+}
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """Where mail goes: parsed from `smtp://user:pass@host:port` or `smtps://...` (TLS from
+    the first byte). `smtp://` upgrades with STARTTLS when the server offers it; add
+    `?starttls=required` or `?starttls=off` to insist or to never try."""
+
+    hostname: str
+    port: int
+    use_tls: bool
+    start_tls: bool | None
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpTarget:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if scheme not in ("smtp", "smtps"):
+            raise ValueError("SEKVENS_SMTP_URL must start with smtp:// or smtps://")
+        if not parts.hostname:
+            raise ValueError("SEKVENS_SMTP_URL names no host: smtp://user:pass@host:port")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("SEKVENS_SMTP_URL has an invalid port") from None
+        use_tls = scheme == "smtps"
+        mode = parse_qs(parts.query).get("starttls", ["auto"])[-1].lower()
+        if mode not in _STARTTLS:
+            raise ValueError("starttls in SEKVENS_SMTP_URL is one of auto, required, off")
+        return cls(
+            hostname=parts.hostname,
+            port=port or (465 if use_tls else 25),
+            use_tls=use_tls,
+            start_tls=False if use_tls else _STARTTLS[mode],
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+        )
+
+    def __repr__(self) -> str:
+        scheme = "smtps" if self.use_tls else "smtp"
+        user = f"{self.username}:***@" if self.username else ""
+        return f"SmtpTarget({scheme}://{user}{self.hostname}:{self.port})"
+
+
+@dataclass
+class Failure:
+    text: str
+    permanent: bool = False
+
+
+@dataclass
+class Job:
+    """A claimed message: what to send, and the attempt number that fences the result."""
+
+    outbox_id: int
+    attempt: int
+    message: EmailMessage | None
+    failure: Failure | None = None
+
+
+class Deliverer:
+    """Sends due outbox messages through SMTP. `run_due` is one round; the engine calls it."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        smtp: SmtpTarget,
+        *,
+        mail_from: str = "sekvens@localhost",
+        max_attempts: int = 5,
+        retry_base: timedelta = timedelta(minutes=1),
+        timeout: float = 30.0,
+        batch_size: int = 20,
+        tracker: Tracker | None = None,
+    ):
+        if max_attempts < 1:
+            raise ValueError("SEKVENS_MAIL_MAX_ATTEMPTS must be at least 1")
+        self.db, self.clock, self.smtp = db, clock, smtp
+        self.mail_from = mail_from
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.tracker = tracker
+        self.postgres = db.engine.dialect.name == "postgresql"
+        #: How long a claimed batch is ours: every message may take a connect and a send.
+        self.lease = timedelta(seconds=max(300.0, 2 * timeout * (batch_size + 1)))
+        #: Wraps each write session, so a connection put in ERROR is announced like the
+        #: engine's own changes (create_app sets the engine's event bus `track` here).
+        self.track: Callable[[AsyncSession], AsyncSession] = lambda session: session
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, db: Database, clock: Clock, tracker: Tracker | None = None
+    ) -> Deliverer | None:
+        """The deliverer `SEKVENS_SMTP_URL` asks for; None without it (mail stays STORED)."""
+        if not settings.smtp_url:
+            return None
+        return cls(
+            db,
+            clock,
+            SmtpTarget.parse(settings.smtp_url),
+            mail_from=settings.mail_from,
+            max_attempts=settings.mail_max_attempts,
+            retry_base=timedelta(seconds=settings.mail_retry_seconds),
+            timeout=settings.smtp_timeout_seconds,
+            tracker=tracker,
+        )
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after failed attempt number `attempts`: the base, doubled each time."""
+        return min(self.retry_base * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+    # --- One round ---------------------------------------------------------------------------
+
+    async def run_due(self) -> int:
+        """Send what is due now; returns the number of messages attempted."""
+        if self.tracker is not None and self.tracker.enabled:
+            self.tracker.check()  # a key problem is the operator's, not the messages'
+        jobs = await self.claim()
+        if not jobs:
+            return 0
+        client: aiosmtplib.SMTP | None = None
+        connect_failure: Failure | None = None
+        try:
+            for job in jobs:
+                failure = job.failure or connect_failure
+                if failure is None:
+                    if client is None:
+                        try:
+                            client = await self._connect()
+                        except Exception as exc:
+                            connect_failure = failure = Failure(_describe(exc))
+                    if failure is None and client is not None:
+                        failure = await self._send(client, job)
+                        if failure is not None:
+                            client.close()  # start the next message on a clean session
+                            client = None
+                await self.finish(job, failure)
+        finally:
+            if client is not None:
+                try:
+                    await client.quit()
+                except Exception:
+                    client.close()
+        return len(jobs)
+
+    async def _due_exists(self, now: datetime) -> bool:
+        async with self.db.session() as session:
+            found = await session.scalar(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.status == "QUEUED", OutboxMessage.next_attempt_at <= now)
+                .limit(1)
+            )
+            return found is not None
+
+    async def claim(self) -> list[Job]:
+        now = self.clock.now()
+        if not await self._due_exists(now):  # spares SQLite's write lock on an idle poll
+            return []
+        jobs: list[Job] = []
+        async with self.track(self.db.session(write=True)) as session, session.begin():
+            stmt = (
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "QUEUED", OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(self.batch_size)
+            )
+            if self.postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            for row in list(await session.scalars(stmt)):
+                if row.attempts >= self.max_attempts:
+                    # The last attempt's process died before it recorded the outcome.
+                    await self.give_up(
+                        session,
+                        row,
+                        f"the last attempt was interrupted ({row.last_error or 'no response'}); "
+                        "the message may or may not have been delivered",
+                    )
+                    continue
+                row.attempts += 1
+                row.next_attempt_at = now + self.lease
+                try:
+                    jobs.append(Job(row.id, row.attempts, self.build(row)))
+                except (ValueError, TypeError) as exc:  # a header the mail format refuses
+                    failure = Failure(f"The message can't be built: {exc}", permanent=True)
+                    jobs.append(Job(row.id, row.attempts, None, failure))
+        return jobs
+
+    def build(self, row: OutboxMessage) -> EmailMessage:
+        """The email of an outbox row; the same Message-ID and Date on every attempt."""
+        msg = EmailMessage()
+        for name, value in (row.headers or {}).items():
+            if name.lower() not in RESERVED_HEADERS and not name.lower().startswith("content-"):
+                msg[name] = str(value)
+        msg["Message-ID"] = row.message_id
+        msg["Date"] = format_datetime(row.created_at)
+        msg["From"] = row.from_address or self.mail_from
+        msg["To"] = row.to_address
+        msg["Subject"] = row.subject
+        msg.set_content(row.text)
+        html = row.html
+        if self.tracker is not None and self.tracker.enabled:
+            html = self.tracker.decorate(row.id, row.text, row.html)
+        if html is not None:
+            msg.add_alternative(html, subtype="html")
+        return msg
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        t = self.smtp
+        client = aiosmtplib.SMTP(
+            hostname=t.hostname,
+            port=t.port,
+            use_tls=t.use_tls,
+            start_tls=t.start_tls,
+            username=t.username,
+            password=t.password,
+            timeout=self.timeout,
+        )
+        await client.connect()  # logs in too when the URL has a user
+        return client
+
+    async def _send(self, client: aiosmtplib.SMTP, job: Job) -> Failure | None:
+        assert job.message is not None
+        try:
+            await client.send_message(job.message)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients) or str(exc)
+            return Failure(f"recipient refused: {text}", permanent=all(c >= 500 for c in codes))
+        except Exception as exc:
+            return Failure(_describe(exc))
+        return None
+
+    async def finish(self, job: Job, failure: Failure | None) -> None:
+        """Record the outcome of `job`, unless the row moved on without us."""
+        now = self.clock.now()
+        async with self.track(self.db.session(write=True)) as session, session.begin():
+            stmt = select(OutboxMessage).where(OutboxMessage.id == job.outbox_id)
+            if self.postgres:
+                stmt = stmt.with_for_update()
+            row = await session.scalar(stmt)
+            if row is None or row.status != "QUEUED" or row.attempts != job.attempt:
+                log.warning("outbox message %s changed while being sent; left as is", job.outbox_id)
+                return
+            if failure is None:
+                row.status, row.sent_at, row.next_attempt_at = "SENT", now, None
+                row.last_error = None
+                return
+            row.last_error = failure.text[:ERROR_MAX]
+            if failure.permanent:
+                await self.give_up(session, row, failure.text)
+            elif row.attempts >= self.max_attempts:
+                await self.give_up(
+                    session, row, f"gave up after {row.attempts} attempts: {failure.text}"
+                )
+            else:
+                row.next_attempt_at = now + self.backoff(row.attempts)
+                log.info(
+                    "outbox message %s: attempt %s failed (%s); next at %s",
+                    row.id,
+                    row.attempts,
+                    failure.text,
+                    row.next_attempt_at.isoformat(),
+                )
+
+    async def give_up(self, session: AsyncSession, row: OutboxMessage, reason: str) -> None:
+        """FAILED, and the connection that sent it in ERROR with the reason (like
+        `Runner.fail`), so the failure shows where sellers and managers look."""
+        now = self.clock.now()
+        row.status, row.next_attempt_at = "FAILED", None
+        row.last_error = reason[:ERROR_MAX]
+        log.warning("outbox message %s to %s FAILED: %s", row.id, row.to_address, reason)
+        if row.connection_id is None:
+            return
+        stmt = select(Connection).where(Connection.id == row.connection_id)
+        if self.postgres:
+            stmt = stmt.with_for_update()
+        conn = await session.scalar(stmt)
+        if conn is None or conn.status not in FAILABLE:
+            return
+        conn.status, conn.next_run_at, conn.ended_at = "ERROR", None, now
+        conn.error = f"Email to {row.to_address} could not be delivered: {reason}"[:ERROR_MAX]
+        log.warning("connection %s is in ERROR: %s", conn.id, conn.error)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{exc.code} {exc.message}"
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return f"timed out: {exc}" if str(exc) else "timed out"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

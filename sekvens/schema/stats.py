@@ -1,0 +1,140 @@
+"""`Sequence.stats`: live counts of a sequence's connections, activities and email engagement.
+
+The counts come from `sekvens.storage.stats` through a per-request DataLoader, so a page of
+sequences asking for stats costs three statements, not three per sequence.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence as Seq
+from typing import Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from sekvens.domain.sequence_graph import START_TYPE
+from sekvens.schema.engine import ConnectionReason
+from sekvens.schema.sequences import Step, step_of
+from sekvens.storage.stats import SequenceCounts, StepCounts, sequence_counts
+from sekvens.storage.tables import Sequence as SequenceRow
+
+#: One loader per request: keyed by the context's sequence loaders, which a mutation resets.
+_loaders: weakref.WeakKeyDictionary[Any, DataLoader[int, SequenceCounts]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loader(info: Info) -> DataLoader[int, SequenceCounts]:
+    ctx = info.context
+    key = ctx.sequence_loaders
+    loader = _loaders.get(key)
+    if loader is None:
+
+        async def load(ids: Seq[int]) -> list[SequenceCounts]:
+            found = await sequence_counts(ctx.reader, ids)
+            return [found[i] for i in ids]
+
+        loader = _loaders[key] = DataLoader(load)
+    return loader
+
+
+@strawberry.type
+class ReasonCount:
+    reason: ConnectionReason
+    count: int
+
+
+@strawberry.type(description="One step's numbers, all connections and versions together.")
+class StepStats:
+    step_key: str
+    step: Step | None = strawberry.field(
+        description="The step in the sequence's current version; null for a step removed since."
+    )
+    current: int = strawberry.field(description="Running connections (incl. paused) at it now.")
+    open: int = strawberry.field(description="Open activities.")
+    completed: int = strawberry.field(description="Completed activities (sent automated email).")
+    skipped: int = strawberry.field(description="Skipped activities.")
+    delivered: int = strawberry.field(description="Emails with an EMAIL_DELIVERED event.")
+    opened: int = strawberry.field(description="Emails opened at least once.")
+    replied: int = strawberry.field(description="Emails replied to.")
+    clicked: int = strawberry.field(description="Emails with a link clicked.")
+    bounced: int
+
+    @classmethod
+    def of(cls, counts: StepCounts, step: Step | None) -> StepStats:
+        return cls(
+            step_key=counts.step_key,
+            step=step,
+            current=counts.current,
+            open=counts.open,
+            completed=counts.completed,
+            skipped=counts.skipped,
+            delivered=counts.delivered,
+            opened=counts.opened,
+            replied=counts.replied,
+            clicked=counts.clicked,
+            bounced=counts.bounced,
+        )
+
+
+@strawberry.type(description="Live counts of a sequence; computed when asked, never cached.")
+class SequenceStats:
+    counts: strawberry.Private[SequenceCounts]
+    row: strawberry.Private[SequenceRow]
+    connected: int = strawberry.field(description="Connections ever made, whatever their state.")
+    running: int = strawberry.field(description="Connections running now (CONNECTED).")
+    paused: int
+    completed: int
+    disconnected: int
+    in_error: int = strawberry.field(description="Connections in ERROR.")
+    by_reason: list[ReasonCount] = strawberry.field(
+        description="Ended connections by reason (SEQUENCE_COMPLETED for completed ones)."
+    )
+
+    @classmethod
+    async def load(cls, info: Info, row: SequenceRow) -> SequenceStats:
+        counts = await _loader(info).load(row.id)
+        status = counts.by_status
+        return cls(
+            counts=counts,
+            row=row,
+            connected=counts.total,
+            running=status["CONNECTED"],
+            paused=status["PAUSED"],
+            completed=status["COMPLETED"],
+            disconnected=status["DISCONNECTED"],
+            in_error=status["ERROR"],
+            by_reason=[
+                ReasonCount(reason=ConnectionReason(r), count=n)
+                for r, n in sorted(counts.by_reason.items())
+                if r in ConnectionReason.__members__
+            ],
+        )
+
+    @strawberry.field(
+        description="Every step of the current version in designer order (START left out),"
+        " then steps only older versions had."
+    )
+    async def steps(self, info: Info) -> list[StepStats]:
+        loaders = info.context.sequence_loaders
+        version_id = self.row.current_version_id
+        version = await (
+            loaders.version.load(version_id)
+            if version_id is not None
+            else loaders.latest_version.load(self.row.id)
+        )
+        out: list[StepStats] = []
+        seen: set[str] = set()
+        if version is not None:
+            design = await loaders.design(self.row.id, self.row.record_type_id, version)
+            for key, depth in design.graph.walk():
+                seen.add(key)
+                if design.graph.steps[key].type == START_TYPE:
+                    continue
+                counts = self.counts.steps.get(key) or StepCounts(key)
+                out.append(StepStats.of(counts, step_of(design, key, depth)))
+        for key in sorted(set(self.counts.steps) - seen):
+            out.append(StepStats.of(self.counts.steps[key], None))
+        return out

@@ -1,0 +1,119 @@
+"""Sequence statistics, counted live with a few GROUP BY queries for any number of sequences.
+
+* connections by status and by reason, and the running ones by the step they are at;
+* activities by step and status (CANCELED counts as skipped, as the API shows it);
+* email engagement by step: how many of the step's activities were delivered, opened,
+  replied to, clicked or bounced (each activity counted once per kind, however many events
+  it had), through `engagement_events` joined to their activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sekvens.storage.sequences import RUNNING
+from sekvens.storage.tables import Activity, Connection, EngagementEvent
+
+#: Engagement kinds counted, and the StepCounts field each one adds to.
+EVENT_FIELDS = {
+    "EMAIL_DELIVERED": "delivered",
+    "EMAIL_OPENED": "opened",
+    "EMAIL_REPLIED": "replied",
+    "LINK_CLICKED": "clicked",
+    "EMAIL_BOUNCED": "bounced",
+}
+ACTIVITY_FIELDS = {"OPEN": "open", "COMPLETED": "completed", "SKIPPED": "skipped"}
+
+
+@dataclass
+class StepCounts:
+    step_key: str
+    #: Running connections (CONNECTED or PAUSED) at this step now.
+    current: int = 0
+    open: int = 0
+    completed: int = 0
+    skipped: int = 0
+    delivered: int = 0
+    opened: int = 0
+    replied: int = 0
+    clicked: int = 0
+    bounced: int = 0
+
+
+@dataclass
+class SequenceCounts:
+    sequence_id: int
+    #: status -> connections (every status present, zero when none)
+    by_status: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("CONNECTED", "PAUSED", "COMPLETED", "DISCONNECTED", "ERROR"), 0
+        )
+    )
+    #: reason -> ended connections with that reason
+    by_reason: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, StepCounts] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    def step(self, key: str) -> StepCounts:
+        if key not in self.steps:
+            self.steps[key] = StepCounts(key)
+        return self.steps[key]
+
+
+async def sequence_counts(
+    session: AsyncSession, sequence_ids: Seq[int]
+) -> dict[int, SequenceCounts]:
+    """Counts of each sequence (three statements whatever the number of sequences)."""
+    ids = sorted(set(sequence_ids))
+    out = {i: SequenceCounts(i) for i in ids}
+    if not ids:
+        return out
+
+    at_step = case((Connection.status.in_(RUNNING), Connection.current_step_key), else_=None)
+    rows = await session.execute(
+        select(Connection.sequence_id, Connection.status, Connection.reason, at_step, func.count())
+        .where(Connection.sequence_id.in_(ids))
+        .group_by(Connection.sequence_id, Connection.status, Connection.reason, at_step)
+    )
+    for sequence_id, status, reason, step_key, n in rows:
+        counts = out[sequence_id]
+        counts.by_status[status] = counts.by_status.get(status, 0) + n
+        if reason:
+            counts.by_reason[reason] = counts.by_reason.get(reason, 0) + n
+        if step_key:
+            counts.step(step_key).current += n
+
+    rows = await session.execute(
+        select(Activity.sequence_id, Activity.step_key, Activity.status, func.count())
+        .where(Activity.sequence_id.in_(ids))
+        .group_by(Activity.sequence_id, Activity.step_key, Activity.status)
+    )
+    for sequence_id, step_key, status, n in rows:
+        name = ACTIVITY_FIELDS.get("SKIPPED" if status == "CANCELED" else status)
+        if name:
+            step = out[sequence_id].step(step_key)
+            setattr(step, name, getattr(step, name) + n)
+
+    rows = await session.execute(
+        select(
+            Activity.sequence_id,
+            Activity.step_key,
+            EngagementEvent.kind,
+            func.count(distinct(EngagementEvent.activity_id)),
+        )
+        .join(Activity, Activity.id == EngagementEvent.activity_id)
+        .where(Activity.sequence_id.in_(ids), EngagementEvent.kind.in_(EVENT_FIELDS))
+        .group_by(Activity.sequence_id, Activity.step_key, EngagementEvent.kind)
+    )
+    for sequence_id, step_key, kind, n in rows:
+        step = out[sequence_id].step(step_key)
+        name = EVENT_FIELDS[kind]
+        setattr(step, name, getattr(step, name) + n)
+    return out

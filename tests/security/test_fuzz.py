@@ -1,0 +1,239 @@
+"""Fuzzing the API over HTTP with hypothesis-graphql: valid and invalid queries and mutations,
+random variables, broken documents and bodies.
+
+Every response must be free of HTTP 500s and unexpected errors: each error carries a code
+(other than INTERNAL_ERROR), or is a parse or validation error (no `path`); no message
+holds a stack trace, SQL or a file path; and no response holds an id of another
+organization that the request did not send itself.
+
+`make test` runs a bounded number of cases (see `CASES`); `make fuzz` multiplies them by
+SEKVENS_FUZZ_SCALE (and runs only this file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, from_schema, nodes
+
+from sekvens.app import create_app
+from sekvens.config import Settings
+from sekvens.schema.assembly import build_schema
+from sekvens.storage.db import Database
+from tests.security.world import World, build_world, ids_in
+
+SCALE = int(os.environ.get("SEKVENS_FUZZ_SCALE", "1"))
+#: Cases per test and backend in a bounded run.
+CASES = {"valid": 120, "invalid": 60, "variables": 60, "broken": 40}
+SCHEMA = build_schema()._schema
+
+LEAKS = re.compile(
+    r"Traceback|File \"|\.py\b|/work/|site-packages|sqlalchemy|asyncpg|aiosqlite|sqlite3"
+    r"|psycopg|\bSELECT\b.*\bFROM\b|\bINSERT INTO\b|\bUPDATE\b.*\bSET\b|\bDELETE FROM\b"
+    r"|IntegrityError|OperationalError|ProgrammingError",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def fuzz_settings(kind: str) -> Any:
+    return settings(
+        max_examples=CASES[kind] * SCALE,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+async def fuzz(db: Database) -> AsyncIterator[tuple[World, httpx.AsyncClient, set[str]]]:
+    """Organization A (its world), a client of an app without rate limit, and organization
+    B's ids. The fuzzer acts as an administrator of A whose own token is in no id pool."""
+    app = create_app(Settings(database_url=db.settings.database_url, rate_limit_per_second=0), db)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sekvens.test"
+    ) as client:
+        world = await build_world(client, db, app.state.services.engine)
+        other = World(admin=world.other, other=world.admin, engine=world.engine)
+        other.user_ids["admin"] = (await other.ok("{ viewer { user { id } } }"))["viewer"]["user"][
+            "id"
+        ]
+        other.objects["active"] = (await other.sequence(active=True))["id"]
+        await other.connection()
+        await other.tag()
+        await other.team()
+        await other.ok(
+            "{ users { nodes { id } } records { nodes { id } } sequences { nodes { id steps { id }"
+            " versions { id } } } tags { id } connections { nodes { id } } teams { nodes { id } }"
+            " viewer { organization { id } } }"
+        )
+        _, world.tokens["fuzzer"] = await world.admin.user(["SYSTEM_ADMINISTRATOR"])
+        yield world, client, other.seen
+
+
+def ids(world: World, theirs: set[str]) -> st.SearchStrategy[Any]:
+    """IDs: organization A's, organization B's, and made up ones."""
+    made_up = st.one_of(
+        st.text(max_size=12),
+        st.sampled_from(["VXNlcjox", "U2VxdWVuY2U6MQ", "U3RlcDoxOng", "VGFnOi0x", "=="]),
+    )
+    pool = sorted(world.seen | theirs)
+    return st.one_of(st.sampled_from(pool), made_up).map(nodes.String)
+
+
+SCALARS_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+
+
+def scalars(world: World, theirs: set[str]) -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "ID": ids(world, theirs),
+        "DateTime": st.one_of(
+            st.datetimes(timezones=st.just(UTC)).map(lambda d: nodes.String(d.isoformat())),
+            st.text(max_size=10).map(nodes.String),
+        ),
+        "Date": st.one_of(
+            st.dates().map(lambda d: nodes.String(d.isoformat())),
+            st.text(max_size=10).map(nodes.String),
+        ),
+        "JSON": st.one_of(
+            st.dictionaries(
+                st.sampled_from(["subject", "days", "template", "x"]), st.integers()
+            ).map(lambda d: nodes.Object([_field(k, nodes.Int(v)) for k, v in d.items()])),
+            st.text(max_size=10).map(nodes.String),
+        ),
+    }
+
+
+def _field(name: str, value: Any) -> Any:
+    from graphql import NameNode, ObjectFieldNode
+
+    return ObjectFieldNode(name=NameNode(value=name), value=value)
+
+
+def check(
+    response: httpx.Response, sent: Any, theirs: set[str], document: str | None = None
+) -> None:
+    where = f"\n--- sent: {sent if document is None else document}\n--- got: {response.text[:2000]}"
+    assert response.status_code in (200, 400, 401, 405, 413, 415), where
+    body = response.json()
+    entries = body if isinstance(body, list) else [body]
+    for entry in entries:
+        for error in entry.get("errors") or []:
+            code = (error.get("extensions") or {}).get("code")
+            assert code != "INTERNAL_ERROR", where
+            assert code is not None or "path" not in error, "an error without a code" + where
+            assert not LEAKS.search(error.get("message", "")), where
+        leaked = {i for i in ids_in(entry.get("data")) if i in theirs} - set(ids_in(sent))
+        if document is not None:
+            leaked = {i for i in leaked if i not in document}
+        assert not leaked, f"organization B's {leaked}" + where
+
+
+async def send(client: httpx.AsyncClient, world: World, body: Any) -> httpx.Response:
+    return await client.post(
+        "/graphql", json=body, headers={"Authorization": f"Bearer {world.tokens['fuzzer']}"}
+    )
+
+
+@fuzz_settings("valid")
+@given(data=st.data())
+async def test_valid_operations(fuzz: Any, data: st.DataObject) -> None:
+    world, client, theirs = fuzz
+    document = data.draw(from_schema(SCHEMA, custom_scalars=scalars(world, theirs)))
+    response = await send(client, world, {"query": document})
+    check(response, None, theirs, document)
+
+
+@fuzz_settings("invalid")
+@given(data=st.data())
+async def test_invalid_operations(fuzz: Any, data: st.DataObject) -> None:
+    world, client, theirs = fuzz
+    document = data.draw(
+        from_schema(SCHEMA, custom_scalars=scalars(world, theirs), mode=Mode.NEGATIVE)
+    )
+    response = await send(client, world, {"query": document})
+    check(response, None, theirs, document)
+    assert response.json().get("errors"), document
+
+
+def _documents() -> list[str]:
+    out = []
+    for name, f in SCHEMA.mutation_type.fields.items():
+        out.append(
+            f"mutation($input: {f.args['input'].type}) {{ {name}(input: $input) "
+            "{ errors { code message field } } }"
+        )
+    out += [
+        "query($id: ID!) { node(id: $id) { id __typename } }",
+        "query($id: ID!) { sequence(id: $id) { id name steps { id type config } } }",
+        "query($f: ConnectionFilter, $n: Int) { connections(first: $n, filter: $f)"
+        " { nodes { id record { id } } } }",
+        "query($f: RecordFilterInput, $n: Int, $a: String) { records(first: $n, after: $a,"
+        " filter: $f) { nodes { id fields } } }",
+        "query($f: SequenceFilter, $s: String, $n: Int) { sequences(search: $s, filter: $f,"
+        " last: $n) { nodes { id } } }",
+    ]
+    return out
+
+
+DOCUMENTS = _documents()
+
+
+@fuzz_settings("variables")
+@given(data=st.data())
+async def test_random_variables(fuzz: Any, data: st.DataObject) -> None:
+    """Real documents, variables of random JSON (or of organization A's and B's ids)."""
+    world, client, theirs = fuzz
+    document = data.draw(st.sampled_from(DOCUMENTS))
+    some_id = st.sampled_from(sorted(world.seen | theirs))
+    value = st.one_of(SCALARS_JSON, some_id, st.dictionaries(st.text(max_size=12), SCALARS_JSON))
+    names = re.findall(r"\$(\w+):", document)
+    variables = {n: data.draw(value) for n in names if data.draw(st.booleans())}
+    body = {"query": document, "variables": variables}
+    check(await send(client, world, body), body, theirs, document)
+
+
+BROKEN = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(DOCUMENTS).flatmap(
+        lambda d: st.integers(0, len(d)).map(lambda i: d[:i] + d[i + 1 :])
+    ),
+    st.sampled_from(["{", "}", "{ viewer { ", "query { ...F }", "fragment F on F { a }", "\x00"]),
+)
+
+
+@fuzz_settings("broken")
+@given(
+    body=st.one_of(
+        BROKEN.map(lambda q: {"query": q}),
+        st.fixed_dictionaries(
+            {"query": st.sampled_from(DOCUMENTS)},
+            optional={
+                "variables": SCALARS_JSON,
+                "operationName": SCALARS_JSON,
+                "extensions": SCALARS_JSON,
+            },
+        ),
+        SCALARS_JSON,
+    )
+)
+async def test_broken_documents_and_bodies(fuzz: Any, body: Any) -> None:
+    world, client, theirs = fuzz
+    response = await send(client, world, body)
+    check(response, body, theirs, json.dumps(body))
