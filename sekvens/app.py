@@ -25,10 +25,8 @@ from strawberry.types.unset import UNSET
 
 from sekvens.config import Settings
 from sekvens.domain.errors import ErrorCode
-from sekvens.engine.clock import SystemClock
-from sekvens.engine.delivery import Deliverer
-from sekvens.engine.tracking import Tracker, TrackingEndpoints
-from sekvens.engine.worker import Engine
+from sekvens.engine.tracking import TrackingEndpoints
+from sekvens.engine.worker import Engine, build_engine
 from sekvens.metrics import Metrics
 from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
@@ -205,15 +203,9 @@ def create_app(
     """The app. With `worker`, one engine worker runs in-process while the app runs."""
     settings = settings or Settings.from_env()
     db = db or Database(settings)
-    registry = registry or Registry.from_entry_points(disabled=settings.disabled_step_types)
-    clock = clock or SystemClock()
-    tracker = Tracker(settings)
-    deliverer = Deliverer.from_settings(settings, db, clock, tracker)  # None: mail stays STORED
-    engine = Engine(db, registry, clock, deliverer=deliverer)
-    if deliverer is not None:
-        deliverer.track = engine.bus.track  # a connection failed by delivery is announced
+    engine, tracker = build_engine(settings, db, registry, clock)
     services = Services(
-        settings=settings, db=db, metrics=Metrics(), registry=registry, engine=engine
+        settings=settings, db=db, metrics=Metrics(), registry=engine.runner.registry, engine=engine
     )
     graphql = GraphQLApp(
         services,

@@ -20,9 +20,7 @@ from multiprocessing.connection import wait as wait_for_exit
 from typing import Any
 
 from sekvens.config import Settings
-from sekvens.engine.clock import SystemClock
-from sekvens.engine.worker import Engine
-from sekvens.plugins.registry import Registry
+from sekvens.engine.worker import build_engine
 from sekvens.storage import migrate
 from sekvens.storage.db import Database
 
@@ -45,22 +43,6 @@ def check_concurrency(settings: Settings, concurrency: int) -> None:
         )
 
 
-def build_engine(settings: Settings, db: Database) -> Engine:
-    """The engine as `sekvens serve` builds it: SMTP delivery and tracking when configured."""
-    from sekvens.engine.delivery import Deliverer
-    from sekvens.engine.tracking import Tracker
-
-    clock = SystemClock()
-    tracker = Tracker(settings)
-    tracker.check()
-    registry = Registry.from_entry_points(disabled=settings.disabled_step_types)
-    deliverer = Deliverer.from_settings(settings, db, clock, tracker)
-    engine = Engine(db, registry, clock, deliverer=deliverer)
-    if deliverer is not None:
-        deliverer.track = engine.bus.track  # a connection failed by delivery is announced
-    return engine
-
-
 async def run_worker(settings: Settings, once: bool = False, name: str = "worker") -> int:
     """Run one worker until SIGTERM/SIGINT (or, with `once`, until idle); returns the work
     done (connections processed plus mail attempted)."""
@@ -77,7 +59,8 @@ async def run_worker(settings: Settings, once: bool = False, name: str = "worker
     try:
         if settings.migrate_on_start:
             await migrate.upgrade(db.engine)
-        engine = build_engine(settings, db)
+        engine, tracker = build_engine(settings, db)
+        tracker.check()
         log.info("%s started (pid %s)", name, multiprocessing.current_process().pid)
         if once:
             done = 0

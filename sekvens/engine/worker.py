@@ -27,7 +27,9 @@ from sekvens.storage.db import Database
 from sekvens.storage.tables import Connection
 
 if TYPE_CHECKING:
+    from sekvens.config import Settings
     from sekvens.engine.delivery import Deliverer
+    from sekvens.engine.tracking import Tracker
 
 log = logging.getLogger("sekvens.engine")
 
@@ -135,3 +137,24 @@ class Engine:
             for w in waits:
                 w.cancel()
         log.info("engine worker stopped")
+
+
+def build_engine(
+    settings: Settings,
+    db: Database,
+    registry: Registry | None = None,
+    clock: Clock | None = None,
+) -> tuple[Engine, Tracker]:
+    """The engine as `sekvens serve` and `sekvens worker` run it: the installed step types,
+    SMTP delivery and tracking when configured (mail stays STORED in the outbox otherwise)."""
+    from sekvens.engine.delivery import Deliverer
+    from sekvens.engine.tracking import Tracker
+
+    clock = clock or SystemClock()
+    registry = registry or Registry.from_entry_points(disabled=settings.disabled_step_types)
+    tracker = Tracker(settings)
+    deliverer = Deliverer.from_settings(settings, db, clock, tracker)
+    engine = Engine(db, registry, clock, deliverer=deliverer)
+    if deliverer is not None:
+        deliverer.track = engine.bus.track  # a connection failed by delivery is announced
+    return engine, tracker
