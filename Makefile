@@ -45,3 +45,10 @@ bench: install
 # Every scenario at tiny sizes, seconds long: checks that each completes and writes figures.
 bench-smoke: install
 	$(BIN)/python -m bench.run --smoke
+
+.PHONY: fuzz
+
+# A long fuzzing run (docs/security.md): SEKVENS_FUZZ_SCALE times the cases `make test` runs.
+fuzz: install
+	SEKVENS_FUZZ_SCALE=$${SEKVENS_FUZZ_SCALE:-50} $(BIN)/pytest tests/security/test_fuzz.py \
+		-k "operations or variables or broken"

@@ -196,7 +196,15 @@ def run_child(module: str, *args: str, env: dict[str, str] | None = None) -> dic
 
 
 def max_rss_mb() -> float:
-    """This process's peak resident memory (Linux reports kilobytes)."""
+    """This process's peak resident memory: VmHWM, the high-water mark of its own address
+    space. (`getrusage`'s ru_maxrss is no good here: Linux carries the parent's resident
+    size into a child across fork and exec, so a child reports at least its parent's.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 

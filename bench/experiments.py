@@ -9,9 +9,12 @@ one after another as monkeypatches in the worker process (sekvens' files are unt
 1. templates: compiled Jinja templates cached by source (`sekvens.domain.templates`);
 2. assignees: the assignment rule resolved once per connection per batch, for the whole
    batch in one `parties_for` call, and the assignees' users loaded in one query;
-3. prefetch: each batch loads its connections' activities and outbox keys up front, so
-   `previous_activity` and the idempotency checks need no query per connection;
-4. no savepoint: no SAVEPOINT per connection (a failing batch would be retried with them).
+3. prefetch: each batch loads its connections' activities, outbox keys and which of their
+   activities have engagement events up front, so `previous_activity`, the idempotency
+   checks and `replay_events` need no query per connection;
+4. no savepoint: no SAVEPOINT per connection (a failing batch would be retried with them);
+5. one flush per batch: the runner's flushes wait for the end of the batch, so its rows go
+   out as a few executemany INSERTs and UPDATEs (assignees get their activity ids then).
 
 Each variant runs in its own process on a fresh copy of the data; the raw baseline
 (`bench.engine_worker baseline`) runs on the same connections. The patches follow the
@@ -33,7 +36,14 @@ from bench import common
 
 SCENARIO = "engine_experiments"
 TITLE = "Engine: what the proposed changes would gain (experiments)"
-VARIANTS = ["as is", "+ template cache", "+ assignees per batch", "+ prefetch", "+ no savepoint"]
+VARIANTS = [
+    "as is",
+    "+ template cache",
+    "+ assignees per batch",
+    "+ prefetch",
+    "+ no savepoint",
+    "+ one flush per batch",
+]
 
 
 # --- The patches ---------------------------------------------------------------------------
@@ -113,6 +123,31 @@ class _Prefetched:
         self._session = session
         self.activity_keys = activity_keys
         self.outbox = outbox
+        #: With `defer` (the last patch): flushes wait for the end of the batch, and new
+        #: activities' assignees wait there for their activity's id.
+        self.defer = False
+        self.last_activity: Any = None
+        self.assignees: list[tuple[Any, list[Any]]] = []
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        if not self.defer:
+            await self._session.flush(*args, **kwargs)
+
+    def add_all(self, objects: Any) -> None:
+        objects = list(objects)
+        if self.defer and objects and type(objects[0]).__tablename__ == "activity_assignees":
+            self.assignees.append((self.last_activity, objects))
+            return
+        self._session.add_all(objects)
+
+    async def write_deferred(self) -> None:
+        """Everything of the batch in one flush, then the assignees with their ids."""
+        await self._session.flush()
+        for activity, rows in self.assignees:
+            for row in rows:
+                row.activity_id = activity.id
+            self._session.add_all(rows)
+        self.assignees.clear()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
@@ -130,6 +165,7 @@ class _Prefetched:
         key = getattr(obj, "idempotency_key", None)
         if key is not None and type(obj).__tablename__ == "activities":
             self.activity_keys.add(key)
+            self.last_activity = obj
         elif key is not None and type(obj).__tablename__ == "outbox":
             self.outbox[key] = obj.message_id
         self._session.add(obj, *args, **kwargs)
@@ -150,13 +186,14 @@ def patch_prefetch() -> None:
 
     from sekvens.engine.runner import Batch, Runner
     from sekvens.plugins.api import ActivityKind, ActivityStatus, ActivityView
-    from sekvens.storage.tables import Activity, OutboxMessage
+    from sekvens.storage.tables import Activity, EngagementEvent, OutboxMessage
 
     load = Batch.load
-    previous, automatic, create = (
+    previous, automatic, create, replay = (
         Runner.previous_activity,
         Runner.record_automatic_activity,
         Runner.create_activity,
+        Runner.replay_events,
     )
 
     async def batch_load(self: Any, conns: Any) -> None:
@@ -203,6 +240,16 @@ def patch_prefetch() -> None:
             )
             for k, r in latest.items()
         }
+        with_events = set(
+            (
+                await self.session.execute(
+                    select(Activity.connection_id, Activity.step_key)
+                    .join(EngagementEvent, EngagementEvent.activity_id == Activity.id)
+                    .where(Activity.connection_id.in_(ids))
+                )
+            ).all()
+        )
+        self.__dict__["_with_events"] = with_events
         self.session = _Prefetched(self.session, keys, outbox)
 
     async def previous_activity(self: Any, batch: Any, conn: Any, graph: Any, key: str) -> Any:
@@ -246,7 +293,14 @@ def patch_prefetch() -> None:
             )
         return done
 
+    async def replay_events(self: Any, batch: Any, conn: Any, activity_step: str) -> None:
+        known = batch.__dict__.get("_with_events")
+        if known is not None and (conn.id, activity_step) not in known:
+            return
+        await replay(self, batch, conn, activity_step)
+
     Batch.load = batch_load  # type: ignore[method-assign]
+    Runner.replay_events = replay_events  # type: ignore[method-assign]
     Runner.previous_activity = previous_activity  # type: ignore[method-assign]
     Runner.record_automatic_activity = record_automatic  # type: ignore[method-assign]
     Runner.create_activity = create_activity  # type: ignore[method-assign]
@@ -268,7 +322,44 @@ def patch_no_savepoint() -> None:
     Engine.process = process  # type: ignore[method-assign]
 
 
-PATCHES = [patch_templates, patch_assignees, patch_prefetch, patch_no_savepoint]
+def patch_one_flush() -> None:
+    """Writes wait for the end of the batch: one flush (executemany INSERTs and UPDATEs)."""
+    from sekvens.engine.runner import Batch
+    from sekvens.engine.worker import Engine
+
+    load, process = Batch.load, Engine.process
+
+    async def batch_load(self: Any, conns: Any) -> None:
+        await load(self, conns)
+        self.session.defer = True  # the _Prefetched session of the prefetch patch
+
+    async def one_flush(self: Any, session: Any, conns: Any) -> None:
+        made: list[Any] = []
+        make = self.runner.batch
+
+        def batch(session_: Any) -> Any:
+            made.append(make(session_))
+            return made[-1]
+
+        self.runner.batch = batch
+        try:
+            await process(self, session, conns)
+        finally:
+            del self.runner.batch
+        for b in made:
+            await b.session.write_deferred()
+
+    Batch.load = batch_load  # type: ignore[method-assign]
+    Engine.process = one_flush  # type: ignore[method-assign]
+
+
+PATCHES = [
+    patch_templates,
+    patch_assignees,
+    patch_prefetch,
+    patch_no_savepoint,
+    patch_one_flush,
+]
 
 
 # --- Child: one variant --------------------------------------------------------------------

@@ -48,7 +48,7 @@ async def sekvens(url: str, token: str, document: str) -> dict[str, Any]:
 
     from sekvens.app import create_app
 
-    db = Database(Settings(database_url=url))
+    db = Database(Settings.from_env(database_url=url))
     app = create_app(db.settings, db)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(

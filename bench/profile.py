@@ -2,7 +2,7 @@
 
 Each profile runs the scenario's work in-process (the app through ASGI, the engine's
 batches, one bulk connect, one import) on the scenario's own data, and writes to
-`bench/results/profiles/<backend>/`:
+`$TMPDIR/sekvens-profiles/<backend>/`:
 
 - `<name>.txt`: pyinstrument's call tree;
 - `<name>.html`: the same, to browse;
@@ -10,13 +10,18 @@ batches, one bulk connect, one import) on the scenario's own data, and writes to
   is what `bench/NOTES.md` quotes.
 
 Names: home_grid, designer, up_next, engine, bulk_connect, import_sequences (all when none
-are given). Needs the `bench` extra (pyinstrument).
+are given); engine_changed: the engine with every change of `bench.experiments` applied;
+graphql_floor: CPU per request in-process of the bare endpoint, of sekvens, and of
+graphql-core alone executing the document over the bare endpoint's JSON (no resolvers):
+the best ratio any resolver layer on graphql-core's executor can reach. Needs the `bench`
+extra (pyinstrument).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -30,7 +35,8 @@ from bench import common, data, queries
 from sekvens.app import create_app
 from sekvens.schema.relay import to_global_id
 
-PROFILES = common.RESULTS / "profiles"
+#: Profiles are big (the HTML ones especially): they go to a temporary folder, not the repo.
+PROFILES = Path(tempfile.gettempdir()) / "sekvens-profiles"
 PACKAGES = (
     "strawberry",
     "graphql",
@@ -172,7 +178,7 @@ def profile_http(opts: common.Options, out: Path, name: str) -> None:
         asyncio.run(common.drop_database(opts, url))
 
 
-def profile_engine(opts: common.Options, out: Path) -> None:
+def profile_engine(opts: common.Options, out: Path, changed: bool = False) -> None:
     from bench.engine import setup
     from sekvens.engine.worker import Engine
     from sekvens.plugins.registry import Registry
@@ -180,13 +186,19 @@ def profile_engine(opts: common.Options, out: Path) -> None:
     url, _ = asyncio.run(setup(opts, opts.size(4000, 200)))
 
     async def run() -> None:
+        if changed:
+            import sekvens.plugins.email.send  # noqa: F401  (the patches look for it)
+            from bench.experiments import PATCHES
+
+            for patch in PATCHES:
+                patch()
         db = data.open_db(url)
         engine = Engine(db, Registry.from_entry_points())
 
         async def work() -> str:
             return f"{await engine.run_until_idle()} connections"
 
-        await _profile("engine", out, work)
+        await _profile("engine_changed" if changed else "engine", out, work)
         await db.dispose()
 
     try:
@@ -271,6 +283,97 @@ def profile_import(opts: common.Options, out: Path) -> None:
             asyncio.run(common.drop_database(opts, url))
 
 
+async def _floor(
+    name: str, url: str, bare_path: str, query: str, variables: dict[str, Any], token: str
+) -> str:
+    """Per-request cost in-process of: the bare endpoint, sekvens, and graphql-core alone
+    executing the same document over the bare endpoint's JSON (plain dicts, no resolvers)."""
+    import graphql
+
+    from bench import bare
+
+    db = data.open_db(url)
+    apps = {"bare": bare.create_app(db.settings, db), "sekvens": create_app(db.settings, db)}
+    body = {"query": query, "variables": variables}
+    headers = {"Authorization": f"Bearer {token}"}
+    n = 100
+    per_request = {}
+    payload: dict[str, Any] = {}
+    for kind, app in apps.items():
+        path = bare_path if kind == "bare" else "/graphql"
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench"
+        ) as client:
+            for _ in range(5):
+                response = await client.post(path, json=body, headers=headers)
+            payload = response.json() if kind == "bare" else payload
+            started = time.process_time()
+            for _ in range(n):
+                await client.post(path, json=body, headers=headers)
+            per_request[kind] = (time.process_time() - started) / n
+    await db.dispose()
+    schema = graphql.build_schema((common.ROOT / "schema.graphql").read_text())
+    document = graphql.parse(query)
+    assert not graphql.validate(schema, document)
+    root = payload["data"]
+    result = graphql.execute(schema, document, root_value=root, variable_values=variables)
+    assert not result.errors and result.data == root, result.errors
+    started = time.process_time()
+    for _ in range(n):
+        graphql.execute(schema, document, root_value=root, variable_values=variables)
+    per_request["graphql-core alone"] = (time.process_time() - started) / n
+    bare_ms = per_request["bare"] * 1000
+    lines = [f"{name}: CPU ms per request, in-process (ASGI, {n} requests)"]
+    for kind, seconds in per_request.items():
+        lines.append(f"  {kind:<20} {seconds * 1000:7.2f} ms")
+    core_ms = per_request["graphql-core alone"] * 1000
+    lines.append(
+        f"  best ratio reachable on graphql-core's executor: bare / (bare + graphql-core) = "
+        f"{bare_ms / (bare_ms + core_ms):.2f}"
+    )
+    return "\n".join(lines)
+
+
+def profile_floor(opts: common.Options, out: Path) -> None:
+    """What graphql-core's executor alone costs per page, against the bare endpoint."""
+    from bench.designer import setup as designer_setup
+    from bench.home_grid import setup as grid_setup
+    from bench.up_next import setup as up_next_setup
+
+    reports = []
+    url, org, _ = asyncio.run(grid_setup(opts))
+    try:
+        reports.append(
+            asyncio.run(
+                _floor("home grid", url, "/grid", queries.GRID, {"first": 50}, org.admin_token)
+            )
+        )
+    finally:
+        asyncio.run(common.drop_database(opts, url))
+    url, org, seq_id, _ = asyncio.run(designer_setup(opts))
+    try:
+        variables = {"id": to_global_id("Sequence", seq_id)}
+        reports.append(
+            asyncio.run(
+                _floor("designer", url, "/designer", queries.DESIGNER, variables, org.admin_token)
+            )
+        )
+    finally:
+        asyncio.run(common.drop_database(opts, url))
+    url, org, _ = asyncio.run(up_next_setup(opts))
+    try:
+        token = org.seller_tokens[org.seller_ids[0]]
+        reports.append(
+            asyncio.run(_floor("up next", url, "/upnext", queries.UP_NEXT, {"first": 50}, token))
+        )
+    finally:
+        asyncio.run(common.drop_database(opts, url))
+    out.mkdir(parents=True, exist_ok=True)
+    text = "\n\n".join(reports) + "\n"
+    (out / "graphql_floor.summary.txt").write_text(text)
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -294,6 +397,10 @@ def main() -> None:
                 profile_http(opts, out, name)
             elif name == "engine":
                 profile_engine(opts, out)
+            elif name == "engine_changed":
+                profile_engine(opts, out, changed=True)
+            elif name == "graphql_floor":
+                profile_floor(opts, out)
             elif name == "bulk_connect":
                 profile_bulk_connect(opts, out)
             elif name == "import_sequences":

@@ -22,6 +22,7 @@ ORDER = [
     "statements",
     "bulk_connect",
     "engine",
+    "engine_experiments",
     "import_sequences",
 ]
 DASH = "\u2013"
@@ -88,7 +89,9 @@ def render(results: Path = RESULTS) -> str:
         "Run it: `make bench` (SQLite, plus PostgreSQL where `SEKVENS_BENCH_POSTGRES_URL` is "
         "set, e.g. `postgresql://postgres@127.0.0.1:5432/test`); one scenario: "
         "`.venv/bin/python -m bench.run --only engine`; the smoke run that CI uses: "
-        "`make bench-smoke`. Profiles: `.venv/bin/python -m bench.profile`.",
+        "`make bench-smoke`. Profiles: `.venv/bin/python -m bench.profile`. The engine "
+        "experiments (what the proposed changes would gain) are run by hand: "
+        "`.venv/bin/python -m bench.experiments`.",
         "",
     ]
     smoke = any(r.get("smoke") for by in found.values() for r in by.values())

@@ -185,11 +185,15 @@ class EngineQueries:
             raise ApiError.from_domain(e) from None
         return await paginate(ctx, stmt, SequenceTarget.from_row, first, after)
 
-    @strawberry.field(description="Automated emails, newest first.")
+    @strawberry.field(description="Automated emails, newest first; managers and administrators.")
     async def outbox(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[OutboxMessage]:
         ctx = context(info)
+        try:
+            ctx.require(activity_ops.SUPERVISORS)
+        except DomainError as e:
+            raise ApiError.from_domain(e) from None
         stmt = (
             select(OutboxRow)
             .where(OutboxRow.organization_id == ctx.viewer.organization_id)

@@ -265,9 +265,14 @@ def _order_expression(column: str) -> Any:
             .scalar_subquery()
         )
     if column == "STEP_COUNT":
-        other = aliased(SequenceVersion)  # not correlated with the version of the count below
+        # The newest version's number, per sequence of the outer query (two levels up, so the
+        # correlation is explicit), of a version table of its own.
+        other = aliased(SequenceVersion)
         newest = (
-            select(func.max(other.number)).where(other.sequence_id == Sequence.id).scalar_subquery()
+            select(func.max(other.number))
+            .where(other.sequence_id == Sequence.id)
+            .correlate(Sequence)
+            .scalar_subquery()
         )
         return (
             select(func.count())
