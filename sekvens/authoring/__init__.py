@@ -1,1 +1,1 @@
-"""Sequence authoring: design, validation, lifecycle, tags and templates, above storage."""
+"""Sequence authoring: design, validation, lifecycle and templates, above storage."""
