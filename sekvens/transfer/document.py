@@ -106,31 +106,31 @@ def _short(text: str) -> str:
 
 
 def _schema_problem(error: ValidationError) -> TransferProblem:
+    """A schema violation as an INVALID_DOCUMENT problem whose message says what is wrong."""
     path = tuple(str(p) for p in error.absolute_path)
     value, instance = error.validator_value, error.instance
-    code, message = ErrorCode.INVALID_VALUE, _short(error.message)
+    message = _short(error.message)
     if error.validator == "required" and isinstance(instance, dict):
         missing = next((p for p in value if p not in instance), None)
         if missing is not None:
             return TransferProblem(
-                ErrorCode.REQUIRED, f"'{missing}' is required.", (*path, missing)
+                ErrorCode.INVALID_DOCUMENT, f"'{missing}' is required.", (*path, missing)
             )
     elif error.validator == "additionalProperties" and isinstance(instance, dict):
         known = set(error.schema.get("properties", {}))
         extra = sorted(k for k in instance if k not in known)
         if extra:
             return TransferProblem(
-                ErrorCode.INVALID_VALUE,
+                ErrorCode.INVALID_DOCUMENT,
                 f"Unknown property '{extra[0]}'; allowed: {', '.join(sorted(known))}.",
                 (*path, extra[0]),
             )
     elif error.validator == "maxLength":
-        code, message = ErrorCode.TOO_LONG, f"At most {value} characters."
+        message = f"At most {value} characters."
     elif error.validator == "minLength":
-        code = ErrorCode.REQUIRED if value == 1 else ErrorCode.INVALID_VALUE
         message = "Must not be empty." if value == 1 else f"At least {value} characters."
     elif error.validator == "maxItems":
-        code, message = ErrorCode.TOO_MANY, f"At most {value} items."
+        message = f"At most {value} items."
     elif error.validator == "enum":
         message = f"Must be one of {', '.join(json.dumps(v) for v in value)}."
     elif error.validator == "const":
@@ -139,8 +139,8 @@ def _schema_problem(error: ValidationError) -> TransferProblem:
         types = value if isinstance(value, list) else [value]
         message = f"Must be of type {' or '.join(types)}."
     elif error.validator == "uniqueItems":
-        code, message = ErrorCode.DUPLICATE, "The list holds the same value twice."
-    return TransferProblem(code, message, path)
+        message = "The list holds the same value twice."
+    return TransferProblem(ErrorCode.INVALID_DOCUMENT, message, path)
 
 
 def schema_problems(document: Any) -> list[TransferProblem]:
@@ -180,7 +180,7 @@ def too_large(size: int | None, limit: int) -> TransferProblem:
     """The problem of a document over `limit` bytes (`size` None: not known exactly)."""
     is_ = f"is {size} bytes" if size is not None else "is larger"
     return TransferProblem(
-        ErrorCode.TOO_LONG,
+        ErrorCode.DOCUMENT_TOO_LARGE,
         f"The document {is_}, more than the {limit} bytes an import accepts"
         " (SEKVENS_MAX_IMPORT_BYTES); split the export into smaller documents.",
     )
@@ -204,11 +204,13 @@ def parse_json(raw: str | bytes, max_bytes: int) -> tuple[Any, list[TransferProb
         ]
     except json.JSONDecodeError as e:
         message = f"The document is not JSON: {e.msg} (line {e.lineno}, column {e.colno})."
-        return None, [TransferProblem(ErrorCode.INVALID_VALUE, message)]
+        return None, [TransferProblem(ErrorCode.INVALID_DOCUMENT, message)]
     except (ValueError, UnicodeDecodeError) as e:
-        return None, [TransferProblem(ErrorCode.INVALID_VALUE, f"The document is not JSON: {e}.")]
+        return None, [
+            TransferProblem(ErrorCode.INVALID_DOCUMENT, f"The document is not JSON: {e}.")
+        ]
     except RecursionError:
-        return None, [TransferProblem(ErrorCode.INVALID_VALUE, "The document nests too deeply.")]
+        return None, [TransferProblem(ErrorCode.INVALID_DOCUMENT, "The document nests too deeply.")]
 
 
 def read_document(raw: Any, max_bytes: int) -> tuple[dict[str, Any] | None, list[TransferProblem]]:
@@ -230,17 +232,17 @@ def read_document(raw: Any, max_bytes: int) -> tuple[dict[str, Any] | None, list
         try:
             size = len(json.dumps(document, separators=(",", ":")).encode())
         except (TypeError, ValueError, RecursionError):
-            return None, [TransferProblem(ErrorCode.INVALID_VALUE, "The document is not JSON.")]
+            return None, [TransferProblem(ErrorCode.INVALID_DOCUMENT, "The document is not JSON.")]
         if size > max_bytes:
             return None, [too_large(size, max_bytes)]
     if not isinstance(document, dict):
         return None, [
-            TransferProblem(ErrorCode.INVALID_VALUE, "A sequences document is a JSON object.")
+            TransferProblem(ErrorCode.INVALID_DOCUMENT, "A sequences document is a JSON object.")
         ]
     if document.get("format") != FORMAT:
         return None, [
             TransferProblem(
-                ErrorCode.INVALID_VALUE,
+                ErrorCode.UNSUPPORTED_FORMAT_VERSION,
                 f"This is not a sekvens sequences document: 'format' must be '{FORMAT}'.",
                 ("format",),
             )
@@ -249,7 +251,7 @@ def read_document(raw: Any, max_bytes: int) -> tuple[dict[str, Any] | None, list
     if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         return None, [
             TransferProblem(
-                ErrorCode.INVALID_VALUE,
+                ErrorCode.UNSUPPORTED_FORMAT_VERSION,
                 f"The document has format version {version}; this sekvens reads version"
                 f" {VERSION} and older. Upgrade sekvens here, or export with the version"
                 " this environment runs.",
@@ -259,7 +261,7 @@ def read_document(raw: Any, max_bytes: int) -> tuple[dict[str, Any] | None, list
     try:
         problems = schema_problems(document)
     except RecursionError:
-        problems = [TransferProblem(ErrorCode.INVALID_VALUE, "The document nests too deeply.")]
+        problems = [TransferProblem(ErrorCode.INVALID_DOCUMENT, "The document nests too deeply.")]
     if problems:
         return None, problems
     problems = duplicate_problems(document) + cycle_problems(document)
@@ -373,7 +375,7 @@ def _cycle_problem(
         )
     names = " → ".join(f"'{sequences[n]['name']}'" for n in [*loop, loop[0]])
     return TransferProblem(
-        ErrorCode.INVALID_VALUE,
+        ErrorCode.ADVANCE_CYCLE,
         f"These sequences advance to one another in a loop: {names}. Records would be handed"
         " round forever; break the loop before importing.",
         where,

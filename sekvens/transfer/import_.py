@@ -277,7 +277,7 @@ class _Import:
                     reported.add((type_key, required))
                     package = entry.get("package") or "its plugin"
                     self.problem(
-                        ErrorCode.UNKNOWN_STEP_TYPE,
+                        ErrorCode.PLUGIN_TOO_OLD,
                         f"Step type '{type_key}' is version {step_type.version} here; the document"
                         f" needs {required} or newer: upgrade {package}.",
                         ("sequences", str(i), "stepTypes", type_key, "version"),

@@ -32,12 +32,14 @@ async def refused(api: Api, document: Any, **kw: Any) -> dict[str, Any]:
 async def test_not_json(api: Api) -> None:
     payload = await refused(api, '{"format": "sekvens.sequences", "version": 1,')
     [problem] = payload["report"]["problems"]
-    assert problem["code"] == "INVALID_VALUE" and problem["path"] == []
+    assert problem["code"] == "INVALID_DOCUMENT" and problem["path"] == []
     assert problem["message"].startswith("The document is not JSON: Expecting")
     assert "line 1, column" in problem["message"]
     # Not a document at all, and JSON that is not an object.
-    assert codes(await refused(api, '{"hello": "world"}')) == [("INVALID_VALUE", "format")]
-    assert codes(await refused(api, "[1, 2]")) == [("INVALID_VALUE", "")]
+    assert codes(await refused(api, '{"hello": "world"}')) == [
+        ("UNSUPPORTED_FORMAT_VERSION", "format")
+    ]
+    assert codes(await refused(api, "[1, 2]")) == [("INVALID_DOCUMENT", "")]
     # A member given twice is ambiguous.
     twice = '{"format": "sekvens.sequences", "format": "sekvens.sequences"}'
     assert codes(await refused(api, twice)) == [("DUPLICATE", "")]
@@ -59,13 +61,14 @@ async def test_schema_failures_name_their_place(api: Api, document: dict[str, An
     bad["sequences"][0]["tags"] = ["A/B/C/D/E"]
     payload = await refused(api, bad)
     assert codes(payload) == [
-        ("TOO_LONG", "sequences.0.description"),
-        ("REQUIRED", "sequences.0.name"),
-        ("INVALID_VALUE", "sequences.0.steps.1.branch"),
-        ("INVALID_VALUE", "sequences.0.steps.1.nmae"),
-        ("INVALID_VALUE", "sequences.0.tags.0"),
+        ("INVALID_DOCUMENT", "sequences.0.description"),
+        ("INVALID_DOCUMENT", "sequences.0.name"),
+        ("INVALID_DOCUMENT", "sequences.0.steps.1.branch"),
+        ("INVALID_DOCUMENT", "sequences.0.steps.1.nmae"),
+        ("INVALID_DOCUMENT", "sequences.0.tags.0"),
     ]
     messages = [p["message"] for p in payload["report"]["problems"]]
+    assert messages[0] == "At most 2000 characters."
     assert messages[1] == "'name' is required."
     assert messages[2] == 'Must be one of "NEXT", "YES", "NO", null.'
     assert messages[3].startswith("Unknown property 'nmae'; allowed: branch, config,")
@@ -74,7 +77,7 @@ async def test_schema_failures_name_their_place(api: Api, document: dict[str, An
 async def test_a_newer_major_version(api: Api, document: dict[str, Any]) -> None:
     newer = {**document, "version": 2, "somethingNew": True}
     payload = await refused(api, newer)
-    assert codes(payload) == [("INVALID_VALUE", "version")]
+    assert codes(payload) == [("UNSUPPORTED_FORMAT_VERSION", "version")]
     assert "format version 2; this sekvens reads version 1" in payload["errors"][0]["message"]
 
 
@@ -103,7 +106,7 @@ async def test_an_advance_to_sequence_loop(api: Api) -> None:
         }
     )
     payload = await refused(api, document)
-    assert codes(payload) == [("INVALID_VALUE", "sequences.1.steps.7.config.sequence")]
+    assert codes(payload) == [("ADVANCE_CYCLE", "sequences.1.steps.7.config.sequence")]
     assert "'Nurture' → 'Webinar follow-up' → 'Nurture'" in payload["errors"][0]["message"]
     # A sequence that advances to itself.
     nurture["steps"][-1]["config"]["sequence"] = nurture["key"]
@@ -123,7 +126,7 @@ async def test_a_step_type_not_installed_or_too_old(api: Api, document: dict[str
     too_old = copy.deepcopy(document)
     too_old["sequences"][0]["stepTypes"]["core.task"]["version"] = "1.10"
     payload = await refused(api, too_old)
-    assert codes(payload) == [("UNKNOWN_STEP_TYPE", "sequences.0.stepTypes.core.task.version")]
+    assert codes(payload) == [("PLUGIN_TOO_OLD", "sequences.0.stepTypes.core.task.version")]
     assert "version 1.0.0 here; the document needs 1.10 or newer" in payload["errors"][0]["message"]
     same = copy.deepcopy(document)
     same["sequences"][0]["stepTypes"]["core.task"]["version"] = "1.0"
@@ -143,13 +146,13 @@ async def test_an_oversized_document_is_refused_before_parsing(
     text = json.dumps(document)
     monkeypatch.setenv("SEKVENS_MAX_IMPORT_BYTES", str(len(text) - 1))
     payload = await refused(api, text)
-    assert codes(payload) == [("TOO_LONG", "")]
+    assert codes(payload) == [("DOCUMENT_TOO_LARGE", "")]
     assert f"is {len(text)} bytes, more than the {len(text) - 1}" in payload["errors"][0]["message"]
     # Not parsed: a huge text that is not JSON gets the same answer, not "not JSON".
-    assert codes(await refused(api, "x" * len(text))) == [("TOO_LONG", "")]
+    assert codes(await refused(api, "x" * len(text))) == [("DOCUMENT_TOO_LARGE", "")]
     # A document sent as a JSON object is measured too (as compact JSON).
     compact = len(json.dumps(document, separators=(",", ":")))
     monkeypatch.setenv("SEKVENS_MAX_IMPORT_BYTES", str(compact - 1))
-    assert codes(await refused(api, document)) == [("TOO_LONG", "")]
+    assert codes(await refused(api, document)) == [("DOCUMENT_TOO_LARGE", "")]
     monkeypatch.setenv("SEKVENS_MAX_IMPORT_BYTES", str(len(text)))
     assert (await import_(api, text, mode="DRY_RUN"))["errors"] == []

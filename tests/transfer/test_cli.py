@@ -133,7 +133,7 @@ def test_import_refuses_bad_files(tmp_path: Path) -> None:
     bad.write_text("{ not json", "utf-8")
     result = target.cli(import_command, str(bad), "--org", "Acme")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: INVALID_VALUE: The document is not JSON: ")
+    assert result.stderr.startswith("error: INVALID_DOCUMENT: The document is not JSON: ")
 
     big = tmp_path / "big.json"
     big.write_text(" " * 2000, "utf-8")
@@ -142,7 +142,7 @@ def test_import_refuses_bad_files(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert result.stderr.startswith(
-        "error: TOO_LONG: The document is 2000 bytes, more than the 1000"
+        "error: DOCUMENT_TOO_LARGE: The document is 2000 bytes, more than the 1000"
     )
 
     unknown = target.cli(import_command, str(bad), "--org", "Nope")
