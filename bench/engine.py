@@ -251,7 +251,7 @@ def main() -> None:
                 "seconds": round(r["seconds"], 2),
                 "transitions/s": round(r["rate"]),
                 "ratio vs baseline": round(r["rate"] / base["rate"], 3),
-                "statements/connection": round(r["statements"] / max(r["processed"], 1), 1),
+                "statements/connection": round(r["statements"] / max(r["processed"], 1), 2),
                 "peak RSS MB/worker": r["max_rss_mb"],
             }
         )

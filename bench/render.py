@@ -53,9 +53,13 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+#: Scenarios whose module is named otherwise.
+MODULES = {"engine_experiments": "experiments"}
+
+
 def _describe(scenario: str) -> str:
     try:
-        doc = importlib.import_module(f"bench.{scenario}").__doc__ or ""
+        doc = importlib.import_module(f"bench.{MODULES.get(scenario, scenario)}").__doc__ or ""
     except ImportError:
         return ""
     return " ".join(doc.strip().split("\n\n")[0].split())

@@ -76,6 +76,8 @@ class Batch:
     records: dict[int, Record] = field(default_factory=dict)
     types: dict[int, tuple[str, RecordTypeInfo]] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
+    #: Assignees per connection, resolved once per batch (a step asks several times).
+    assignees: dict[int, list[int]] = field(default_factory=dict)
 
     async def load(self, conns: Seq[Connection]) -> None:
         s = self.session
@@ -345,13 +347,16 @@ class Runner:
         return None
 
     async def assignees(self, batch: Batch, conn: Connection) -> list[int]:
+        if conn.id in batch.assignees:
+            return batch.assignees[conn.id]
         seq = batch.sequences[conn.sequence_id]
         record = batch.records[conn.record_id]
         rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
         found = await parties.parties_for(
             batch.session, conn.organization_id, [record], rule, conn.connected_by_id
         )
-        return resolve(rule, found[record.id])
+        batch.assignees[conn.id] = resolve(rule, found[record.id])
+        return batch.assignees[conn.id]
 
     async def due(
         self, batch: Batch, conn: Connection, start: datetime, duration: timedelta
