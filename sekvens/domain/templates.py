@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -70,14 +71,25 @@ def _parse(source: str) -> nodes.Template:
         ) from exc
 
 
+@lru_cache(maxsize=1024)
+def _fields(source: str) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(_parse(source)))
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    # The environment is immutable and sandboxed, so compiled templates can be shared.
+    return _ENV.from_string(_parse(source))
+
+
 def template_fields(source: str) -> set[str]:
     """The top-level variables `source` references; raises `TemplateProblem` on a syntax error."""
-    return set(meta.find_undeclared_variables(_parse(source)))
+    return set(_fields(source))
 
 
 def render_template(source: str, fields: Mapping[str, Any]) -> str:
     """Render `source` with `fields` as its variables; raises `TemplateProblem` on any failure."""
-    template = _ENV.from_string(_parse(source))
+    template = _compiled(source)
     try:
         return template.render(dict(fields))
     except SecurityError as exc:

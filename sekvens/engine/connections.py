@@ -6,7 +6,9 @@ from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.authoring.sequences import get_sequence
@@ -89,19 +91,6 @@ async def connect_records(
     assert org is not None
     results = [ConnectResult(i) for i in range(len(records))]
     present = [r for r in records if r is not None]
-    running = (
-        set(
-            await session.scalars(
-                select(Connection.record_id).where(
-                    Connection.sequence_id == seq.id,
-                    Connection.record_id.in_([r.id for r in present]),
-                    Connection.status.in_(seq_store.RUNNING),
-                )
-            )
-        )
-        if present
-        else set()
-    )
     rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
     found = await parties.parties_for(session, org.id, present, rule, actor.user_id)
     quota = await _quota_left(session, org, now)
@@ -125,7 +114,7 @@ async def connect_records(
             )
         elif not record.is_active:
             problem = Problem(ErrorCode.RECORD_INACTIVE, "The record is deactivated.", ())
-        elif record.id in running or record.id in seen:
+        elif record.id in seen:
             problem = Problem(
                 ErrorCode.ALREADY_CONNECTED, "The record runs in this sequence already.", ()
             )
@@ -170,11 +159,34 @@ async def connect_records(
             )
         )
     if rows:
-        ids = (
-            await session.scalars(insert(Connection).returning(Connection.id), [r for _, r in rows])
-        ).all()
-        for (result, _), conn_id in zip(rows, ids, strict=True):
-            result.connection_id = conn_id
+        # A record already running in this sequence is refused by the partial unique index;
+        # asking the index (not a SELECT first) keeps this linear and free of races.
+        dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        stmt = (
+            dialect_insert(Connection)
+            .on_conflict_do_nothing(
+                index_elements=["sequence_id", "record_id"],
+                # The partial unique index's own predicate, as literal SQL (no bound
+                # parameters: the insert runs as an executemany).
+                index_where=text("status IN ('CONNECTED', 'PAUSED')"),
+            )
+            .returning(Connection.id, Connection.record_id)
+        )
+        inserted = dict(
+            (record_id, conn_id)
+            for conn_id, record_id in await session.execute(stmt, [r for _, r in rows])
+        )
+        for result, row in rows:
+            result.connection_id = inserted.get(row["record_id"])
+            if result.connection_id is None:
+                result.problems.append(
+                    Problem(
+                        ErrorCode.ALREADY_CONNECTED,
+                        "The record runs in this sequence already.",
+                        ("records", str(result.index)),
+                    )
+                )
+        rows = [(result, row) for result, row in rows if result.connection_id is not None]
         audit.record(
             session,
             org.id,

@@ -18,11 +18,11 @@ from strawberry.dataloader import DataLoader
 from sekvens.authoring.checks import Checker, shape_of
 from sekvens.authoring.sequences import checker_for, sequence_gid
 from sekvens.domain.errors import Problem
-from sekvens.domain.sequence_graph import SequenceGraph
+from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph
 from sekvens.domain.sequence_rules import graph_problems
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
-from sekvens.storage.tables import Connection, Organization, SequenceVersion, Tag
+from sekvens.storage.tables import Connection, Organization, SequenceStep, SequenceVersion, Tag
 
 if TYPE_CHECKING:
     from sekvens.resolvers.context import Context
@@ -85,6 +85,18 @@ class SequenceLoaders:
             found = await store.steps_of(session, ids)
             return [found.get(i, []) for i in ids]
 
+        async def step_counts(ids: Seq[int]) -> list[int]:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(SequenceStep.version_id, func.count())
+                        .where(SequenceStep.version_id.in_(ids), SequenceStep.type != START_TYPE)
+                        .group_by(SequenceStep.version_id)
+                    )
+                ).all()
+            )
+            return [counts.get(i, 0) for i in ids]
+
         async def active(ids: Seq[int]) -> list[int]:
             counts = dict(
                 (
@@ -107,6 +119,7 @@ class SequenceLoaders:
         self.versions = DataLoader(versions)
         self.version = DataLoader(version)
         self.steps = DataLoader(steps)
+        self.step_counts = DataLoader(step_counts)
         self.active_connections = DataLoader(active)
         self.tags = DataLoader(tags)
         self._org_id = org_id

@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from sekvens.domain.errors import Problem
-from sekvens.domain.sequence_graph import START_TYPE
 from sekvens.schema.errors import ErrorCode, UserError
 from sekvens.schema.records import RecordType
 from sekvens.schema.relay import Connection, Node, to_global_id
@@ -305,8 +304,7 @@ class Sequence(Node):
     @strawberry.field(description="Steps in the newest version, START not counted.")
     async def step_count(self, info: Info) -> int:
         version = await info.context.sequence_loaders.latest_version.load(self.row.id)
-        rows = await info.context.sequence_loaders.steps.load(version.id)
-        return sum(1 for r in rows if r.type != START_TYPE)
+        return await info.context.sequence_loaders.step_counts.load(version.id)
 
     @strawberry.field(description="Records connected now (running or paused).")
     async def active_connections(self, info: Info) -> int:
