@@ -191,6 +191,8 @@ def run_workers(kind: str, url: str, workers: int, amount: float) -> dict[str, A
         "seconds": wall,
         "statements": sum(r["statements"] for r in results),
         "max_rss_mb": max(r["max_rss_mb"] for r in results),
+        # How busy each worker kept its core: CPU seconds over wall seconds.
+        "cpu_share": sum(r["cpu_seconds"] / r["seconds"] for r in results) / len(results),
         "budget_hit": any(r.get("budget_hit") for r in results),
     }
 
@@ -252,6 +254,7 @@ def main() -> None:
                 "transitions/s": round(r["rate"]),
                 "ratio vs baseline": round(r["rate"] / base["rate"], 3),
                 "statements/connection": round(r["statements"] / max(r["processed"], 1), 2),
+                "worker CPU % of wall": round(100 * r["cpu_share"]),
                 "peak RSS MB/worker": r["max_rss_mb"],
             }
         )
@@ -271,6 +274,9 @@ def main() -> None:
         )
     notes = [
         f"{n:,} connections due at once; batch size 200 (the engine's default) for both.",
+        "Worker CPU % of wall: how busy each worker process kept a core (its CPU time over "
+        "the run's wall time, averaged over the workers); well under 100 means it waited on "
+        "the database or for a core.",
         "The baseline advances exactly the connections sekvens advanced, in the same claim "
         "order, writing the same rows (connection state, completed email activities, outbox "
         "messages, open task activities with their assignee).",

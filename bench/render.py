@@ -94,8 +94,8 @@ def render(results: Path = RESULTS) -> str:
         "set, e.g. `postgresql://postgres@127.0.0.1:5432/test`); one scenario: "
         "`.venv/bin/python -m bench.run --only engine`; the smoke run that CI uses: "
         "`make bench-smoke`. Profiles: `.venv/bin/python -m bench.profile`. The engine "
-        "experiments (what the proposed changes would gain) are run by hand: "
-        "`.venv/bin/python -m bench.experiments`.",
+        "experiments (what the proposed changes would gain) run with the full suite, or "
+        "alone: `.venv/bin/python -m bench.experiments`.",
         "",
     ]
     smoke = any(r.get("smoke") for by in found.values() for r in by.values())
