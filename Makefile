@@ -21,13 +21,13 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check sekvens tests examples
-	$(BIN)/ruff format --check sekvens tests examples
+	$(BIN)/ruff check sekvens tests examples bench
+	$(BIN)/ruff format --check sekvens tests examples bench
 	$(BIN)/mypy sekvens/domain sekvens/plugins/api.py
 
 format: install
-	$(BIN)/ruff check --fix sekvens tests examples
-	$(BIN)/ruff format sekvens tests examples
+	$(BIN)/ruff check --fix sekvens tests examples bench
+	$(BIN)/ruff format sekvens tests examples bench
 
 schema: install
 	$(BIN)/sekvens schema > schema.graphql

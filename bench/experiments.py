@@ -437,7 +437,7 @@ def main() -> None:
                 "transitions/s": round(rate),
                 "speed-up vs as is": round(rate / (first["transitions"] / first["seconds"]), 2),
                 "ratio vs baseline": round(rate / base["rate"], 3),
-                "statements/connection": round(r["statements"] / n, 1),
+                "statements/connection": round(r["statements"] / n, 2),
             }
         )
     rows.append(
@@ -446,7 +446,7 @@ def main() -> None:
             "transitions/s": round(base["rate"]),
             "speed-up vs as is": None,
             "ratio vs baseline": 1.0,
-            "statements/connection": round(base["statements"] / n, 1),
+            "statements/connection": round(base["statements"] / n, 2),
         }
     )
     common.write_result(
