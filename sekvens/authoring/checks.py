@@ -84,8 +84,15 @@ class Checker:
             for key, step in graph.steps.items()
         }
 
-    def problems(self, graph: SequenceGraph, sequence_id: str | None) -> list[Problem]:
-        """Everything that would block activation, in designer order."""
-        per_step = self.step_problems(graph, sequence_id)
+    def problems(
+        self,
+        graph: SequenceGraph,
+        sequence_id: str | None,
+        per_step: dict[str, list[Problem]] | None = None,
+    ) -> list[Problem]:
+        """Everything that would block activation, in designer order (`per_step`: the step
+        problems when already computed)."""
+        if per_step is None:
+            per_step = self.step_problems(graph, sequence_id)
         ordered = [p for key, _ in graph.walk() for p in per_step[key]]
         return ordered + graph_problems(graph, self.max_steps)

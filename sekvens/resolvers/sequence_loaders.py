@@ -19,7 +19,6 @@ from sekvens.authoring.checks import Checker, shape_of
 from sekvens.authoring.sequences import checker_for, sequence_gid
 from sekvens.domain.errors import Problem
 from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph
-from sekvens.domain.sequence_rules import graph_problems
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
 from sekvens.storage.tables import Connection, Organization, SequenceStep, SequenceVersion, Tag
@@ -46,9 +45,9 @@ class Design:
         return self._step_problems
 
     def problems(self) -> list[Problem]:
-        per_step = self.step_problems()
-        ordered = [p for key, _ in self.graph.walk() for p in per_step.get(key, [])]
-        return ordered + graph_problems(self.graph, self.checker.max_steps)
+        return self.checker.problems(
+            self.graph, sequence_gid(self.sequence_id), self.step_problems()
+        )
 
 
 class SequenceLoaders:
