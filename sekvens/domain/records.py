@@ -48,6 +48,8 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
 TEXT_MAX = 4000
+#: The two-option field that marks a record "do not email" (opt-out), where its type has it.
+DO_NOT_EMAIL_FIELD = "do_not_email"
 
 
 def check_value(info: FieldInfo, value: Any, path: tuple[str, ...]) -> Problem | None:

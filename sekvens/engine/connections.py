@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -14,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring.sequences import get_sequence
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus
 from sekvens.domain.roles import Actor
 from sekvens.storage import audit, parties
-from sekvens.storage import sequences as seq_store
+from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.tables import Connection, Organization, Record, Sequence, SequenceStep
 
 BULK_MAX = 1000
@@ -81,20 +83,37 @@ async def connect_records(
     start_at: datetime | None,
     now: datetime,
 ) -> list[ConnectResult]:
-    """Connect each record (None: it was not found) and say per record what happened.
-
-    Refusals are per record: not found, wrong record type, inactive record, already
-    running in this sequence, nobody to assign, monthly quota used up.
-    """
+    """Connect each record (None: it was not found) as `actor`, and say per record what
+    happened (see `connect_checked`)."""
     seq = await _active_sequence(session, actor, sequence_id)
     org = await session.get(Organization, actor.organization_id)
     assert org is not None
+    return await connect_checked(session, org, seq, records, actor.user_id, start_at, now)
+
+
+async def connect_checked(
+    session: AsyncSession,
+    org: Organization,
+    seq: Sequence,
+    records: Seq[Record | None],
+    connected_by_id: int | None,
+    start_at: datetime | None,
+    now: datetime,
+    handed_over_from: int | None = None,
+) -> list[ConnectResult]:
+    """The connect rules, for a user's connect and for a hand-over alike: the sequence is
+    active, and per record: found, of the sequence's record type, active, not running in
+    this sequence already, someone to assign, the monthly quota not used up. Writes one
+    audit entry (`sequence.records_connected`)."""
+    if seq.status != "ACTIVE" or seq.current_version_id is None:
+        problem = Problem(ErrorCode.SEQUENCE_INACTIVE, "The sequence is not active.", ())
+        return [ConnectResult(i, problems=[problem]) for i in range(len(records))]
     results = [ConnectResult(i) for i in range(len(records))]
     present = [r for r in records if r is not None]
     rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
-    found = await parties.parties_for(session, org.id, present, rule, actor.user_id)
+    found = await parties.parties_for(session, org.id, present, rule, connected_by_id)
     quota = await _quota_left(session, org, now)
-    start_key = await _start_key(session, seq.current_version_id)  # type: ignore[arg-type]
+    start_key = await _start_key(session, seq.current_version_id)
     rows, seen = [], set()
     for record, result in zip(records, results, strict=True):
         if record is None:
@@ -152,7 +171,7 @@ async def connect_records(
                     "steps_done": 0,
                     "step_entered_at": now,
                     "next_run_at": max(start_at, now) if start_at else now,
-                    "connected_by_id": actor.user_id,
+                    "connected_by_id": connected_by_id,
                     "created_at": now,
                     "updated_at": now,
                 },
@@ -187,14 +206,17 @@ async def connect_records(
                     )
                 )
         rows = [(result, row) for result, row in rows if result.connection_id is not None]
+        detail: dict[str, Any] = {"count": len(rows)}
+        if handed_over_from is not None:
+            detail["handed_over_from_connection"] = handed_over_from
         audit.record(
             session,
             org.id,
-            actor.user_id,
+            None if handed_over_from is not None else connected_by_id,
             "sequence.records_connected",
             "sequence",
             seq.id,
-            {"count": len(rows)},
+            detail,
         )
     return results
 
@@ -212,7 +234,7 @@ async def get_connection(
 
 
 def _require_running(conn: Connection) -> None:
-    if conn.status not in seq_store.RUNNING:
+    if conn.status not in RUNNING:
         raise DomainError.of(
             ErrorCode.CONNECTION_ENDED,
             f"The connection has ended ({conn.status}).",
@@ -226,11 +248,8 @@ async def disconnect(
     conn = await get_connection(session, actor, connection_id)
     await get_sequence(session, actor, conn.sequence_id, edit=False)
     _require_running(conn)
-    conn.status, conn.reason, conn.next_run_at, conn.ended_at = (
-        "DISCONNECTED",
-        "USER_DISCONNECTED",
-        None,
-        now,
+    await end_connection(
+        session, conn, ConnectionStatus.DISCONNECTED, ConnectionReason.USER_DISCONNECTED, now
     )
     audit.record(
         session,

@@ -11,11 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import ErrorCode, Problem
+from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus
+from sekvens.domain.suppression import SuppressionSource
 from sekvens.engine.runner import Runner
 from sekvens.plugins.api import EngagementEvent as EventView
 from sekvens.plugins.api import EventKind
-from sekvens.storage import sequences as seq_store
-from sekvens.storage.tables import Activity, Connection, EngagementEvent, Sequence
+from sekvens.storage import suppression
+from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage, Sequence
+from sekvens.storage.types import utcnow
 
 BULK_MAX = 1000
 EVENT_ID_MAX = 200
@@ -126,11 +129,12 @@ async def record_events(
 async def react(
     session: AsyncSession, runner: Runner, stored: Seq[tuple[EngagementEvent, Activity]]
 ) -> None:
+    await _suppress_bounced(session, [e for e, _ in stored])
     conn_ids = {a.connection_id for _, a in stored}
     if not conn_ids:
         return
     stmt = select(Connection).where(
-        Connection.id.in_(conn_ids), Connection.status.in_(seq_store.RUNNING)
+        Connection.id.in_(conn_ids), Connection.status.in_(RUNNING)
     )
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -141,11 +145,17 @@ async def react(
     await batch.load(list(conns.values()))
     for event, activity in sorted(stored, key=lambda pair: pair[0].occurred_at):
         conn = conns.get(activity.connection_id)
-        if conn is None or conn.status not in seq_store.RUNNING:
+        if conn is None or conn.status not in RUNNING:
             continue
         seq: Sequence = batch.sequences[conn.sequence_id]
         if event.kind == EventKind.EMAIL_REPLIED and seq.exit_on_reply:
-            runner.end(conn, "DISCONNECTED", "EXIT_CRITERION_MET", "The customer replied.")
+            await runner.end(
+                session,
+                conn,
+                ConnectionStatus.DISCONNECTED,
+                ConnectionReason.EXIT_CRITERION_MET,
+                "The customer replied.",
+            )
             continue
         if (
             conn.status == "CONNECTED"
@@ -153,6 +163,29 @@ async def react(
             and await _awaits(runner, batch, conn, activity)
         ):
             await runner.on_event(batch, conn, view(event))
+
+
+async def _suppress_bounced(session: AsyncSession, events: Seq[EngagementEvent]) -> None:
+    """A hard bounce puts the address on the suppression list (a soft one, with
+    `data.bounceType` SOFT, does not)."""
+    bounced = [
+        e
+        for e in events
+        if e.kind == EventKind.EMAIL_BOUNCED
+        and e.message_id
+        and str((e.data or {}).get("bounceType", "HARD")).upper() != "SOFT"
+    ]
+    if not bounced:
+        return
+    rows = await session.execute(
+        select(OutboxMessage.organization_id, OutboxMessage.to_address).where(
+            OutboxMessage.message_id.in_({e.message_id for e in bounced})
+        )
+    )
+    for organization_id, address in rows:
+        await suppression.suppress(
+            session, organization_id, address, SuppressionSource.BOUNCED, "Hard bounce", utcnow()
+        )
 
 
 async def _awaits(runner: Runner, batch: Any, conn: Connection, activity: Activity) -> bool:

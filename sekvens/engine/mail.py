@@ -2,7 +2,8 @@
 
 `OutboxMail` is the `MailTransport` a step sees. It writes the message to the outbox table
 in the step's own transaction, keyed by the step's idempotency key, so executing a step
-twice stores (and later delivers) one message.
+twice stores (and later delivers) one message. It refuses (`RecipientOptedOut`) a record
+marked "do not email" and an address on the organization's suppression list.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.plugins.api import MailMessage
+from sekvens.plugins.api import MailMessage, RecipientOptedOut
+from sekvens.storage import suppression
 from sekvens.storage.tables import OutboxMessage
 
 MESSAGE_DOMAIN = "sekvens.local"
@@ -28,6 +30,7 @@ class OutboxMail:
         now: datetime,
         deliver: bool,
         default_from: str | None = None,
+        do_not_email: bool = False,
     ):
         self.session = session
         self.organization_id = organization_id
@@ -35,6 +38,7 @@ class OutboxMail:
         self.now = now
         self.deliver = deliver
         self.default_from = default_from
+        self.do_not_email = do_not_email
 
     async def send(self, message: MailMessage) -> str:
         key = message.idempotency_key or uuid.uuid4().hex
@@ -43,6 +47,10 @@ class OutboxMail:
         )
         if existing is not None:
             return existing
+        if self.do_not_email:
+            raise RecipientOptedOut("The record is marked 'do not email'.")
+        if await suppression.is_suppressed(self.session, self.organization_id, message.to):
+            raise RecipientOptedOut(f"{message.to} is on the organization's suppression list.")
         message_id = f"<{uuid.uuid4().hex}@{MESSAGE_DOMAIN}>"
         self.session.add(
             OutboxMessage(

@@ -19,14 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring.checks import shape_of
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.calendar import due_after, next_working_instant
+from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.global_ids import from_global_id
-from sekvens.domain.records import RecordTypeInfo, check_value
+from sekvens.domain.life_cycles import ActivityStatus, ConnectionReason, ConnectionStatus
+from sekvens.domain.records import DO_NOT_EMAIL_FIELD, RecordTypeInfo, check_value
 from sekvens.domain.sequence_graph import SequenceGraph, Step
 from sekvens.domain.working_hours import DEFAULT_WORKING_HOURS
+from sekvens.engine.connections import connect_checked
 from sekvens.engine.mail import OutboxMail
 from sekvens.plugins.api import (
     ActivityKind,
-    ActivityStatus,
     ActivityView,
     Clock,
     CreateActivity,
@@ -34,8 +36,10 @@ from sekvens.plugins.api import (
     EngagementEvent,
     ExecutionContext,
     Exit,
+    Fail,
     HandOver,
     Outcome,
+    RecipientOptedOut,
     RecordView,
     StepCategory,
     StepRef,
@@ -44,9 +48,11 @@ from sekvens.plugins.api import (
     WaitForEvents,
     WaitUntil,
 )
+from sekvens.plugins.api import ActivityStatus as ViewStatus
 from sekvens.plugins.registry import PluginFailure, Registry
 from sekvens.storage import audit, parties, record_types
 from sekvens.storage import sequences as seq_store
+from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.tables import (
     Activity,
     ActivityAssignee,
@@ -156,10 +162,12 @@ class Runner:
             graph = batch.graphs[conn.version_id]
             key = conn.current_step_key
             if key is None or key not in graph.steps:
-                self.fail(conn, f"Step '{key}' is not in the sequence version.")
+                await self.fail(
+                    batch.session, conn, f"Step '{key}' is not in the sequence version."
+                )
                 return
             if conn.phase == "WAIT":
-                self.follow(conn, graph, key, "NEXT")
+                await self.follow(batch.session, conn, graph, key, "NEXT")
                 continue
             step = graph.steps[key]
             try:
@@ -169,11 +177,15 @@ class Runner:
                 else:
                     outcome = await self.registry.run_execute(step.type, ctx)
             except PluginFailure as failure:
-                self.fail(conn, failure.message)
+                await self.fail(batch.session, conn, failure.message, code=failure.code)
                 return
+            except RecipientOptedOut as opted_out:
+                if await self.opted_out(batch, conn, graph, step, opted_out):
+                    return
+                continue
             if await self.apply(batch, conn, graph, step, ctx, outcome):
                 return
-        self.fail(conn, f"More than {MAX_CHAIN} automatic steps in a row.")
+        await self.fail(batch.session, conn, f"More than {MAX_CHAIN} automatic steps in a row.")
 
     async def on_event(self, batch: Batch, conn: Connection, event: EngagementEvent) -> bool:
         """Hand an event to the condition the connection waits at; True when it moved on."""
@@ -183,7 +195,7 @@ class Runner:
             ctx = await self.context(batch, conn, step)
             outcome = await self.registry.run_on_event(step.type, ctx, event)
         except PluginFailure as failure:
-            self.fail(conn, failure.message)
+            await self.fail(batch.session, conn, failure.message, code=failure.code)
             return True
         conn.step_state = dict(ctx.state)
         if outcome is None:
@@ -208,8 +220,8 @@ class Runner:
             return await self.create_activity(batch, conn, step, outcome)
         if isinstance(outcome, Done | TakeBranch):
             if isinstance(outcome, Done) and graph.shape(step.key).activity_kind is not None:
-                await self.record_automatic_activity(batch, conn, step, ctx)
-            return self.follow(conn, graph, step.key, outcome.branch.value)
+                await self.record_automatic_activity(batch, conn, step, ctx.state.get("message_id"))
+            return await self.follow(batch.session, conn, graph, step.key, outcome.branch.value)
         if isinstance(outcome, WaitFor | WaitForEvents):
             duration = outcome.duration if isinstance(outcome, WaitFor) else outcome.deadline
             conn.phase = "WAIT" if isinstance(outcome, WaitFor) else "EVENTS"
@@ -221,12 +233,29 @@ class Runner:
             conn.phase, conn.next_run_at = "WAIT", max(outcome.at, now)
             return True
         if isinstance(outcome, Exit):
-            self.end(conn, "DISCONNECTED", "EXIT_CRITERION_MET", outcome.reason or None)
+            await self.end(
+                batch.session,
+                conn,
+                ConnectionStatus.DISCONNECTED,
+                ConnectionReason.EXIT_CRITERION_MET,
+                outcome.reason or None,
+            )
+            return True
+        if isinstance(outcome, Fail):
+            known = outcome.code in ConnectionReason.__members__
+            await self.end(
+                batch.session,
+                conn,
+                ConnectionStatus.ERROR,
+                ConnectionReason(outcome.code) if known else ConnectionReason.STEP_FAILED,
+                outcome.message,
+                None if known else outcome.code,
+            )
             return True
         if isinstance(outcome, HandOver):
             await self.hand_over(batch, conn, outcome.sequence)
             return True
-        self.fail(conn, f"Unknown outcome {outcome!r}.")
+        await self.fail(batch.session, conn, f"Unknown outcome {outcome!r}.")
         return True
 
     async def replay_events(self, batch: Batch, conn: Connection, activity_step: str) -> None:
@@ -244,27 +273,78 @@ class Runner:
                 return
             await self.on_event(batch, conn, view(row))
 
-    def follow(self, conn: Connection, graph: SequenceGraph, key: str, branch: str) -> bool:
+    async def follow(
+        self, session: AsyncSession, conn: Connection, graph: SequenceGraph, key: str, branch: str
+    ) -> bool:
         now = self.clock.now()
         conn.steps_done += 1
         child = graph.follower(key, branch)
         if child is None:
-            self.end(conn, "COMPLETED", "SEQUENCE_COMPLETED")
+            await self.end(
+                session, conn, ConnectionStatus.COMPLETED, ConnectionReason.SEQUENCE_COMPLETED
+            )
             return True
         conn.current_step_key, conn.phase, conn.step_state = child, "EXECUTE", {}
         conn.step_entered_at, conn.next_run_at = now, now
         return False
 
-    def end(self, conn: Connection, status: str, reason: str, detail: str | None = None) -> None:
-        conn.status, conn.reason, conn.next_run_at = status, reason, None
-        conn.ended_at = self.clock.now()
-        if detail:
-            conn.error = detail
+    async def end(
+        self,
+        session: AsyncSession,
+        conn: Connection,
+        status: ConnectionStatus,
+        reason: ConnectionReason,
+        detail: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        """End the connection and close its work (`storage.connection_endings`)."""
+        if status is ConnectionStatus.ERROR:
+            log.warning("connection %s is in ERROR (%s): %s", conn.id, reason, detail)
+        await end_connection(
+            session,
+            conn,
+            status,
+            reason,
+            self.clock.now(),
+            error=detail,
+            error_code=code,
+        )
 
-    def fail(self, conn: Connection, message: str) -> None:
-        log.warning("connection %s is in ERROR: %s", conn.id, message)
-        conn.status, conn.error, conn.next_run_at = "ERROR", message, None
-        conn.ended_at = self.clock.now()
+    async def fail(
+        self,
+        session: AsyncSession,
+        conn: Connection,
+        message: str,
+        reason: ConnectionReason = ConnectionReason.STEP_FAILED,
+        code: str | None = None,
+    ) -> None:
+        await self.end(session, conn, ConnectionStatus.ERROR, reason, message, code)
+
+    async def opted_out(
+        self,
+        batch: Batch,
+        conn: Connection,
+        graph: SequenceGraph,
+        step: Step,
+        opted_out: RecipientOptedOut,
+    ) -> bool:
+        """An automated email was due for an opted-out recipient: skip the step when the
+        sequence says so, otherwise end the connection (OPTED_OUT); True when it ended."""
+        seq = batch.sequences[conn.sequence_id]
+        if not seq.skip_opted_out_email:
+            await self.end(
+                batch.session,
+                conn,
+                ConnectionStatus.DISCONNECTED,
+                ConnectionReason.OPTED_OUT,
+                opted_out.message,
+            )
+            return True
+        if graph.shape(step.key).activity_kind is not None:
+            await self.record_automatic_activity(
+                batch, conn, step, None, ActivityStatus.SKIPPED, opted_out.message
+            )
+        return await self.follow(batch.session, conn, graph, step.key, "NEXT")
 
     # --- What a step sees ----------------------------------------------------------------
 
@@ -302,6 +382,7 @@ class Runner:
                 self.clock.now(),
                 self.deliver_mail,
                 sender.email if sender else None,
+                do_not_email=record.fields.get(DO_NOT_EMAIL_FIELD) is True,
             ),
             records=Updater(batch, record, info, step.key),
             idempotency_key=f"{conn.id}:{step.key}",
@@ -339,7 +420,9 @@ class Runner:
                 step_key=k,
                 type=row.step_type,
                 activity_kind=ActivityKind(row.activity_kind) if row.activity_kind else None,
-                status=ActivityStatus(row.status if row.status != "CANCELED" else "SKIPPED"),
+                status=ViewStatus(
+                    row.status if row.status != ActivityStatus.CANCELED else "SKIPPED"
+                ),
                 outcome=row.outcome,
                 message_id=row.message_id,
                 closed_at=row.closed_at,
@@ -383,7 +466,13 @@ class Runner:
     ) -> bool:
         assignees = await self.assignees(batch, conn)
         if not assignees:
-            self.fail(conn, "NO_ASSIGNEE: the assignment rule names nobody for this record now.")
+            await self.fail(
+                batch.session,
+                conn,
+                "The assignment rule names nobody for this record now.",
+                ConnectionReason.NO_ASSIGNEE,
+                ErrorCode.NO_ASSIGNEE,
+            )
             return True
         now = self.clock.now()
         key = f"{conn.id}:{step.key}"
@@ -431,7 +520,13 @@ class Runner:
         return True
 
     async def record_automatic_activity(
-        self, batch: Batch, conn: Connection, step: Step, ctx: ExecutionContext[Any]
+        self,
+        batch: Batch,
+        conn: Connection,
+        step: Step,
+        message_id: str | None,
+        status: ActivityStatus = ActivityStatus.COMPLETED,
+        notes: str = "",
     ) -> None:
         """Automatic work with an activity kind (an automated email) is kept as a closed
         activity, so history, statistics and conditions see it like manual work."""
@@ -450,11 +545,12 @@ class Runner:
                 step_type=step.type,
                 activity_kind=graph.shape(step.key).activity_kind,
                 subject=step.name,
-                status="COMPLETED",
+                status=status,
+                notes=notes,
                 proposed_due_at=now,
                 due_at=now,
                 closed_at=now,
-                message_id=ctx.state.get("message_id"),
+                message_id=message_id,
                 idempotency_key=key,
                 created_at=now,
             )
@@ -464,49 +560,51 @@ class Runner:
     # --- Hand-over ------------------------------------------------------------------------
 
     async def hand_over(self, batch: Batch, conn: Connection, target_ref: str) -> None:
+        """End the connection (ADVANCED_TO_OTHER_SEQUENCE) and connect its record to the
+        target sequence under the rules of `connectSequence`; when a rule refuses, the
+        connection ends in ERROR (HAND_OVER_REFUSED) with the rule's code instead."""
         kind, pk = from_global_id(target_ref)
         stmt = select(Sequence).where(Sequence.organization_id == conn.organization_id)
         stmt = (
             stmt.where(Sequence.id == int(pk))
-            if kind == "Sequence" and pk.isdigit()
+            if kind == "Sequence" and pk.isdigit() and len(pk) < 19
             else stmt.where(Sequence.key == target_ref)
         )
         target = await batch.session.scalar(stmt)
+        org = batch.orgs[conn.organization_id]
+        record = batch.records[conn.record_id]
         source = batch.sequences[conn.sequence_id]
-        if target is None or target.status != "ACTIVE" or target.current_version_id is None:
-            self.fail(conn, f"Can't advance to sequence '{target_ref}': it is missing or inactive.")
-            return
-        if target.record_type_id != source.record_type_id:
-            self.fail(conn, "Can't advance to a sequence of another record type.")
-            return
-        self.end(conn, "DISCONNECTED", "ADVANCED_TO_OTHER_SEQUENCE")
-        await batch.session.flush()
-        running = await batch.session.scalar(
-            select(Connection.id).where(
-                Connection.sequence_id == target.id,
-                Connection.record_id == conn.record_id,
-                Connection.status.in_(seq_store.RUNNING),
+        problem = None
+        if target is None or target.id == source.id:
+            problem = Problem(
+                ErrorCode.NOT_FOUND, f"There is no other sequence '{target_ref}' to advance to.", ()
             )
-        )
-        if running is not None:
-            return
-        start = (await seq_store.steps_of(batch.session, [target.current_version_id]))[
-            target.current_version_id
-        ]
-        now = self.clock.now()
-        batch.session.add(
-            Connection(
-                organization_id=conn.organization_id,
-                sequence_id=target.id,
-                version_id=target.current_version_id,
-                record_id=conn.record_id,
-                status="CONNECTED",
-                phase="EXECUTE",
-                current_step_key=start[0].key,
-                step_entered_at=now,
-                next_run_at=now,
-                connected_by_id=conn.connected_by_id,
-                created_at=now,
-                step_state={},
+        else:
+            result = (
+                await connect_checked(
+                    batch.session,
+                    org,
+                    target,
+                    [record],
+                    conn.connected_by_id,
+                    None,
+                    self.clock.now(),
+                    handed_over_from=conn.id,
+                )
+            )[0]
+            problem = result.problems[0] if result.problems else None
+        if problem is not None:
+            await self.fail(
+                batch.session,
+                conn,
+                f"Can't advance to sequence '{target_ref}': {problem.message}",
+                ConnectionReason.HAND_OVER_REFUSED,
+                problem.code,
             )
+            return
+        await self.end(
+            batch.session,
+            conn,
+            ConnectionStatus.DISCONNECTED,
+            ConnectionReason.ADVANCED_TO_OTHER_SEQUENCE,
         )

@@ -108,7 +108,9 @@ class Engine:
             except Exception:
                 log.exception("advancing connection %s failed", conn.id)
                 await session.refresh(conn)
-                self.runner.fail(conn, "Internal error while running the step; see the server log.")
+                await self.runner.fail(
+                    session, conn, "Internal error while running the step; see the server log."
+                )
 
     async def run_until_idle(self, max_batches: int = 10_000) -> int:
         """Run batches until nothing is due now; returns the connections processed."""

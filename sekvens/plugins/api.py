@@ -62,6 +62,7 @@ __all__ = [
     "EventKind",
     "ExecutionContext",
     "Exit",
+    "Fail",
     "FieldInfo",
     "FieldType",
     "HandOver",
@@ -69,6 +70,7 @@ __all__ = [
     "MailTransport",
     "Outcome",
     "Problem",
+    "RecipientOptedOut",
     "RecordTypeInfo",
     "RecordUpdater",
     "RecordView",
@@ -244,12 +246,24 @@ class Clock(Protocol):
         ...
 
 
+class RecipientOptedOut(Exception):
+    """Raised by `MailTransport.send` when the recipient must not get automated email: the
+    record is marked "do not email", or the address is on the organization's suppression
+    list. A plugin lets it propagate; the engine then ends the connection (OPTED_OUT) or,
+    when the sequence says so, skips the step."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 class MailTransport(Protocol):
     async def send(self, message: MailMessage) -> str:
         """Send `message` and return its message id.
 
         The engine makes sending idempotent by `message.idempotency_key`: sending again with
-        the same key returns the first message id without sending twice.
+        the same key returns the first message id without sending twice. Raises
+        `RecipientOptedOut` for a recipient who opted out.
         """
         ...
 
@@ -312,9 +326,20 @@ class TakeBranch:
 
 @dataclass(frozen=True)
 class Exit:
-    """Leave the sequence; the connection ends as completed."""
+    """Leave the sequence: the connection ends as DISCONNECTED with reason
+    EXIT_CRITERION_MET; `reason` is kept on the connection as its detail."""
 
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The step cannot run for this record, and a manager must act: the connection ends in
+    ERROR. `code` is a connection reason (such as NO_EMAIL_ADDRESS) or, for anything else,
+    kept as the connection's error code under reason STEP_FAILED; `message` says what to do."""
+
+    message: str
+    code: str = "STEP_FAILED"
 
 
 @dataclass(frozen=True)
@@ -325,7 +350,15 @@ class HandOver:
 
 
 Outcome: TypeAlias = (
-    CreateActivity | Done | WaitFor | WaitUntil | WaitForEvents | TakeBranch | Exit | HandOver
+    CreateActivity
+    | Done
+    | WaitFor
+    | WaitUntil
+    | WaitForEvents
+    | TakeBranch
+    | Exit
+    | Fail
+    | HandOver
 )
 
 # --- Step types ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sekvens.plugins.api import (
     ExecutionContext,
     Outcome,
     Problem,
+    RecipientOptedOut,
     StepCategory,
     StepType,
     TakeBranch,
@@ -245,6 +246,8 @@ class Registry:
         step_type = self._step_type(type_key)
         try:
             outcome = await step_type.execute(ctx)
+        except RecipientOptedOut:
+            raise
         except Exception as exc:
             raise self._failure(step_type, "executing a step", exc) from exc
         return self._checked(step_type, outcome, "executing a step")

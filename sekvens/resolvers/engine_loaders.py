@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from sekvens.storage import suppression
 from sekvens.storage.tables import Activity, ActivityAssignee, Connection, Record, Sequence
 
 
@@ -43,8 +44,21 @@ class EngineLoaders:
                 groups[activity_id].append(user_id)
             return [groups.get(i, []) for i in ids]
 
+        async def opt_outs(ids: Seq[int]) -> list[str | None]:
+            rows = list(
+                await session.scalars(
+                    select(Record).where(
+                        Record.id.in_(ids), Record.organization_id == organization_id
+                    )
+                )
+            )
+            found = await suppression.opt_outs(session, organization_id, rows, "email")
+            return [found.get(i) for i in ids]
+
         self.record = by_id(Record)
         self.sequence = by_id(Sequence)
         self.connection = by_id(Connection)
         self.activities_of_connection = DataLoader(activities)
         self.assignees = DataLoader(assignees)
+        #: record id -> DO_NOT_EMAIL, SUPPRESSED or None
+        self.opt_out = DataLoader(opt_outs)

@@ -18,6 +18,7 @@ from strawberry.dataloader import DataLoader
 from sekvens.authoring.checks import Checker, shape_of
 from sekvens.authoring.sequences import checker_for, sequence_gid
 from sekvens.domain.errors import Problem
+from sekvens.domain.life_cycles import RUNNING
 from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
@@ -102,7 +103,7 @@ class SequenceLoaders:
                     await session.execute(
                         select(Connection.sequence_id, func.count())
                         .where(
-                            Connection.sequence_id.in_(ids), Connection.status.in_(store.RUNNING)
+                            Connection.sequence_id.in_(ids), Connection.status.in_(RUNNING)
                         )
                         .group_by(Connection.sequence_id)
                     )

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from sekvens.domain import life_cycles
 from sekvens.plugins.api import EventKind as PluginEventKind
 from sekvens.schema.errors import UserError
 from sekvens.schema.records import Record, RecordFilterInput
@@ -23,30 +24,20 @@ from sekvens.storage.tables import OutboxMessage as OutboxRow
 EventKind = strawberry.enum(PluginEventKind, name="EventKind")
 
 
-@strawberry.enum
-class ConnectionStatus(Enum):
-    CONNECTED = "CONNECTED"
-    PAUSED = "PAUSED"
-    COMPLETED = "COMPLETED"
-    DISCONNECTED = "DISCONNECTED"
-    ERROR = "ERROR"
+ConnectionStatus = strawberry.enum(life_cycles.ConnectionStatus, name="ConnectionStatus")
+ConnectionReason = strawberry.enum(
+    life_cycles.ConnectionReason,
+    name="ConnectionReason",
+    description="Why a connection ended (docs/concepts.md lists who ends it how).",
+)
+ActivityStatus = strawberry.enum(life_cycles.ActivityStatus, name="ActivityStatus")
+OutboxStatus = strawberry.enum(life_cycles.OutboxStatus, name="OutboxStatus")
 
 
-@strawberry.enum
-class ConnectionReason(Enum):
-    USER_DISCONNECTED = "USER_DISCONNECTED"
-    PARENT_SEQUENCE_DEACTIVATED = "PARENT_SEQUENCE_DEACTIVATED"
-    RECORD_DEACTIVATED = "RECORD_DEACTIVATED"
-    EXIT_CRITERION_MET = "EXIT_CRITERION_MET"
-    SEQUENCE_COMPLETED = "SEQUENCE_COMPLETED"
-    ADVANCED_TO_OTHER_SEQUENCE = "ADVANCED_TO_OTHER_SEQUENCE"
-
-
-@strawberry.enum
-class ActivityStatus(Enum):
-    OPEN = "OPEN"
-    COMPLETED = "COMPLETED"
-    SKIPPED = "SKIPPED"
+@strawberry.enum(description="Why a record must not get email.")
+class EmailOptOut(Enum):
+    DO_NOT_EMAIL = "DO_NOT_EMAIL"
+    SUPPRESSED = "SUPPRESSED"
 
 
 async def _step(info: Info, sequence_id: int, version_id: int, key: str | None) -> Step | None:
@@ -74,6 +65,9 @@ class SequenceTarget(Node):
     next_run_at: datetime | None
     resume_at: datetime | None
     error: str | None = strawberry.field(description="Why it is in ERROR, or how a step ended it.")
+    error_code: str | None = strawberry.field(
+        description="The code behind an ERROR, e.g. ALREADY_CONNECTED for a refused hand-over."
+    )
     created_at: datetime
     ended_at: datetime | None
 
@@ -85,19 +79,18 @@ class SequenceTarget(Node):
             status=ConnectionStatus(row.status),
             reason=ConnectionReason(row.reason) if row.reason else None,
             steps_done=row.steps_done,
-            current_step_key=row.current_step_key
-            if row.status in ("CONNECTED", "PAUSED")
-            else None,
+            current_step_key=row.current_step_key if row.status in life_cycles.RUNNING else None,
             next_run_at=row.next_run_at,
             resume_at=row.resume_at,
             error=row.error,
+            error_code=row.error_code,
             created_at=row.created_at,
             ended_at=row.ended_at,
         )
 
     @strawberry.field(description="Days since the connection reached its current step.")
     def days_in_current_step(self, info: Info) -> float | None:
-        if self.row.step_entered_at is None or self.row.status not in ("CONNECTED", "PAUSED"):
+        if self.row.step_entered_at is None or self.row.status not in life_cycles.RUNNING:
             return None
         elapsed = info.context.services.engine.clock.now() - self.row.step_entered_at
         return round(elapsed.total_seconds() / 86400, 2)
@@ -141,6 +134,9 @@ class Activity(Node):
         description="What the step prepared, e.g. a rendered email draft."
     )
     status: ActivityStatus
+    close_reason: ConnectionReason | None = strawberry.field(
+        description="For a CANCELED activity: why its connection ended."
+    )
     outcome: str | None
     notes: str
     proposed_due_at: datetime = strawberry.field(description="When the sequence reached the step.")
@@ -159,7 +155,8 @@ class Activity(Node):
             subject=row.subject,
             instructions=row.instructions,
             data=row.data,
-            status=ActivityStatus("SKIPPED" if row.status == "CANCELED" else row.status),
+            status=ActivityStatus(row.status),
+            close_reason=ConnectionReason(row.close_reason) if row.close_reason else None,
             outcome=row.outcome,
             notes=row.notes,
             proposed_due_at=row.proposed_due_at,
@@ -167,6 +164,16 @@ class Activity(Node):
             closed_at=row.closed_at,
             message_id=row.message_id,
         )
+
+    @strawberry.field(
+        description="For an email activity: why the record must not get email (the seller"
+        " should not send it), or null."
+    )
+    async def email_opt_out(self, info: Info) -> EmailOptOut | None:
+        if self.row.activity_kind != "EMAIL":
+            return None
+        reason = await info.context.engine_loaders.opt_out.load(self.row.record_id)
+        return EmailOptOut(reason) if reason else None
 
     @strawberry.field
     async def assignees(self, info: Info) -> list[User]:
@@ -204,7 +211,7 @@ class OutboxMessage(Node):
     text: str
     html: str | None
     message_id: str
-    status: str = strawberry.field(description="QUEUED, SENT, FAILED, or STORED (no transport).")
+    status: OutboxStatus
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -220,7 +227,7 @@ class OutboxMessage(Node):
             text=row.text,
             html=row.html,
             message_id=row.message_id,
-            status=row.status,
+            status=OutboxStatus(row.status),
             attempts=row.attempts,
             last_error=row.last_error,
             created_at=row.created_at,

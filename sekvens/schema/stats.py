@@ -56,6 +56,9 @@ class StepStats:
     open: int = strawberry.field(description="Open activities.")
     completed: int = strawberry.field(description="Completed activities (sent automated email).")
     skipped: int = strawberry.field(description="Skipped activities.")
+    canceled: int = strawberry.field(
+        description="Activities closed because their connection ended before they were done."
+    )
     delivered: int = strawberry.field(description="Emails with an EMAIL_DELIVERED event.")
     opened: int = strawberry.field(description="Emails opened at least once.")
     replied: int = strawberry.field(description="Emails replied to.")
@@ -71,6 +74,7 @@ class StepStats:
             open=counts.open,
             completed=counts.completed,
             skipped=counts.skipped,
+            canceled=counts.canceled,
             delivered=counts.delivered,
             opened=counts.opened,
             replied=counts.replied,

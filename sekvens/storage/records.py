@@ -10,11 +10,13 @@ from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import ErrorCode, Problem
+from sekvens.domain.life_cycles import ConnectionReason, ConnectionStatus
 from sekvens.domain.records import FieldType, RecordTypeInfo, check_fields
 from sekvens.storage import audit
+from sekvens.storage.connection_endings import end_connections
 from sekvens.storage.record_types import load_infos
-from sekvens.storage.sequences import disconnect_records
-from sekvens.storage.tables import Record, RecordType, Team, User
+from sekvens.storage.tables import Connection, Record, RecordType, Team, User
+from sekvens.storage.types import utcnow
 
 EXTERNAL_ID_MAX = 200
 NAME_MAX = 400
@@ -155,7 +157,14 @@ async def upsert_records(
         result.record = row
     await session.flush()
     # A deactivated record leaves every sequence it runs in.
-    await disconnect_records(session, deactivated, "RECORD_DEACTIVATED")
+    if deactivated:
+        await end_connections(
+            session,
+            Connection.record_id.in_(deactivated),
+            ConnectionStatus.DISCONNECTED,
+            ConnectionReason.RECORD_DEACTIVATED,
+            utcnow(),
+        )
     audit.record(
         session,
         organization_id,

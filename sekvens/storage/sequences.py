@@ -8,10 +8,11 @@ from collections.abc import Sequence as Seq
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from sekvens.domain.life_cycles import RUNNING
 from sekvens.domain.sequence_graph import START_TYPE, Step
 from sekvens.storage.tables import (
     AuditEntry,
@@ -22,9 +23,6 @@ from sekvens.storage.tables import (
     SequenceVersion,
     User,
 )
-from sekvens.storage.types import utcnow
-
-RUNNING = ("CONNECTED", "PAUSED")
 
 
 def search_text(name: str, description: str) -> str:
@@ -103,13 +101,26 @@ async def replace_steps(session: AsyncSession, version_id: int, steps: Seq[Step]
 async def add_version(
     session: AsyncSession, sequence: Sequence, number: int, steps: Seq[Step], user_id: int | None
 ) -> SequenceVersion:
+    """A new draft with `steps`; it starts with the sequence's name and description."""
     version = SequenceVersion(
-        sequence_id=sequence.id, number=number, status="DRAFT", created_by_id=user_id
+        sequence_id=sequence.id,
+        number=number,
+        status="DRAFT",
+        name=sequence.name,
+        description=sequence.description,
+        created_by_id=user_id,
     )
     session.add(version)
     await session.flush()
     await replace_steps(session, version.id, steps)
     return version
+
+
+async def discard_version(session: AsyncSession, version: SequenceVersion) -> None:
+    """Delete a version and its steps (a draft: no connection uses it)."""
+    await session.execute(delete(SequenceStep).where(SequenceStep.version_id == version.id))
+    await session.delete(version)
+    await session.flush()
 
 
 async def count_active(session: AsyncSession, organization_id: int) -> int:
@@ -121,33 +132,6 @@ async def count_active(session: AsyncSession, organization_id: int) -> int:
         )
         or 0
     )
-
-
-async def disconnect_running(session: AsyncSession, sequence_id: int, reason: str) -> int:
-    """End every running connection of a sequence with `reason`; returns how many."""
-    result = await session.execute(
-        update(Connection)
-        .where(Connection.sequence_id == sequence_id, Connection.status.in_(RUNNING))
-        .values(
-            status="DISCONNECTED",
-            reason=reason,
-            next_run_at=None,
-            ended_at=utcnow(),
-        )
-    )
-    return result.rowcount or 0
-
-
-async def disconnect_records(session: AsyncSession, record_ids: Seq[int], reason: str) -> int:
-    """End every running connection of these records with `reason`."""
-    if not record_ids:
-        return 0
-    result = await session.execute(
-        update(Connection)
-        .where(Connection.record_id.in_(record_ids), Connection.status.in_(RUNNING))
-        .values(status="DISCONNECTED", reason=reason, next_run_at=None, ended_at=utcnow())
-    )
-    return result.rowcount or 0
 
 
 async def infos(session: AsyncSession, organization_id: int) -> list[tuple[Sequence, str]]:

@@ -1,7 +1,7 @@
 """Sequence statistics, counted live with a few GROUP BY queries for any number of sequences.
 
 * connections by status and by reason, and the running ones by the step they are at;
-* activities by step and status (CANCELED counts as skipped, as the API shows it);
+* activities by step and status (CANCELED: closed because their connection ended);
 * email engagement by step: how many of the step's activities were delivered, opened,
   replied to, clicked or bounced (each activity counted once per kind, however many events
   it had), through `engagement_events` joined to their activity.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.storage.sequences import RUNNING
+from sekvens.domain.life_cycles import RUNNING, ActivityStatus, ConnectionStatus
 from sekvens.storage.tables import Activity, Connection, EngagementEvent
 
 #: Engagement kinds counted, and the StepCounts field each one adds to.
@@ -26,7 +26,12 @@ EVENT_FIELDS = {
     "LINK_CLICKED": "clicked",
     "EMAIL_BOUNCED": "bounced",
 }
-ACTIVITY_FIELDS = {"OPEN": "open", "COMPLETED": "completed", "SKIPPED": "skipped"}
+ACTIVITY_FIELDS = {
+    ActivityStatus.OPEN: "open",
+    ActivityStatus.COMPLETED: "completed",
+    ActivityStatus.SKIPPED: "skipped",
+    ActivityStatus.CANCELED: "canceled",
+}
 
 
 @dataclass
@@ -37,6 +42,7 @@ class StepCounts:
     open: int = 0
     completed: int = 0
     skipped: int = 0
+    canceled: int = 0
     delivered: int = 0
     opened: int = 0
     replied: int = 0
@@ -48,11 +54,7 @@ class StepCounts:
 class SequenceCounts:
     sequence_id: int
     #: status -> connections (every status present, zero when none)
-    by_status: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("CONNECTED", "PAUSED", "COMPLETED", "DISCONNECTED", "ERROR"), 0
-        )
-    )
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ConnectionStatus, 0))
     #: reason -> ended connections with that reason
     by_reason: dict[str, int] = field(default_factory=dict)
     steps: dict[str, StepCounts] = field(default_factory=dict)
@@ -96,7 +98,7 @@ async def sequence_counts(
         .group_by(Activity.sequence_id, Activity.step_key, Activity.status)
     )
     for sequence_id, step_key, status, n in rows:
-        name = ACTIVITY_FIELDS.get("SKIPPED" if status == "CANCELED" else status)
+        name = ACTIVITY_FIELDS.get(status)
         if name:
             step = out[sequence_id].step(step_key)
             setattr(step, name, getattr(step, name) + n)

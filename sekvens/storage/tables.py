@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -235,6 +236,11 @@ class Sequence(Base):
     member_condition: Mapped[dict[str, Any]] = mapped_column(default=dict)
     exit_on_reply: Mapped[bool] = mapped_column(Boolean, default=False)
     skip_non_working_time: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: An automated email due for an opted-out recipient: skip the step (true) or end the
+    #: connection with OPTED_OUT (false).
+    skip_opted_out_email: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     current_version_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("sequence_versions.id", use_alter=True, ondelete="SET NULL")
     )
@@ -259,6 +265,11 @@ class SequenceVersion(Base):
     )
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="DRAFT")
+    #: The name and description this version gives the sequence: a draft revision's own until
+    #: it is activated (the sequence's row keeps what everyone sees); null on rows from before
+    #: migration 0005 that had no sequence to copy them from.
+    name: Mapped[str | None] = mapped_column(String(160))
+    description: Mapped[str | None] = mapped_column(Text)
     change_description: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id", ondelete="SET NULL")
@@ -376,6 +387,8 @@ class Connection(Base):
     step_entered_at: Mapped[datetime | None] = mapped_column()
     next_run_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
+    #: The error code behind an ERROR (e.g. ALREADY_CONNECTED for a refused hand-over).
+    error_code: Mapped[str | None] = mapped_column(String(40))
     connected_by_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -406,6 +419,8 @@ class Activity(Base):
     instructions: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="OPEN")
+    #: For a CANCELED activity: the reason its connection ended.
+    close_reason: Mapped[str | None] = mapped_column(String(40))
     outcome: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str] = mapped_column(Text, default="")
     proposed_due_at: Mapped[datetime] = mapped_column()
@@ -460,6 +475,25 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SuppressedAddress(Base):
+    """An email address the organization never sends automated email to."""
+
+    __tablename__ = "suppressed_addresses"
+    __table_args__ = (UniqueConstraint("organization_id", "address"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    #: Lower-cased and trimmed.
+    address: Mapped[str] = mapped_column(String(254))
+    #: MANUAL, IMPORT, UNSUBSCRIBED or BOUNCED
+    source: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(400), default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -185,6 +185,9 @@ async def test_up_next_and_connections_over_the_websocket(
         )
         assert (ended[-1]["status"], ended[-1]["reason"]) == ("DISCONNECTED", "USER_DISCONNECTED")
         assert all(c["record"]["externalId"] == "W0" for c in ended)
+        # Ending the connection ended its work: the owner hears the open task canceled.
+        canceled = await owner.until("up", "upNextChanged", lambda a: a["status"] == "CANCELED")
+        assert canceled[-1] == {**second[-1], "status": "CANCELED"}
         # The bystander, who is assigned nothing, heard nothing; completing ends the stream.
         await bystander.send({"id": "up", "type": "complete"})
         await asyncio.sleep(0.05)

@@ -10,7 +10,7 @@ from sekvens.plugins.api import (
     Done,
     ErrorCode,
     ExecutionContext,
-    Exit,
+    Fail,
     FieldType,
     MailMessage,
     Outcome,
@@ -26,7 +26,7 @@ from sekvens.plugins.api import (
 )
 
 NO_EMAIL_ADDRESS = "NO_EMAIL_ADDRESS"
-"""`Exit` reason of `email.auto` when the record has no address in its `to_field`."""
+"""`Fail` code of `email.auto` when the record has no address in its `to_field`."""
 
 
 class EmailTemplate(StepConfig):
@@ -128,11 +128,17 @@ class AutoEmail(StepType[AutoEmailConfig]):
 
     async def execute(self, ctx: ExecutionContext[AutoEmailConfig]) -> Outcome:
         """Send the email and remember its message id in `ctx.state["message_id"]` (conditions
-        match engagement events to it). A record without an address leaves the sequence with
-        `Exit(NO_EMAIL_ADDRESS)`; a template that fails to render raises `TemplateProblem`."""
+        match engagement events to it). A record without an address puts the connection in
+        ERROR (`Fail(NO_EMAIL_ADDRESS)`); a template that fails to render raises
+        `TemplateProblem`; an opted-out recipient raises `RecipientOptedOut` from the mail
+        transport."""
         address = ctx.record.fields.get(ctx.config.to_field)
         if not isinstance(address, str) or not address.strip():
-            return Exit(reason=NO_EMAIL_ADDRESS)
+            return Fail(
+                f"The record has no email address in field '{ctx.config.to_field}': add one,"
+                " then connect the record again.",
+                NO_EMAIL_ADDRESS,
+            )
         subject, body = ctx.config.template.render(ctx)
         ctx.state["message_id"] = await ctx.mail.send(
             MailMessage(
