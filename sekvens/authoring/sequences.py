@@ -25,6 +25,7 @@ from sekvens.plugins.api import SequenceInfo
 from sekvens.plugins.registry import Registry
 from sekvens.storage import audit, record_types
 from sekvens.storage import sequences as store
+from sekvens.storage import tags as tag_store
 from sekvens.storage.tables import Organization, Sequence, SequenceVersion, Team, User
 from sekvens.storage.types import utcnow
 
@@ -205,9 +206,13 @@ async def create(
 async def update(
     session: AsyncSession, actor: Actor, sequence_id: int, name: str | None, description: str | None
 ) -> Sequence:
+    """Rename or re-describe. An inactive sequence changes at once (and its open draft with
+    it); an active one only through its draft revision, whose name and description become the
+    sequence's when the revision is activated: until then everyone sees the running ones."""
     seq = await get_sequence(session, actor, sequence_id)
     latest = (await store.latest_versions(session, [seq.id]))[seq.id]
-    if seq.status == "ACTIVE" and latest.status != "DRAFT":
+    drafting = seq.status == "ACTIVE"
+    if drafting and latest.status != "DRAFT":
         raise DomainError.of(
             ErrorCode.SEQUENCE_ACTIVE,
             "The name and description of an active sequence are read-only: create a revision "
@@ -217,14 +222,39 @@ async def update(
     problems = (check_name(name) if name is not None else []) + check_description(description)
     if problems:
         raise DomainError(problems)
-    if name is not None:
-        seq.name = name.strip()
-    if description is not None:
-        seq.description = description
-    seq.search_text = store.search_text(seq.name, seq.description)
+    if drafting:
+        latest.name = name.strip() if name is not None else draft_name(latest, seq)
+        latest.description = (
+            description if description is not None else draft_description(latest, seq)
+        )
+    else:
+        if name is not None:
+            seq.name = name.strip()
+        if description is not None:
+            seq.description = description
+        seq.search_text = store.search_text(seq.name, seq.description)
+        if latest.status == "DRAFT":
+            latest.name, latest.description = seq.name, seq.description
     seq.updated_at = utcnow()
-    _log(session, actor, seq, "sequence.updated", latest.number, name=seq.name)
+    _log(
+        session,
+        actor,
+        seq,
+        "sequence.updated",
+        latest.number,
+        name=latest.name if drafting else seq.name,
+        draft=drafting,
+    )
     return seq
+
+
+def draft_name(version: SequenceVersion, seq: Sequence) -> str:
+    """The name a version gives its sequence (rows from before drafts had names: the sequence's)."""
+    return version.name if version.name is not None else seq.name
+
+
+def draft_description(version: SequenceVersion, seq: Sequence) -> str:
+    return version.description if version.description is not None else seq.description
 
 
 # --- Designing ----------------------------------------------------------------------------
@@ -416,6 +446,11 @@ async def activate(
         ws.version.activated_by_id = actor.user_id
         ws.version.change_description = (change_description or "").strip()
         seq.current_version_id = ws.version.id
+        # The draft's name and description are the sequence's from now on.
+        seq.name = draft_name(ws.version, seq)
+        seq.description = draft_description(ws.version, seq)
+        seq.search_text = store.search_text(seq.name, seq.description)
+        ws.version.name, ws.version.description = seq.name, seq.description
     seq.status = "ACTIVE"
     seq.activated_at = now
     seq.updated_at = now
@@ -483,6 +518,30 @@ async def create_revision(
     return ws
 
 
+async def discard_revision(session: AsyncSession, actor: Actor, sequence_id: int) -> Sequence:
+    """Throw the open draft revision away: the newest activated version is the design again,
+    and the sequence keeps the name and description it has (a draft's never reached it)."""
+    seq = await get_sequence(session, actor, sequence_id)
+    await organization(session, actor)
+    latest = (await store.latest_versions(session, [seq.id]))[seq.id]
+    if latest.status != "DRAFT" or latest.number == 1:
+        raise DomainError.of(
+            ErrorCode.NO_DRAFT,
+            "There is no draft revision to discard"
+            + (
+                ": the sequence has never been activated (edit or delete it instead)."
+                if latest.status == "DRAFT"
+                else "."
+            ),
+            ["sequenceId"],
+        )
+    number = latest.number
+    await store.discard_version(session, latest)
+    seq.updated_at = utcnow()
+    _log(session, actor, seq, "sequence.revision_discarded", number)
+    return seq
+
+
 async def clone(
     session: AsyncSession, registry: Registry, actor: Actor, sequence_id: int, name: str | None
 ) -> Sequence:
@@ -506,7 +565,11 @@ async def clone(
         source.exit_on_reply,
         source.skip_non_working_time,
     )
-    _log(session, actor, copy, "sequence.cloned", 1, source=source.id)
+    tags = await tag_store.tags_by_sequence(session, [source.id])
+    tag_ids = [t.id for t in tags.get(source.id, [])]
+    if tag_ids:
+        await tag_store.set_sequence_tags(session, copy.id, tag_ids)
+    _log(session, actor, copy, "sequence.cloned", 1, source=source.id, tags=tag_ids)
     return copy
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from sekvens.resolvers.engine import EngineMutations
+from sekvens.resolvers.grid import GridMutations
 from sekvens.resolvers.organization import OrganizationMutations
 from sekvens.resolvers.record_types import RecordTypeMutations
 from sekvens.resolvers.records import RecordMutations
@@ -28,5 +29,6 @@ class Mutation(
     TemplateMutations,
     EngineMutations,
     TransferMutations,
+    GridMutations,
 ):
     pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from sekvens.resolvers.engine import EngineQueries
+from sekvens.resolvers.grid import GridQueries
 from sekvens.resolvers.query import CoreQueries
 from sekvens.resolvers.sequences import SequenceQueries
 from sekvens.resolvers.step_types import StepTypeQueries
@@ -14,6 +15,12 @@ from sekvens.resolvers.templates import TemplateQueries
 
 @strawberry.type
 class Query(
-    CoreQueries, StepTypeQueries, SequenceQueries, TagQueries, TemplateQueries, EngineQueries
+    CoreQueries,
+    StepTypeQueries,
+    SequenceQueries,
+    TagQueries,
+    TemplateQueries,
+    EngineQueries,
+    GridQueries,
 ):
     pass

@@ -31,6 +31,7 @@ from sekvens.schema.sequences import (
     DeactivateSequencePayload,
     DeleteSequenceInput,
     DeleteSequencePayload,
+    DiscardSequenceRevisionInput,
     MoveStepInput,
     RemoveStepInput,
     RemoveStepPayload,
@@ -162,7 +163,7 @@ async def _load_version(ctx: Context, pk: str) -> Node | None:
     seq = await ctx.reader.get(SequenceRow, version.sequence_id) if version else None
     if seq is None or seq.organization_id != ctx.viewer.organization_id:
         return None
-    return SequenceVersion.from_row(version, seq.record_type_id)
+    return SequenceVersion.from_row(version, seq)
 
 
 NODE_LOADERS["Sequence"] = _load_sequence
@@ -282,7 +283,11 @@ class SequenceMutations:
 
         return await mutate(info, SequencePayload, run)
 
-    @strawberry.mutation(description="Name and description, while inactive or on a draft revision.")
+    @strawberry.mutation(
+        description="Name and description, while inactive; on an active sequence they go to its "
+        "draft revision (`draft { name description }`) and become the sequence's when the "
+        "revision is activated."
+    )
     async def update_sequence(self, info: Info, input: UpdateSequenceInput) -> SequencePayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             seq = await authoring.update(
@@ -474,7 +479,24 @@ class SequenceMutations:
 
         return await mutate(info, SequencePayload, run)
 
-    @strawberry.mutation(description="A full copy with a new name, inactive.")
+    @strawberry.mutation(
+        description="Throw the open draft revision away; the active version and the sequence's "
+        "name and description stay as they are."
+    )
+    async def discard_sequence_revision(
+        self, info: Info, input: DiscardSequenceRevisionInput
+    ) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            seq = await authoring.discard_revision(
+                ctx.session, viewer, sequence_pk(input.sequence_id)
+            )
+            return {"sequence": Sequence.from_row(seq)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(
+        description="A full copy with a new name, inactive: steps, assignment, options and tags."
+    )
     async def clone_sequence(self, info: Info, input: CloneSequenceInput) -> SequencePayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             seq = await authoring.clone(

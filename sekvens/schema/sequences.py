@@ -153,6 +153,12 @@ class SequenceVersion(Node):
     row: strawberry.Private[VersionRow]
     number: int
     status: VersionStatus
+    name: str = strawberry.field(
+        description="The name this version gives the sequence: a draft's own until activated."
+    )
+    description: str = strawberry.field(
+        description="The description this version gives the sequence, likewise."
+    )
     change_description: str
     created_at: datetime
     activated_at: datetime | None
@@ -165,15 +171,17 @@ class SequenceVersion(Node):
         return steps_of(design)
 
     @classmethod
-    def from_row(cls, row: VersionRow, record_type_id: int) -> SequenceVersion:
+    def from_row(cls, row: VersionRow, sequence: SequenceRow) -> SequenceVersion:
         return cls(
             id=strawberry.ID(to_global_id("SequenceVersion", row.id)),
             pk=row.id,
             sequence_pk=row.sequence_id,
-            record_type_pk=record_type_id,
+            record_type_pk=sequence.record_type_id,
             row=row,
             number=row.number,
             status=VersionStatus(row.status),
+            name=row.name if row.name is not None else sequence.name,
+            description=row.description if row.description is not None else sequence.description,
             change_description=row.change_description,
             created_at=row.created_at,
             activated_at=row.activated_at,
@@ -325,18 +333,21 @@ class Sequence(Node):
         if self.row.current_version_id is None:
             return None
         row = await info.context.sequence_loaders.version.load(self.row.current_version_id)
-        return SequenceVersion.from_row(row, self.row.record_type_id) if row else None
+        return SequenceVersion.from_row(row, self.row) if row else None
 
-    @strawberry.field(description="The open draft revision, if any.")
+    @strawberry.field(
+        description="The open draft revision, if any, with the name and description it will "
+        "give the sequence when activated."
+    )
     async def draft(self, info: Info) -> SequenceVersion | None:
         version = await info.context.sequence_loaders.latest_version.load(self.row.id)
         ok = version is not None and version.status == "DRAFT"
-        return SequenceVersion.from_row(version, self.row.record_type_id) if ok else None
+        return SequenceVersion.from_row(version, self.row) if ok else None
 
     @strawberry.field(description="Version history, newest first.")
     async def versions(self, info: Info) -> list[SequenceVersion]:
         rows = await info.context.sequence_loaders.versions.load(self.row.id)
-        return [SequenceVersion.from_row(r, self.row.record_type_id) for r in rows]
+        return [SequenceVersion.from_row(r, self.row) for r in rows]
 
     @strawberry.field(
         description="Lifecycle changes: who, what, when, which version; newest first."
@@ -494,6 +505,11 @@ class DeactivateSequenceInput:
 
 @strawberry.input
 class CreateSequenceRevisionInput:
+    sequence_id: strawberry.ID
+
+
+@strawberry.input
+class DiscardSequenceRevisionInput:
     sequence_id: strawberry.ID
 
 

@@ -239,9 +239,11 @@ async def test_active_sequence_is_read_only_until_revision(api: Api) -> None:
     steps = rev["sequence"]["steps"]
     await add(api, rev["sequence"], steps[-1]["id"], "core.task", {"subject": "Second"})
     renamed = await api.mutate(
-        "updateSequence", {"sequenceId": seq["id"], "name": "Simple v2"}, "sequence { name }"
+        "updateSequence",
+        {"sequenceId": seq["id"], "name": "Simple v2"},
+        "sequence { name draft { name } }",
     )
-    assert renamed["sequence"]["name"] == "Simple v2"
+    assert renamed["sequence"] == {"name": "Simple", "draft": {"name": "Simple v2"}}
     running = await api.ok(
         "query($id: ID!) { sequence(id: $id) { status currentVersion { number steps { type } } draft { number steps { type } } } }",
         {"id": seq["id"]},

@@ -144,6 +144,8 @@ QUERY_ROWS: dict[str, QueryRow] = {
         lambda w: {"seq": w.objects["active"], "rec": w.objects["record"]},
     ),
     "outbox": QueryRow("{ outbox { nodes { id } } }", allowed=EDITORS),
+    # Everyone reads their own grid layout; there is nothing of another user's to ask for.
+    "gridPreferences": QueryRow("{ gridPreferences { view columns { column width } } }"),
 }
 
 
@@ -207,6 +209,13 @@ async def p_set_steps(w: World) -> dict[str, Any]:
 
 async def p_active(w: World) -> dict[str, Any]:
     return await _seq(w, active=True)
+
+
+async def p_revised(w: World) -> dict[str, Any]:
+    """An active sequence with an open draft revision."""
+    target = await _seq(w, active=True)
+    await w.mutate("createSequenceRevision", target, "sequence { id }")
+    return target
 
 
 async def p_connect(w: World) -> dict[str, Any]:
@@ -359,6 +368,10 @@ async def p_import(w: World) -> dict[str, Any]:
     return {"document": exported["document"], "mode": "APPLY", "onConflict": "COPY"}
 
 
+async def p_grid_layout(w: World) -> dict[str, Any]:
+    return {"columns": [{"column": "NAME", "width": 240}, {"column": "STATUS"}]}
+
+
 MUTATION_ROWS: dict[str, Row] = {
     # Organization administration: the system administrator only.
     "updateOrganizationSettings": row(p_settings, ADMINS, cross=OWN_ORG),
@@ -395,6 +408,7 @@ MUTATION_ROWS: dict[str, Row] = {
     "activateSequence": row(seq_input(), EDITORS),
     "deactivateSequence": row(p_active, EDITORS),
     "createSequenceRevision": row(p_active, EDITORS),
+    "discardSequenceRevision": row(p_revised, EDITORS),
     "deleteSequence": row(seq_input(), EDITORS),
     "setSequenceTags": row(p_set_tags, EDITORS),
     "saveAsTemplate": row(p_save_template, EDITORS),
@@ -419,6 +433,10 @@ MUTATION_ROWS: dict[str, Row] = {
     "skipActivity": row(activity(), EDITORS),
     "snoozeActivity": row(p_snooze, EDITORS),
     "reassignActivity": row(p_reassign, EDITORS),
+    # One's own grid layout: every signed-in user, for themselves.
+    "saveGridPreferences": row(
+        p_grid_layout, EVERYONE, cross=OWN_ORG, select="preferences { view }"
+    ),
 }
 
 
