@@ -17,19 +17,20 @@ from sekvens.authoring.checks import Checker, shape_of
 from sekvens.domain import sequence_access as access
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.global_ids import to_global_id
+from sekvens.domain.life_cycles import ConnectionReason, ConnectionStatus
 from sekvens.domain.records import FieldType
 from sekvens.domain.roles import Actor, Role
 from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
-from sekvens.domain.sequence_rules import check_description, check_name
+from sekvens.domain.sequence_rules import check_description, check_name, check_step_text
 from sekvens.plugins.api import SequenceInfo
 from sekvens.plugins.registry import Registry
 from sekvens.storage import audit, record_types
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
-from sekvens.storage.tables import Organization, Sequence, SequenceVersion, Team, User
+from sekvens.storage.connection_endings import end_connections
+from sekvens.storage.tables import Connection, Organization, Sequence, SequenceVersion, Team, User
 from sekvens.storage.types import utcnow
 
-STEP_NAME_MAX = 160
 ROLE_NAMES = frozenset(r.value for r in Role)
 ASSIGN_TO = ("RECORD_OWNER", "RECORD_FIELD", "OWNING_TEAM", "ACCESS_TEAM", "CURRENT_USER")
 
@@ -260,15 +261,8 @@ def draft_description(version: SequenceVersion, seq: Sequence) -> str:
 # --- Designing ----------------------------------------------------------------------------
 
 
-def _check_step_text(name: str | None, description: str | None) -> None:
-    problems = []
-    if name is not None and len(name.strip()) > STEP_NAME_MAX:
-        problems.append(
-            Problem(
-                ErrorCode.TOO_LONG, f"Step names are at most {STEP_NAME_MAX} characters.", ("name",)
-            )
-        )
-    problems += check_description(description)
+def _check_step_text(name: str | None, description: str | None, key: str | None = None) -> None:
+    problems = check_step_text(name, description, key)
     if problems:
         raise DomainError(problems)
 
@@ -288,7 +282,7 @@ def new_step(
             f"Step type '{type_key}' is not installed; stepTypes lists those that are.",
             ["type"],
         )
-    _check_step_text(name, description)
+    _check_step_text(name, description, key)
     return Step(
         key=key or new_key(),
         type=type_key,
@@ -394,7 +388,7 @@ async def set_steps(
         raise DomainError.of(ErrorCode.DUPLICATE, "Two steps share a key.", ["steps"])
     for i, s in enumerate(steps):
         try:
-            _check_step_text(s.name, s.description)
+            _check_step_text(s.name, s.description, s.key)
         except DomainError as e:
             raise DomainError(
                 [Problem(p.code, p.message, ("steps", str(i), *p.field)) for p in e.problems]
@@ -490,7 +484,15 @@ async def deactivate(session: AsyncSession, actor: Actor, sequence_id: int) -> t
         )
     seq.status = "INACTIVE"
     seq.updated_at = utcnow()
-    disconnected = await store.disconnect_running(session, seq.id, "PARENT_SEQUENCE_DEACTIVATED")
+    disconnected = len(
+        await end_connections(
+            session,
+            Connection.sequence_id == seq.id,
+            ConnectionStatus.DISCONNECTED,
+            ConnectionReason.PARENT_SEQUENCE_DEACTIVATED,
+            utcnow(),
+        )
+    )
     _log(session, actor, seq, "sequence.deactivated", None, disconnected=disconnected)
     return seq, disconnected
 
@@ -565,6 +567,7 @@ async def clone(
         source.exit_on_reply,
         source.skip_non_working_time,
     )
+    copy.skip_opted_out_email = source.skip_opted_out_email
     tags = await tag_store.tags_by_sequence(session, [source.id])
     tag_ids = [t.id for t in tags.get(source.id, [])]
     if tag_ids:
@@ -582,7 +585,15 @@ async def delete(session: AsyncSession, actor: Actor, sequence_id: int, force: b
             "(its records are disconnected).",
             ["force"],
         )
-    disconnected = await store.disconnect_running(session, seq.id, "PARENT_SEQUENCE_DEACTIVATED")
+    disconnected = len(
+        await end_connections(
+            session,
+            Connection.sequence_id == seq.id,
+            ConnectionStatus.DISCONNECTED,
+            ConnectionReason.PARENT_SEQUENCE_DEACTIVATED,
+            utcnow(),
+        )
+    )
     _log(session, actor, seq, "sequence.deleted", None, name=seq.name, disconnected=disconnected)
     seq.current_version_id = None
     await session.flush()
@@ -699,6 +710,7 @@ async def set_options(
     sequence_id: int,
     exit_on_reply: bool | None,
     skip_non_working_time: bool | None,
+    skip_opted_out_email: bool | None = None,
 ) -> Sequence:
     seq = await get_sequence(session, actor, sequence_id)
     _require_inactive(seq, "options")
@@ -706,6 +718,8 @@ async def set_options(
         seq.exit_on_reply = exit_on_reply
     if skip_non_working_time is not None:
         seq.skip_non_working_time = skip_non_working_time
+    if skip_opted_out_email is not None:
+        seq.skip_opted_out_email = skip_opted_out_email
     seq.updated_at = utcnow()
     _log(
         session,
@@ -715,6 +729,7 @@ async def set_options(
         None,
         exit_on_reply=seq.exit_on_reply,
         skip_non_working_time=seq.skip_non_working_time,
+        skip_opted_out_email=seq.skip_opted_out_email,
     )
     return seq
 

@@ -4,20 +4,32 @@ The outbox row is written in the step's transaction (`engine/mail.py`); delivery
 after that commits, in three short steps so no database transaction is open while talking
 to the SMTP server (which would hold SQLite's single write lock for seconds):
 
-1. **Claim** due QUEUED rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers never take
-   the same row) and, in the same transaction, count the attempt and push `next_attempt_at`
-   out by a lease long enough for the whole batch. Other workers skip a claimed row until
-   the lease runs out.
-2. **Send** each message through aiosmtplib, with the Message-ID stored on the row.
-3. **Finish** in a transaction of its own: SENT with `sent_at`, or the error with the next
-   attempt after an exponential backoff, or, after the last attempt (or a permanent 5xx
-   refusal of the recipient), FAILED with the connection in ERROR and the reason in its
-   `error`. The attempt count is the fence: a row another worker re-claimed meanwhile is
-   left alone.
+1. **Claim** due QUEUED rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers never
+   take the same row) and, in the same transaction, count the attempt. What keeps other
+   workers away while the messages are sent:
 
-A process that dies between the server's accept and step 3 leaves the row QUEUED; when the
-lease runs out it is sent again with the same Message-ID, so receivers can recognise the
-duplicate. That is the only case of a second send: a SENT row is never claimed again.
+   * PostgreSQL: the claim is a session-level advisory lock per message, taken in the claim
+     transaction on a database connection the round keeps until it ends. The claim dies
+     with that session: a worker killed even by SIGKILL (or, thanks to TCP keepalives, a
+     machine that vanished) drops its connection, PostgreSQL releases the locks, and since
+     the row is still due, the next round of any worker takes it over, first in line. A
+     worker that survives an error in its round can't tell whether the message it was
+     sending got through, so it turns its unfinished claims into a lease
+     (`next_attempt_at` pushed out) before it lets go.
+   * SQLite (one machine, one writer): the lease, `next_attempt_at` pushed out long enough
+     for the whole batch. Other workers skip a claimed row until the lease runs out.
+2. **Send** each message through aiosmtplib, with the Message-ID stored on the row.
+3. **Finish** each message as soon as the server answered, in a small transaction of its
+   own (on PostgreSQL one autocommitted UPDATE on the round's connection): SENT with
+   `sent_at`, or the error with the next attempt after an exponential backoff, or, after the
+   last attempt (or a permanent 5xx refusal of the recipient), FAILED with the connection in
+   ERROR and the reason in its `error`. The attempt count is the fence: a row another worker
+   re-claimed meanwhile is left alone.
+
+A process that dies between the server's accept and step 3 (a millisecond or so) leaves the
+row QUEUED; it is sent again, with the same Message-ID, by the worker that takes it over (on
+SQLite when the lease has run out), so receivers can recognise the duplicate. That is the
+only case of a second send: a SENT row is never claimed again.
 """
 
 from __future__ import annotations
@@ -29,11 +41,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sekvens.config import Settings
 from sekvens.engine.tracking import Tracker
@@ -45,12 +68,45 @@ log = logging.getLogger("sekvens.delivery")
 
 #: Headers the deliverer writes itself; same-named headers stored on a message are ignored.
 RESERVED_HEADERS = frozenset(
-    {"message-id", "date", "from", "to", "cc", "bcc", "subject", "mime-version"}
+    {
+        "message-id",
+        "date",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "mime-version",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    }
 )
 #: Connection statuses a failed email turns into ERROR (a disconnected one stays as it is).
 FAILABLE = ("CONNECTED", "PAUSED", "COMPLETED")
 BACKOFF_MAX = timedelta(hours=12)
 ERROR_MAX = 2000
+#: PostgreSQL: the first key of the advisory locks that are delivery claims ("SEKV"); the
+#: second is the outbox id modulo CLAIM_KEYS (an int4). Two messages whose ids differ by a
+#: multiple of 2^31 share a key, which only makes one wait for the other's round.
+CLAIM_NAMESPACE = 0x53454B56
+CLAIM_KEYS = 2**31
+#: The claim keys held by live sessions of this database, read from `pg_locks` (no locking).
+_CLAIMED = text(
+    "SELECT objid::bigint AS key FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
+    f" AND classid = {CLAIM_NAMESPACE} AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+).columns(column("key", BigInteger))
+#: TCP keepalives for a worker's sessions while it holds claims (PostgreSQL): when a
+#: worker's machine vanishes without closing its connections, PostgreSQL notices after
+#: about idle + interval x count = 25 seconds and releases its locks.
+KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
+
+
+def keepalive(local: bool) -> Select[Any]:
+    """Sets KEEPALIVE for the transaction (`local`) or the session; PostgreSQL only."""
+    return select(*(func.set_config(name, str(v), local) for name, v in KEEPALIVE.items()))
+
+
 _STARTTLS = {
     "auto": None,
     "required": True,
@@ -182,9 +238,24 @@ class Deliverer:
         """Send what is due now; returns the number of messages attempted."""
         if self.tracker is not None and self.tracker.enabled:
             self.tracker.check()  # a key problem is the operator's, not the messages'
-        jobs = await self.claim()
+        if not await self._due_exists(self.clock.now()):  # spares a connection, or
+            return 0  # SQLite's write lock, on an idle poll
+        if not self.postgres:
+            return await self._deliver(None)
+        # The round's own session: the claims are its advisory locks (see the module doc).
+        async with self.db.engine.connect() as conn:
+            try:
+                return await self._deliver(conn)
+            finally:
+                await self._release(conn)
+
+    async def _deliver(self, conn: AsyncConnection | None) -> int:
+        jobs = await self.claim(conn)
         if not jobs:
             return 0
+        if conn is not None:  # from here on, each statement is its own small commit
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        unfinished = {job.outbox_id: job for job in jobs}
         client: aiosmtplib.SMTP | None = None
         connect_failure: Failure | None = None
         try:
@@ -201,39 +272,76 @@ class Deliverer:
                         if failure is not None:
                             client.close()  # start the next message on a clean session
                             client = None
-                await self.finish(job, failure)
+                await self.finish(job, failure, conn)
+                del unfinished[job.outbox_id]
         finally:
             if client is not None:
                 try:
                     await client.quit()
                 except Exception:
                     client.close()
+            if unfinished and conn is not None:
+                await self._lease(conn, list(unfinished))
         return len(jobs)
+
+    async def _lease(self, conn: AsyncConnection, ids: list[int]) -> None:
+        """A round that failed in a live worker: its unfinished claims wait for the lease,
+        since the message in progress may have been accepted (PostgreSQL)."""
+        try:
+            await conn.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "QUEUED")
+                .values(next_attempt_at=self.clock.now() + self.lease)
+            )
+        except Exception:
+            log.exception("could not lease the unfinished outbox messages %s", ids)
+
+    async def _release(self, conn: AsyncConnection) -> None:
+        """Let go of the round's claims before its connection goes back to the pool; a
+        connection that can't is closed, which releases them too."""
+        try:
+            await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        except Exception:
+            log.warning("could not release the delivery claims; closing the connection")
+            await conn.invalidate()
+        except BaseException:  # cancelled: don't hand a connection with locks to the pool
+            await conn.invalidate()
+            raise
+
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        due = and_(OutboxMessage.status == "QUEUED", OutboxMessage.next_attempt_at <= now)
+        if self.postgres:  # and no live session holds a claim on it
+            due = and_(due, (OutboxMessage.id % CLAIM_KEYS).not_in(_CLAIMED))
+        return due
 
     async def _due_exists(self, now: datetime) -> bool:
         async with self.db.session() as session:
-            found = await session.scalar(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.status == "QUEUED", OutboxMessage.next_attempt_at <= now)
-                .limit(1)
-            )
+            found = await session.scalar(select(OutboxMessage.id).where(self._due(now)).limit(1))
             return found is not None
 
-    async def claim(self) -> list[Job]:
+    async def claim(self, conn: AsyncConnection | None = None) -> list[Job]:
+        """Claim a batch: with `conn` (PostgreSQL), by advisory locks held by that
+        connection's session; without, by the lease."""
         now = self.clock.now()
-        if not await self._due_exists(now):  # spares SQLite's write lock on an idle poll
-            return []
         jobs: list[Job] = []
-        async with self.track(self.db.session(write=True)) as session, session.begin():
+        session = (
+            self.db.session(write=True)
+            if conn is None
+            else AsyncSession(bind=conn, expire_on_commit=False)
+        )
+        async with self.track(session) as session, session.begin():
             stmt = (
                 select(OutboxMessage)
-                .where(OutboxMessage.status == "QUEUED", OutboxMessage.next_attempt_at <= now)
+                .where(self._due(now))
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(self.batch_size)
             )
             if self.postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
-            for row in list(await session.scalars(stmt)):
+            rows = list(await session.scalars(stmt))
+            if conn is not None and rows:
+                rows = await self._lock(session, rows)
+            for row in rows:
                 if row.attempts >= self.max_attempts:
                     # The last attempt's process died before it recorded the outcome.
                     await self.give_up(
@@ -244,13 +352,21 @@ class Deliverer:
                     )
                     continue
                 row.attempts += 1
-                row.next_attempt_at = now + self.lease
+                if conn is None:
+                    row.next_attempt_at = now + self.lease
                 try:
                     jobs.append(Job(row.id, row.attempts, self.build(row)))
                 except (ValueError, TypeError) as exc:  # a header the mail format refuses
                     failure = Failure(f"The message can't be built: {exc}", permanent=True)
                     jobs.append(Job(row.id, row.attempts, None, failure))
         return jobs
+
+    async def _lock(self, session: AsyncSession, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+        """The rows whose claim lock this session got. One another session took between its
+        `pg_locks` check and ours is left to it."""
+        locks = [func.pg_try_advisory_lock(CLAIM_NAMESPACE, row.id % CLAIM_KEYS) for row in rows]
+        got = (await session.execute(keepalive(local=False).add_columns(*locks))).one()
+        return [row for row, ok in zip(rows, got[len(KEEPALIVE) :], strict=True) if ok]
 
     def build(self, row: OutboxMessage) -> EmailMessage:
         """The email of an outbox row; the same Message-ID and Date on every attempt."""
@@ -263,10 +379,13 @@ class Deliverer:
         msg["From"] = row.from_address or self.mail_from
         msg["To"] = row.to_address
         msg["Subject"] = row.subject
-        msg.set_content(row.text)
-        html = row.html
+        text, html = row.text, row.html
         if self.tracker is not None and self.tracker.enabled:
+            for name, value in self.tracker.unsubscribe_headers(row.id).items():
+                msg[name] = value
+            text = self.tracker.unsubscribe_footer(row.id, row.text)
             html = self.tracker.decorate(row.id, row.text, row.html)
+        msg.set_content(text)
         if html is not None:
             msg.add_alternative(html, subtype="html")
         return msg
@@ -297,9 +416,31 @@ class Deliverer:
             return Failure(_describe(exc))
         return None
 
-    async def finish(self, job: Job, failure: Failure | None) -> None:
-        """Record the outcome of `job`, unless the row moved on without us."""
+    async def finish(
+        self, job: Job, failure: Failure | None, conn: AsyncConnection | None = None
+    ) -> None:
+        """Record the outcome of `job`, unless the row moved on without us. Sent: at once,
+        in a single UPDATE (autocommitted on the round's connection `conn`)."""
         now = self.clock.now()
+        if failure is None:
+            sent = (
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == job.outbox_id,
+                    OutboxMessage.status == "QUEUED",
+                    OutboxMessage.attempts == job.attempt,
+                )
+                .values(status="SENT", sent_at=now, next_attempt_at=None, last_error=None)
+                .execution_options(synchronize_session=False)
+            )
+            if conn is not None:
+                done = (await conn.execute(sent)).rowcount
+            else:
+                async with self.db.session(write=True) as session, session.begin():
+                    done = (await session.execute(sent)).rowcount  # type: ignore[attr-defined]
+            if not done:
+                log.warning("outbox message %s changed while being sent; left as is", job.outbox_id)
+            return
         async with self.track(self.db.session(write=True)) as session, session.begin():
             stmt = select(OutboxMessage).where(OutboxMessage.id == job.outbox_id)
             if self.postgres:
@@ -307,10 +448,6 @@ class Deliverer:
             row = await session.scalar(stmt)
             if row is None or row.status != "QUEUED" or row.attempts != job.attempt:
                 log.warning("outbox message %s changed while being sent; left as is", job.outbox_id)
-                return
-            if failure is None:
-                row.status, row.sent_at, row.next_attempt_at = "SENT", now, None
-                row.last_error = None
                 return
             row.last_error = failure.text[:ERROR_MAX]
             if failure.permanent:

@@ -60,6 +60,7 @@ from sekvens.storage.tables import (
     Organization,
     Record,
     Sequence,
+    SequenceVersion,
     User,
 )
 
@@ -76,7 +77,10 @@ class Batch:
 
     session: AsyncSession
     registry: Registry
-    graphs: dict[int, SequenceGraph]
+    #: The runner's graphs by version id, each with its version's creation time: SQLite may
+    #: give a deleted version's id to a new one, so the time tells a reused id.
+    cache: dict[int, tuple[datetime, SequenceGraph]]
+    graphs: dict[int, SequenceGraph] = field(default_factory=dict)
     orgs: dict[int, Organization] = field(default_factory=dict)
     sequences: dict[int, Sequence] = field(default_factory=dict)
     records: dict[int, Record] = field(default_factory=dict)
@@ -101,11 +105,21 @@ class Batch:
             self.orgs[org_id] = org
             for type_id, (row, info) in (await record_types.load_infos(s, org_id)).items():
                 self.types[type_id] = (row.name, info)
-        for version_id in {c.version_id for c in conns} - set(self.graphs):
-            rows = (await seq_store.steps_of(s, [version_id]))[version_id]
-            self.graphs[version_id] = SequenceGraph(
-                seq_store.to_steps(rows), shape_of(self.registry)
+        need = {c.version_id for c in conns} - set(self.graphs)
+        if need:
+            rows = await s.execute(
+                select(SequenceVersion.id, SequenceVersion.created_at).where(
+                    SequenceVersion.id.in_(need)
+                )
             )
+            created = {version_id: at for version_id, at in rows}
+            for version_id in need:
+                cached = self.cache.get(version_id)
+                if cached is None or cached[0] != created.get(version_id):
+                    steps = (await seq_store.steps_of(s, [version_id]))[version_id]
+                    graph = SequenceGraph(seq_store.to_steps(steps), shape_of(self.registry))
+                    cached = self.cache[version_id] = (created[version_id], graph)
+                self.graphs[version_id] = cached[1]
 
     async def user(self, user_id: int) -> User | None:
         if user_id not in self.users:
@@ -147,7 +161,7 @@ class Runner:
         self.clock = clock
         self.deliver_mail = deliver_mail
         #: Versions with connections are immutable (ACTIVE or RETIRED), so graphs are cached.
-        self.graphs: dict[int, SequenceGraph] = {}
+        self.graphs: dict[int, tuple[datetime, SequenceGraph]] = {}
 
     def batch(self, session: AsyncSession) -> Batch:
         return Batch(session, self.registry, self.graphs)

@@ -28,16 +28,18 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sekvens.config import Settings
 from sekvens.engine.events import EventInput, record_events
 from sekvens.plugins.api import EventKind
-from sekvens.storage.tables import OutboxMessage
+from sekvens.storage import suppression
+from sekvens.storage.tables import Connection, OutboxMessage
 
 if TYPE_CHECKING:
     from sekvens.engine.worker import Engine
@@ -47,7 +49,7 @@ log = logging.getLogger("sekvens.tracking")
 
 SECRET_FILE = "sekvens.secret"
 MIN_SECRET_CHARS = 32
-OPEN, CLICK = "open", "click"
+OPEN, CLICK, UNSUBSCRIBE = "open", "click", "unsubscribe"
 TOKEN_MAX = 4096
 _MAC_BYTES = 16
 _VERSION = b"sekvens-tracking-v1"
@@ -294,10 +296,28 @@ class Tracker:
     def click_url(self, message_pk: int, url: str) -> str:
         return f"{self.base_url}/t/c/{self.sign(CLICK, message_pk, url)}"
 
+    def unsubscribe_url(self, message_pk: int) -> str:
+        return f"{self.base_url}/t/u/{self.sign(UNSUBSCRIBE, message_pk)}"
+
+    def unsubscribe_headers(self, message_pk: int) -> dict[str, str]:
+        """One-click unsubscribe (RFC 8058): the link, and the POST body mail clients send."""
+        return {
+            "List-Unsubscribe": f"<{self.unsubscribe_url(message_pk)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+    def unsubscribe_footer(self, message_pk: int, text: str) -> str:
+        """The text part with an unsubscribe line at its end."""
+        return f"{text.rstrip()}\n\n--\nUnsubscribe: {self.unsubscribe_url(message_pk)}\n"
+
     def decorate(self, message_pk: int, text: str, html: str | None) -> str:
         """The html part to send: the stored html (or the text rendered as html) with its
         http(s) links rewritten to the click endpoint and the open pixel at the end."""
         source = html if html is not None else text_to_html(text)
+        unsubscribe = (
+            '<p style="font-size:small;color:#666">'
+            f'<a href="{htmllib.escape(self.unsubscribe_url(message_pk))}">Unsubscribe</a></p>'
+        )
 
         def href(m: re.Match[str]) -> str:
             raw = m.group(2)
@@ -307,7 +327,7 @@ class Tracker:
             return f'{m.group(1)}"{htmllib.escape(self.click_url(message_pk, url))}"'
 
         tracked = _A_TAG.sub(lambda tag: _HREF.sub(href, tag.group(0), count=1), source)
-        pixel = (
+        pixel = unsubscribe + (
             f'<img src="{htmllib.escape(self.open_url(message_pk))}" width="1" height="1" '
             'alt="" style="display:block;width:1px;height:1px;border:0">'
         )
@@ -322,7 +342,8 @@ class Tracker:
 
 
 class TrackingEndpoints:
-    """GET /t/o/{token}.gif and GET /t/c/{token}."""
+    """GET /t/o/{token}.gif, GET /t/c/{token}, and /t/u/{token}: GET shows a button, POST
+    (the button, or a mail client's one-click request) unsubscribes."""
 
     def __init__(self, tracker: Tracker, db: Database, engine: Engine):
         self.tracker, self.db, self.engine = tracker, db, engine
@@ -331,7 +352,31 @@ class TrackingEndpoints:
         return [
             Route("/t/o/{token}.gif", self.opened, methods=["GET"]),
             Route("/t/c/{token}", self.clicked, methods=["GET"]),
+            Route("/t/u/{token}", self.unsubscribe, methods=["GET", "POST"]),
         ]
+
+    async def unsubscribe(self, request: Request) -> Response:
+        """Link scanners fetch every link, so GET only asks; POST suppresses the address and
+        ends the record's running connections (UNSUBSCRIBED)."""
+        token = request.path_params["token"]
+        found = self.tracker.verify(UNSUBSCRIBE, token)
+        if found is None:
+            return _not_found()
+        if request.method == "GET":
+            return HTMLResponse(_UNSUBSCRIBE_FORM, headers=NO_CACHE)
+        now = self.engine.clock.now()
+        session = self.engine.bus.track(self.db.session(write=True))
+        async with session, session.begin():
+            row = await session.get(OutboxMessage, found[0])
+            if row is None:
+                return _not_found()
+            record_id = await session.scalar(
+                select(Connection.record_id).where(Connection.id == row.connection_id)
+            )
+            await suppression.unsubscribe_record(
+                session, row.organization_id, record_id, row.to_address, now
+            )
+        return HTMLResponse(_UNSUBSCRIBED, headers=NO_CACHE)
 
     async def opened(self, request: Request) -> Response:
         found = self.tracker.verify(OPEN, request.path_params["token"])
@@ -392,6 +437,19 @@ class TrackingEndpoints:
             return allowed
         self.engine.wake()
         return allowed
+
+
+_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width"><title>Unsubscribe</title></head>'
+    '<body style="font-family:sans-serif;max-width:32em;margin:4em auto">{}</body></html>'
+)
+_UNSUBSCRIBE_FORM = _PAGE.format(
+    "<h1>Unsubscribe</h1><p>Stop receiving these emails?</p>"
+    '<form method="post"><button type="submit" name="List-Unsubscribe" value="One-Click">'
+    "Unsubscribe</button></form>"
+)
+_UNSUBSCRIBED = _PAGE.format("<h1>Unsubscribed</h1><p>You will not get these emails again.</p>")
 
 
 def _not_found() -> Response:

@@ -10,6 +10,7 @@ from sekvens.resolvers.organization import OrganizationMutations
 from sekvens.resolvers.record_types import RecordTypeMutations
 from sekvens.resolvers.records import RecordMutations
 from sekvens.resolvers.sequences import SequenceMutations
+from sekvens.resolvers.suppression import SuppressionMutations
 from sekvens.resolvers.tags import TagMutations
 from sekvens.resolvers.teams import TeamMutations
 from sekvens.resolvers.templates import TemplateMutations
@@ -30,5 +31,6 @@ class Mutation(
     EngineMutations,
     TransferMutations,
     GridMutations,
+    SuppressionMutations,
 ):
     pass

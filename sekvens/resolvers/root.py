@@ -9,6 +9,7 @@ from sekvens.resolvers.grid import GridQueries
 from sekvens.resolvers.query import CoreQueries
 from sekvens.resolvers.sequences import SequenceQueries
 from sekvens.resolvers.step_types import StepTypeQueries
+from sekvens.resolvers.suppression import SuppressionQueries
 from sekvens.resolvers.tags import TagQueries
 from sekvens.resolvers.templates import TemplateQueries
 
@@ -22,5 +23,6 @@ class Query(
     TemplateQueries,
     EngineQueries,
     GridQueries,
+    SuppressionQueries,
 ):
     pass

@@ -16,10 +16,10 @@ from sekvens.domain.sequence_graph import Step as GraphStep
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.resolvers.pagination import paginate
-from sekvens.resolvers.query import NODE_LOADERS, context
+from sekvens.resolvers.query import NODE_LOADERS, check_record_type, check_search, context
 from sekvens.resolvers.sequence_loaders import Design
 from sekvens.schema.errors import ApiError
-from sekvens.schema.relay import Connection, Node, decode_id, from_global_id
+from sekvens.schema.relay import Connection, Node, decode_id, from_global_id, key_of
 from sekvens.schema.sequences import (
     ActivateSequenceInput,
     AddStepInput,
@@ -52,6 +52,10 @@ from sekvens.storage import sequences as store
 from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.storage.tables import SequenceVersion as VersionRow
 
+#: A draft may grow past the organization's step limit (activating it is refused), but not
+#: beyond this many times the limit: setSequenceSteps refuses that before any work.
+DRAFT_STEPS_FACTOR = 2
+
 
 def sequence_pk(global_id: str, field: str = "sequenceId") -> int:
     return decode_id(global_id, "Sequence", [field])
@@ -61,9 +65,10 @@ def step_ref(global_id: str, field: str = "stepId") -> tuple[int, str]:
     """(version id, step key) of a step's global id."""
     kind, raw = from_global_id(str(global_id))
     version, _, key = raw.partition(":")
-    if kind != "Step" or not version.isdigit() or not key:
+    version_id = key_of(version)
+    if kind != "Step" or version_id is None or not key:
         raise DomainError.of(ErrorCode.NOT_FOUND, f"No step with id '{global_id}'.", [field])
-    return int(version), key
+    return version_id, key
 
 
 async def sequence_of_step(
@@ -150,7 +155,7 @@ class SequenceFilter:
 
 
 async def _load_sequence(ctx: Context, pk: str) -> Node | None:
-    row = await ctx.reader.get(SequenceRow, int(pk)) if pk.isdigit() else None
+    row = await ctx.reader.get(SequenceRow, key) if (key := key_of(pk)) else None
     return (
         Sequence.from_row(row)
         if row and row.organization_id == ctx.viewer.organization_id
@@ -159,7 +164,7 @@ async def _load_sequence(ctx: Context, pk: str) -> Node | None:
 
 
 async def _load_version(ctx: Context, pk: str) -> Node | None:
-    version = await ctx.reader.get(VersionRow, int(pk)) if pk.isdigit() else None
+    version = await ctx.reader.get(VersionRow, key) if (key := key_of(pk)) else None
     seq = await ctx.reader.get(SequenceRow, version.sequence_id) if version else None
     if seq is None or seq.organization_id != ctx.viewer.organization_id:
         return None
@@ -172,9 +177,9 @@ NODE_LOADERS["SequenceVersion"] = _load_version
 
 async def _load_step(ctx: Context, pk: str) -> Node | None:
     version, _, key = pk.partition(":")
-    if not version.isdigit() or not key:
+    version_id = key_of(version)
+    if version_id is None or not key:
         return None
-    version_id = int(version)
     version = await ctx.reader.get(VersionRow, version_id)
     seq = await ctx.reader.get(SequenceRow, version.sequence_id) if version else None
     if seq is None or seq.organization_id != ctx.viewer.organization_id:
@@ -205,6 +210,10 @@ class SequenceQueries:
         async def run() -> Connection[Sequence]:
             await authoring.organization(ctx.reader, ctx.viewer)
             f = filter or SequenceFilter()
+            check_search(search)
+            await check_record_type(
+                ctx.reader, ctx.viewer.organization_id, f.record_type, ["filter", "recordType"]
+            )
             stmt = store.grid(
                 ctx.viewer.organization_id,
                 search=search,
@@ -237,7 +246,7 @@ class SequenceQueries:
         except DomainError as e:
             raise ApiError.from_domain(e) from None
         kind, pk = from_global_id(str(id))
-        if kind != "Sequence" or not pk.isdigit():
+        if kind != "Sequence" or key_of(pk) is None:
             return None
         return await _load_sequence(ctx, pk)  # type: ignore[return-value]
 
@@ -251,7 +260,9 @@ def _step_input(registry: Any, s: Any, i: int) -> GraphStep:
         raise DomainError(
             [Problem(p.code, p.message, ("steps", str(i), *p.field)) for p in e.problems]
         ) from None
-    step.parent, step.branch = s.parent_key, _branch(s.branch)
+    # Left out, the branch is NEXT (as addStep's); START has none.
+    step.parent = s.parent_key
+    step.branch = _branch(s.branch) or ("NEXT" if s.parent_key is not None else None)
     return step
 
 
@@ -267,6 +278,13 @@ class SequenceMutations:
                 template = await get_template(
                     ctx.session, viewer.organization_id, str(input.template_id)
                 )
+                if record_type is not None and record_type != template.record_type:
+                    raise DomainError.of(
+                        ErrorCode.WRONG_RECORD_TYPE,
+                        f"The template is for record type '{template.record_type}', not"
+                        f" '{record_type}': leave recordType out, or pick another template.",
+                        ["recordType"],
+                    )
                 steps, record_type = template.steps, template.record_type
                 description = description or template.description
             seq = await authoring.create(
@@ -275,7 +293,7 @@ class SequenceMutations:
                 viewer,
                 input.name,
                 description,
-                record_type,
+                record_type or "lead",
                 input.is_personal,
                 steps,
             )
@@ -377,6 +395,14 @@ class SequenceMutations:
     async def set_sequence_steps(self, info: Info, input: SetSequenceStepsInput) -> SequencePayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             registry = ctx.services.registry
+            org = await authoring.organization(ctx.session, viewer)
+            if len(input.steps) > DRAFT_STEPS_FACTOR * org.max_steps + 1:  # +1: START
+                raise DomainError.of(
+                    ErrorCode.TOO_MANY_STEPS,
+                    f"A sequence has at most {org.max_steps} steps; a draft can't hold"
+                    f" {len(input.steps)}.",
+                    ["steps"],
+                )
             steps = [_step_input(registry, s, i) for i, s in enumerate(input.steps)]
             ws = await authoring.set_steps(
                 ctx.session, registry, viewer, sequence_pk(input.sequence_id), steps
@@ -406,7 +432,10 @@ class SequenceMutations:
 
         return await mutate(info, SequencePayload, run)
 
-    @strawberry.mutation(description="Exit on reply, skip non-working time; only while inactive.")
+    @strawberry.mutation(
+        description="Exit on reply, skip non-working time, skip opted-out email; only while"
+        " inactive."
+    )
     async def set_sequence_options(
         self, info: Info, input: SetSequenceOptionsInput
     ) -> SequencePayload:
@@ -417,6 +446,7 @@ class SequenceMutations:
                 sequence_pk(input.sequence_id),
                 input.exit_on_reply,
                 input.skip_non_working_time,
+                input.skip_opted_out_email,
             )
             return {"sequence": Sequence.from_row(seq)}
 

@@ -209,6 +209,10 @@ class SequenceOptions:
         description="Disconnect a record when the customer replies to any email of the sequence."
     )
     skip_non_working_time: bool
+    skip_opted_out_email: bool = strawberry.field(
+        description="An automated email due for a recipient who opted out: skip the step"
+        " (true) or end the connection with OPTED_OUT (false, the default)."
+    )
 
 
 @strawberry.type
@@ -273,7 +277,9 @@ class Sequence(Node):
                 else None,
             ),
             options=SequenceOptions(
-                exit_on_reply=row.exit_on_reply, skip_non_working_time=row.skip_non_working_time
+                exit_on_reply=row.exit_on_reply,
+                skip_non_working_time=row.skip_non_working_time,
+                skip_opted_out_email=row.skip_opted_out_email,
             ),
             created_at=row.created_at,
             modified_at=row.updated_at,
@@ -399,7 +405,10 @@ class Sequence(Node):
 class CreateSequenceInput:
     name: str
     description: str = ""
-    record_type: str = "lead"
+    record_type: str | None = strawberry.field(
+        default=None,
+        description="Default: the template's, or lead; with a template, it must be the template's.",
+    )
     template_id: strawberry.ID | None = None
     is_personal: bool = False
 
@@ -453,7 +462,9 @@ class StepInput:
     description: str | None = None
     config: JSON | None = None
     parent_key: str | None = None
-    branch: StepBranch | None = None  # type: ignore[valid-type]
+    branch: StepBranch | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Which branch of the parent it follows; default NEXT."
+    )
 
 
 @strawberry.input
@@ -481,6 +492,7 @@ class SetSequenceOptionsInput:
     sequence_id: strawberry.ID
     exit_on_reply: bool | None = None
     skip_non_working_time: bool | None = None
+    skip_opted_out_email: bool | None = None
 
 
 @strawberry.input

@@ -48,7 +48,7 @@ def tracked_urls(inbox: Inbox, address: str) -> tuple[str, list[str]]:
     body = message.get_body(("html",)).get_content()
     pixel = re.search(r'src="([^"]+)"', body)
     assert pixel
-    clicks = [html.unescape(u) for u in re.findall(r'href="([^"]+)"', body)]
+    clicks = [html.unescape(u) for u in re.findall(r'href="([^"]+)"', body) if "/t/u/" not in u]
     strip = len(PUBLIC_URL)
     return html.unescape(pixel.group(1))[strip:], [u[strip:] for u in clicks]
 

@@ -146,6 +146,9 @@ QUERY_ROWS: dict[str, QueryRow] = {
     "outbox": QueryRow("{ outbox { nodes { id } } }", allowed=EDITORS),
     # Everyone reads their own grid layout; there is nothing of another user's to ask for.
     "gridPreferences": QueryRow("{ gridPreferences { view columns { column width } } }"),
+    "suppressedAddresses": QueryRow(
+        "{ suppressedAddresses { nodes { address } } }", allowed=EDITORS
+    ),
 }
 
 
@@ -372,6 +375,10 @@ async def p_grid_layout(w: World) -> dict[str, Any]:
     return {"columns": [{"column": "NAME", "width": 240}, {"column": "STATUS"}]}
 
 
+async def p_suppress(w: World) -> dict[str, Any]:
+    return {"addresses": ["nobody@example.com"]}
+
+
 MUTATION_ROWS: dict[str, Row] = {
     # Organization administration: the system administrator only.
     "updateOrganizationSettings": row(p_settings, ADMINS, cross=OWN_ORG),
@@ -433,6 +440,9 @@ MUTATION_ROWS: dict[str, Row] = {
     "skipActivity": row(activity(), EDITORS),
     "snoozeActivity": row(p_snooze, EDITORS),
     "reassignActivity": row(p_reassign, EDITORS),
+    # The suppression list: anyone adds (a prospect asks a seller to stop), managers remove.
+    "addSuppressedAddresses": row(p_suppress, EVERYONE, cross=OWN_ORG, select="addedCount"),
+    "removeSuppressedAddresses": row(p_suppress, EDITORS, cross=OWN_ORG, select="removedCount"),
     # One's own grid layout: every signed-in user, for themselves.
     "saveGridPreferences": row(
         p_grid_layout, EVERYONE, cross=OWN_ORG, select="preferences { view }"
