@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring import sequences
 from sekvens.domain import sequence_access as access
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
-from sekvens.domain.global_ids import from_global_id, to_global_id
+from sekvens.domain.global_ids import from_global_id, key_of, to_global_id
 from sekvens.domain.roles import Actor, describe
 from sekvens.domain.sequence_graph import START_TYPE, WAIT_TYPE, Step
 from sekvens.domain.sequence_rules import check_description, check_name
@@ -202,9 +202,10 @@ async def get_template(session: AsyncSession, organization_id: int, template_id:
             raise _not_found(template_id)
         return template
     kind, pk = from_global_id(template_id)
-    if kind != TEMPLATE_TYPE or not pk.isdigit():
+    key = key_of(pk) if kind == TEMPLATE_TYPE else None
+    if key is None:
         raise _not_found(template_id)
-    row = await session.get(SequenceTemplate, int(pk))
+    row = await session.get(SequenceTemplate, key)
     if row is None or row.organization_id != organization_id:
         raise _not_found(template_id)
     return _from_row(row)

@@ -88,6 +88,10 @@ class ErrorCode(StrEnum):
     DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
     PLUGIN_TOO_OLD = "PLUGIN_TOO_OLD"
     ADVANCE_CYCLE = "ADVANCE_CYCLE"
+    # Requests GraphQL itself refuses (docs/architecture.md, "Mutations and errors")
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    SUBSCRIPTION_OVER_HTTP = "SUBSCRIPTION_OVER_HTTP"
 
 
 @dataclass(frozen=True)

@@ -18,3 +18,21 @@ def from_global_id(global_id: str) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return "", ""
     return (type_name, pk) if type_name and pk else ("", "")
+
+
+#: The largest key a table holds (BIGINT on PostgreSQL, INTEGER on SQLite: both 64-bit).
+KEY_MAX = 2**63 - 1
+#: What a key beyond the range becomes: it names no row, as any unknown key, and the
+#: database can compare with it (it would refuse the number itself).
+NO_ROW = 0
+
+
+def key_of(text: str) -> int | None:
+    """The integer key in `text` (ASCII digits), or None when `text` is no number. A number
+    beyond the keys' range is `NO_ROW`."""
+    if not text.isascii() or not text.isdigit():
+        return None
+    if len(text) > 19:
+        return NO_ROW
+    value = int(text)
+    return value if value <= KEY_MAX else NO_ROW

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.sequence_graph import WAIT_TYPE, SequenceGraph
 
 NAME_MAX = 160
 DESCRIPTION_MAX = 2000
+STEP_NAME_MAX = 160
+STEP_KEY_MAX = 64
+
+LINE_BREAKS = frozenset("\n\r\t")
+
+
+def has_control_characters(text: str, allow_breaks: bool = False) -> bool:
+    """Control characters (C0, DEL, C1) or lone surrogates; with `allow_breaks`, line breaks
+    and tabs are text (descriptions)."""
+    return any(
+        unicodedata.category(c) in ("Cc", "Cs") and not (allow_breaks and c in LINE_BREAKS)
+        for c in text
+    )
+
+
+def _control(field: str, what: str) -> Problem:
+    return Problem(ErrorCode.INVALID_VALUE, f"{what} holds control characters.", (field,))
 
 
 def check_name(name: str, field: str = "name") -> list[Problem]:
@@ -15,6 +34,8 @@ def check_name(name: str, field: str = "name") -> list[Problem]:
         return [Problem(ErrorCode.REQUIRED, "A sequence needs a name.", (field,))]
     if len(trimmed) > NAME_MAX:
         return [Problem(ErrorCode.TOO_LONG, f"The name is over {NAME_MAX} characters.", (field,))]
+    if has_control_characters(trimmed):
+        return [_control(field, "The name")]
     return []
 
 
@@ -27,7 +48,39 @@ def check_description(description: str | None) -> list[Problem]:
                 ("description",),
             )
         ]
+    if description is not None and has_control_characters(description, allow_breaks=True):
+        return [_control("description", "The description")]
     return []
+
+
+def check_step_text(
+    name: str | None, description: str | None, key: str | None = None
+) -> list[Problem]:
+    """A step's key (when given by the client), name and description."""
+    problems = []
+    if key is not None and len(key) > STEP_KEY_MAX:
+        problems.append(
+            Problem(
+                ErrorCode.TOO_LONG, f"Step keys are at most {STEP_KEY_MAX} characters.", ("key",)
+            )
+        )
+    elif key is not None and (has_control_characters(key) or key != key.strip()):
+        problems.append(
+            Problem(
+                ErrorCode.INVALID_VALUE,
+                "A step key holds no control characters and no surrounding spaces.",
+                ("key",),
+            )
+        )
+    if name is not None and len(name.strip()) > STEP_NAME_MAX:
+        problems.append(
+            Problem(
+                ErrorCode.TOO_LONG, f"Step names are at most {STEP_NAME_MAX} characters.", ("name",)
+            )
+        )
+    elif name is not None and has_control_characters(name.strip()):
+        problems.append(_control("name", "The step's name"))
+    return problems + check_description(description)
 
 
 def graph_problems(graph: SequenceGraph, max_steps: int) -> list[Problem]:

@@ -271,6 +271,10 @@ async def pause(
 ) -> Connection:
     conn = await get_connection(session, actor, connection_id)
     _require_running(conn)
+    if conn.status == "PAUSED":  # answered as resuming a running one is
+        raise DomainError.of(
+            ErrorCode.INVALID_VALUE, "The connection is paused already.", ["connectionId"]
+        )
     if resume_at is not None and resume_at <= now:
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "Resume in the future, or leave it empty.", ["resumeAt"]

@@ -47,7 +47,7 @@ from sekvens.schema.engine import (
     UpNextFilter,
 )
 from sekvens.schema.errors import ApiError, UserError
-from sekvens.schema.relay import Connection, Node, decode_id
+from sekvens.schema.relay import Connection, Node, decode_id, key_of
 from sekvens.storage.records import filtered
 from sekvens.storage.tables import Activity as ActivityRow
 from sekvens.storage.tables import ActivityAssignee, Record, RecordType
@@ -61,8 +61,13 @@ def _now(ctx: Context) -> Any:
     return ctx.services.engine.clock.now()
 
 
-async def _records(ctx: Context, viewer: Viewer, refs: list[RecordRefInput]) -> list[Record | None]:
-    """Each reference's record in this organization, or None (two statements at most)."""
+async def _records(
+    ctx: Context, viewer: Viewer, refs: list[RecordRefInput], conflicts: dict[int, Problem]
+) -> list[Record | None]:
+    """Each reference's record in this organization, or None (two statements at most).
+
+    A reference by id that also names a record type or external id must name the same
+    record; otherwise it gets None and a problem in `conflicts` (by index)."""
     ids: dict[int, int] = {}
     keys: dict[int, tuple[str, str]] = {}
     for i, ref in enumerate(refs):
@@ -75,13 +80,32 @@ async def _records(ctx: Context, viewer: Viewer, refs: list[RecordRefInput]) -> 
             keys[i] = (ref.record_type, ref.external_id)
     found: dict[int, Record] = {}
     if ids:
-        rows = await ctx.session.scalars(
-            select(Record).where(
+        rows = await ctx.session.execute(
+            select(Record, RecordType.name)
+            .join(RecordType, RecordType.id == Record.record_type_id)
+            .where(
                 Record.id.in_(set(ids.values())), Record.organization_id == viewer.organization_id
             )
         )
-        by_id = {r.id: r for r in rows}
-        found.update({i: by_id[pk] for i, pk in ids.items() if pk in by_id})
+        by_id = {r.id: (r, name) for r, name in rows}
+        for i, pk in ids.items():
+            if pk not in by_id:
+                continue
+            record, type_name = by_id[pk]
+            ref = refs[i]
+            for field, given, actual in (
+                ("recordType", ref.record_type, type_name),
+                ("externalId", ref.external_id, record.external_id),
+            ):
+                if given is not None and given != actual and i not in conflicts:
+                    conflicts[i] = Problem(
+                        ErrorCode.INVALID_VALUE,
+                        f"The record with this id has {field} '{actual}', not '{given}': "
+                        "give the id alone, or the record type and external id alone.",
+                        ("records", str(i), field),
+                    )
+            if i not in conflicts:
+                found[i] = record
     if keys:
         rows = await ctx.session.execute(
             select(Record, RecordType.name)
@@ -101,12 +125,12 @@ def _id(global_id: str, type_name: str, field: str) -> int:
 
 
 async def _load_connection(ctx: Context, pk: str) -> Node | None:
-    row = await ctx.engine_loaders.connection.load(int(pk)) if pk.isdigit() else None
+    row = await ctx.engine_loaders.connection.load(key) if (key := key_of(pk)) else None
     return SequenceTarget.from_row(row) if row else None
 
 
 async def _load_activity(ctx: Context, pk: str) -> Node | None:
-    row = await ctx.reader.get(ActivityRow, int(pk)) if pk.isdigit() else None
+    row = await ctx.reader.get(ActivityRow, key) if (key := key_of(pk)) else None
     ok = row is not None and row.organization_id == ctx.viewer.organization_id
     return Activity.from_row(row) if ok else None
 
@@ -219,7 +243,8 @@ class EngineMutations:
                     f"At most {conn_ops.BULK_MAX} records per call.",
                     ["records"],
                 )
-            records = await _records(ctx, viewer, input.records)
+            conflicts: dict[int, Problem] = {}
+            records = await _records(ctx, viewer, input.records, conflicts)
             results = await conn_ops.connect_records(
                 ctx.session,
                 viewer,
@@ -245,7 +270,9 @@ class EngineMutations:
                         connection=SequenceTarget.from_row(rows[r.connection_id])
                         if r.connection_id
                         else None,
-                        errors=_errors(r.problems, r.index),
+                        errors=_errors(
+                            [conflicts[r.index]] if r.index in conflicts else r.problems, r.index
+                        ),
                     )
                     for r in results
                 ],
@@ -263,7 +290,8 @@ class EngineMutations:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             pk = sequence_pk(input.sequence_id)
             await get_sequence(ctx.session, viewer, pk, edit=False)  # NOT_FOUND even if none match
-            stmt = filtered(viewer.organization_id, record_filter(input.filter))
+            f = await record_filter(ctx.session, viewer.organization_id, input.filter)
+            stmt = filtered(viewer.organization_id, f)
             matched = connected = 0
             skipped: Counter[str] = Counter()
             last_id = 0

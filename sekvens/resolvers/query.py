@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import strawberry
 from sqlalchemy import func, or_, select
 from strawberry.types import Info
 
-from sekvens.domain.errors import DomainError
+from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.roles import Role as DomainRole
 from sekvens.resolvers.context import Context
 from sekvens.resolvers.pagination import paginate
 from sekvens.schema.errors import ApiError
 from sekvens.schema.organization import Organization
 from sekvens.schema.records import Record, RecordFilterInput, RecordType
-from sekvens.schema.relay import Connection, Node, decode_id, from_global_id
+from sekvens.schema.relay import Connection, Node, decode_id, from_global_id, key_of
 from sekvens.schema.users import Role, Team, TeamKind, User
-from sekvens.storage import organizations
+from sekvens.storage import organizations, record_types
 from sekvens.storage.records import RecordFilter, filtered
 from sekvens.storage.tables import Record as RecordRow
 from sekvens.storage.tables import RecordType as RecordTypeRow
@@ -37,7 +37,29 @@ def context(info: Info) -> Context:
     return ctx
 
 
-def record_filter(f: RecordFilterInput) -> RecordFilter:
+#: The longest search text a list takes (docs/security.md).
+SEARCH_MAX = 200
+
+
+def check_search(search: str | None, field: Sequence[str] = ("search",)) -> None:
+    if search is not None and len(search) > SEARCH_MAX:
+        raise DomainError.of(
+            ErrorCode.TOO_LONG, f"A search is at most {SEARCH_MAX} characters.", field
+        )
+
+
+async def check_record_type(
+    session: Any, organization_id: int, name: str | None, field: Sequence[str]
+) -> None:
+    """UNKNOWN_RECORD_TYPE for a filter's record type that the organization lacks."""
+    if name is not None and await record_types.get_by_name(session, organization_id, name) is None:
+        raise DomainError.of(ErrorCode.UNKNOWN_RECORD_TYPE, f"No record type '{name}'.", field)
+
+
+async def record_filter(session: Any, organization_id: int, f: RecordFilterInput) -> RecordFilter:
+    """The storage filter of a `filter` argument or input field; refusals name `filter.…`."""
+    check_search(f.search, ["filter", "search"])
+    await check_record_type(session, organization_id, f.record_type, ["filter", "recordType"])
     return RecordFilter(
         record_type=f.record_type,
         owner_user_id=_decode(f.owner_user_id, "User", "ownerUserId"),
@@ -50,12 +72,7 @@ def record_filter(f: RecordFilterInput) -> RecordFilter:
 
 
 def _decode(global_id: strawberry.ID | None, type_name: str, field: str) -> int | None:
-    if global_id is None:
-        return None
-    try:
-        return decode_id(global_id, type_name, [field])
-    except DomainError as e:
-        raise ApiError.from_domain(e) from None
+    return None if global_id is None else decode_id(global_id, type_name, ["filter", field])
 
 
 async def _run(ctx: Context, call: Callable[[], Awaitable[Any]]) -> Any:
@@ -81,9 +98,10 @@ NODE_LOADERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {}
 
 def node_loader(type_name: str, to_node: Callable[[Any], Node], loader: str) -> None:
     async def load(ctx: Context, pk: str) -> Node | None:
-        if not pk.isdigit():
+        key = key_of(pk)
+        if key is None:
             return None
-        row = await getattr(ctx.loaders, loader).load(int(pk))
+        row = await getattr(ctx.loaders, loader).load(key)
         return to_node(row) if row is not None else None
 
     NODE_LOADERS[type_name] = load
@@ -102,7 +120,7 @@ async def _load_organization(ctx: Context, pk: str) -> Node | None:
 
 
 async def _load_record(ctx: Context, pk: str) -> Node | None:
-    row = await ctx.reader.get(RecordRow, int(pk)) if pk.isdigit() else None
+    row = await ctx.reader.get(RecordRow, key) if (key := key_of(pk)) else None
     ok = row is not None and row.organization_id == ctx.viewer.organization_id
     return Record.from_row(row) if ok else None
 
@@ -149,6 +167,10 @@ class CoreQueries:
         is_active: bool | None = None,
     ) -> Connection[User]:
         ctx = context(info)
+        try:
+            check_search(search)
+        except DomainError as e:
+            raise ApiError.from_domain(e) from None
         stmt = select(UserRow).where(UserRow.organization_id == ctx.viewer.organization_id)
         if search:
             pattern = f"%{search.strip().lower()}%"
@@ -217,7 +239,12 @@ class CoreQueries:
         filter: RecordFilterInput | None = None,
     ) -> Connection[Record]:
         ctx = context(info)
-        stmt = filtered(ctx.viewer.organization_id, record_filter(filter or RecordFilterInput()))
-        return await _run(
-            ctx, lambda: paginate(ctx, stmt, Record.from_row, first, after, last, before)
-        )
+
+        async def run() -> Connection[Record]:
+            f = await record_filter(
+                ctx.reader, ctx.viewer.organization_id, filter or RecordFilterInput()
+            )
+            stmt = filtered(ctx.viewer.organization_id, f)
+            return await paginate(ctx, stmt, Record.from_row, first, after, last, before)
+
+        return await _run(ctx, run)

@@ -19,7 +19,7 @@ from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.resolvers.query import NODE_LOADERS, context
 from sekvens.schema.errors import ApiError
-from sekvens.schema.relay import Node, decode_id
+from sekvens.schema.relay import Node, decode_id, key_of
 from sekvens.schema.sequences import Sequence
 from sekvens.schema.tags import (
     CreateTagInput,
@@ -40,7 +40,8 @@ from sekvens.storage.tables import Tag as TagRow
 
 async def _load_tag(ctx: Context, pk: str) -> Node | None:
     tree = await request_tree(ctx)
-    return Tag.from_tree(tree, int(pk)) if pk.isdigit() and int(pk) in tree else None
+    key = key_of(pk)
+    return Tag.from_tree(tree, key) if key is not None and key in tree else None
 
 
 NODE_LOADERS["Tag"] = _load_tag

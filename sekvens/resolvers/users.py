@@ -29,6 +29,7 @@ from sekvens.schema.users import (
 from sekvens.storage import audit, organizations, tokens, users
 from sekvens.storage.tables import ApiToken as TokenRow
 from sekvens.storage.tables import User as UserRow
+from sekvens.storage.types import utcnow
 
 
 def _hours(hours: list[WorkingHoursInput] | None) -> list[dict[str, Any]] | None:
@@ -140,6 +141,12 @@ class UserMutations:
         self, info: Info, input: CreateApiTokenInput
     ) -> CreateApiTokenPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            if input.expires_at is not None and input.expires_at <= utcnow():
+                raise DomainError.of(
+                    ErrorCode.INVALID_VALUE,
+                    "A token expires in the future; leave expiresAt empty for one that doesn't.",
+                    ["expiresAt"],
+                )
             user_id = input.user_id
             if user_id is None:
                 user = await ctx.session.get(UserRow, viewer.user_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
 
@@ -43,10 +46,13 @@ def user_errors(error: DomainError, index: int | None = None) -> list[UserError]
 class ApiError(GraphQLError):
     """A query-side refusal (no payload to carry it): a GraphQL error with a stable code."""
 
-    def __init__(self, code: DomainErrorCode, message: str):
-        super().__init__(message, extensions={"code": code.value})
+    def __init__(self, code: DomainErrorCode, message: str, field: Sequence[str] = ()):
+        extensions: dict[str, Any] = {"code": code.value}
+        if field:
+            extensions["field"] = list(field)
+        super().__init__(message, extensions=extensions)
 
     @classmethod
     def from_domain(cls, error: DomainError) -> ApiError:
         first = error.problems[0]
-        return cls(first.code, first.message)
+        return cls(first.code, first.message, first.field)

@@ -7,47 +7,140 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
-from graphql import GraphQLError
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    ListValueNode,
+    Node,
+    ObjectValueNode,
+    Visitor,
+    visit,
+)
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.schema.scalars import InvalidInput, original_invalid_input
 
 log = logging.getLogger("sekvens.graphql")
 
+# graphql-core's wording for a variable value that doesn't fit: the path is only in the text.
+VARIABLE_ERROR = re.compile(r"^Variable '\$(\w+)' (?:has|got) invalid value( at [^:\s]+)?")
+PATH_PART = re.compile(r"\.(\w+)|\[(\d+)\]")
 
-def _is_expected(error: GraphQLError) -> bool:
-    """A coded error, or GraphQL's own: parse, validation, variable coercion (no path)."""
+
+def is_expected(error: GraphQLError) -> bool:
+    """A coded error, a refusal, or GraphQL's own: parse, validation, variable coercion."""
     original = error.original_error
-    return original is None or (
-        isinstance(original, GraphQLError)
-        and ("code" in (original.extensions or {}) or error.path is None)
+    return (
+        original is None
+        or isinstance(original, DomainError | InvalidInput)
+        or (
+            isinstance(original, GraphQLError)
+            and ("code" in (original.extensions or {}) or error.path is None)
+        )
     )
+
+
+class _Arguments(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[ArgumentNode] = []
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        self.found.append(node)
+
+
+def _literal_path(document: DocumentNode | None, target: Node) -> list[str]:
+    """Where in the document a literal value sits: argument name, then input fields/indexes."""
+
+    def search(value: Node, path: list[str]) -> list[str] | None:
+        if value is target:
+            return path
+        if isinstance(value, ObjectValueNode):
+            for f in value.fields:
+                if (found := search(f.value, [*path, f.name.value])) is not None:
+                    return found
+        elif isinstance(value, ListValueNode):
+            for i, v in enumerate(value.values):
+                if (found := search(v, [*path, str(i)])) is not None:
+                    return found
+        return None
+
+    if document is None:
+        return []
+    arguments = _Arguments()
+    visit(document, arguments)
+    for argument in arguments.found:
+        if (found := search(argument.value, [argument.name.value])) is not None:
+            return found
+    return []
+
+
+def with_code(error: GraphQLError, document: DocumentNode | None) -> GraphQLError:
+    """GraphQL's own refusals (no path) get a code: parse, validation, or a value that doesn't
+    fit its type (`INVALID_VALUE`, or the scalar's code, with the value's `field` path)."""
+    if "code" in (error.extensions or {}) or error.path is not None:
+        return error
+    extensions = dict(error.extensions or {})
+    invalid = original_invalid_input(error)
+    variable = VARIABLE_ERROR.match(error.message)
+    field: list[str] = []
+    if variable:
+        field = [variable.group(1)] + [
+            name or index for name, index in PATH_PART.findall(variable.group(2) or "")
+        ]
+    elif invalid is not None and error.nodes:
+        field = _literal_path(document, error.nodes[0])
+    if isinstance(error, GraphQLSyntaxError):
+        extensions["code"] = ErrorCode.GRAPHQL_PARSE_FAILED.value
+    elif invalid is not None:
+        extensions["code"] = invalid.code.value
+        error.message = f"Invalid value at {'.'.join(field) or 'an input'}: {invalid.message}"
+    elif variable:
+        extensions["code"] = ErrorCode.INVALID_VALUE.value
+    else:
+        extensions["code"] = ErrorCode.GRAPHQL_VALIDATION_FAILED.value
+    if field:
+        extensions["field"] = field
+    error.extensions = extensions
+    return error
 
 
 class MaskUnexpectedErrors(SchemaExtension):
     """Unexpected exceptions reach clients as a generic message with an id; the log has the rest."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLError as error:  # a document over the token limit fails to parse here
+            with_code(error, None)
+            raise
         result = self.execution_context.result
         if not result or not result.errors:
             return
         masked = []
+        document = self.execution_context.graphql_document
         for error in result.errors:
-            if _is_expected(error):
-                masked.append(error)
-                continue
             if isinstance(error.original_error, DomainError):  # a refusal: keep its code
                 problem = error.original_error.problems[0]
+                extensions: dict[str, Any] = {"code": problem.code.value}
+                if problem.field:
+                    extensions["field"] = list(problem.field)
                 masked.append(
                     GraphQLError(
-                        problem.message,
-                        nodes=error.nodes,
-                        path=error.path,
-                        extensions={"code": problem.code.value},
+                        problem.message, nodes=error.nodes, path=error.path, extensions=extensions
                     )
                 )
+                continue
+            if is_expected(error):
+                masked.append(with_code(error, document))
                 continue
             error_id = uuid.uuid4().hex[:12]
             log.error(
@@ -82,11 +175,14 @@ class OperationMetrics(SchemaExtension):
         ec = self.execution_context
         metrics = ec.context.services.metrics
         label = metrics.operation_label(ec.operation_name)
-        op_type = ec.operation_type.value if ec.operation_type else "invalid"
+        try:
+            op_type = ec.operation_type.value
+        except RuntimeError:  # no document: it failed to parse
+            op_type = "invalid"
         metrics.requests.labels(label, op_type).inc()
         metrics.latency.labels(label).observe(time.perf_counter() - start)
         for error in errors or ():
-            code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION")
+            code = (error.extensions or {}).get("code", ErrorCode.GRAPHQL_VALIDATION_FAILED.value)
             metrics.errors.labels(str(code)).inc()
 
 
@@ -102,3 +198,24 @@ class HideSuggestions(SchemaExtension):
         if result and result.errors:
             for error in result.errors:
                 error.message = SUGGESTION_RE.sub("", error.message)
+
+
+class SubscriptionsOverWebsocket(SchemaExtension):
+    """A subscription sent over HTTP is refused with SUBSCRIPTION_OVER_HTTP (it would
+    otherwise run as a query and fail): subscriptions speak graphql-transport-ws."""
+
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        request = getattr(ec.context, "request", None)
+        if ec.operation_type == OperationType.SUBSCRIPTION and not isinstance(request, WebSocket):
+            ec.result = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "Subscriptions run over a websocket (graphql-transport-ws) on /graphql,"
+                        " not over HTTP.",
+                        extensions={"code": ErrorCode.SUBSCRIPTION_OVER_HTTP.value},
+                    )
+                ],
+            )
+        yield

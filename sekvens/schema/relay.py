@@ -11,7 +11,9 @@ from typing import Generic, TypeVar
 import strawberry
 
 from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.domain.global_ids import KEY_MAX
 from sekvens.domain.global_ids import from_global_id as from_global_id
+from sekvens.domain.global_ids import key_of as key_of
 from sekvens.domain.global_ids import to_global_id as to_global_id
 
 NodeT = TypeVar("NodeT")
@@ -20,11 +22,13 @@ NodeT = TypeVar("NodeT")
 def decode_id(
     global_id: str | strawberry.ID, type_name: str, field: Sequence[str] = ("id",)
 ) -> int:
-    """The integer key of a global id of `type_name`; a NOT_FOUND problem otherwise."""
+    """The integer key of a global id of `type_name`; a NOT_FOUND problem otherwise (also for
+    a key beyond the database's integer range, which names no row)."""
     kind, pk = from_global_id(str(global_id))
-    if kind != type_name or not pk.isdigit():
+    key = key_of(pk) if kind == type_name else None
+    if key is None:
         raise DomainError.of(ErrorCode.NOT_FOUND, f"No {type_name} with id '{global_id}'.", field)
-    return int(pk)
+    return key
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
@@ -50,12 +54,16 @@ def offset_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 
 
+#: Offsets beyond this are past the end of any list (and fit the database's integers).
+OFFSET_MAX = KEY_MAX // 4
+
+
 def cursor_offset(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
         kind, _, value = raw.partition(":")
-        if kind == "o" and value.isdigit():
-            return int(value)
+        if kind == "o" and value.isascii() and value.isdigit():
+            return OFFSET_MAX if len(value) > 18 else min(int(value), OFFSET_MAX)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise DomainError.of(ErrorCode.INVALID_VALUE, f"'{cursor}' is not a valid cursor.", ["after"])

@@ -21,13 +21,16 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLInputObjectType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
 
 from sekvens.app import create_app
 from sekvens.config import Settings
+from sekvens.domain.global_ids import to_global_id
 from sekvens.schema.assembly import build_schema
+from sekvens.schema.relay import offset_cursor
 from sekvens.storage.db import Database
 from tests.conftest import Api
 from tests.security.world import World, build_world, ids_in
@@ -86,11 +89,30 @@ async def fuzz(db: Database) -> AsyncIterator[tuple[World, httpx.AsyncClient, se
         yield world, client, other.seen
 
 
+TYPE_NAMES = ["Sequence", "User", "Record", "Tag", "Team", "SequenceTarget", "Activity", "Step"]
+
+#: Global ids with numbers beyond the database's integer range (int4, int8 and far beyond).
+OUT_OF_RANGE_IDS = st.builds(
+    lambda type_name, number: to_global_id(
+        type_name, f"{number}:k" if type_name == "Step" else number
+    ),
+    st.sampled_from(TYPE_NAMES),
+    st.sampled_from([2**31, 2**63, 2**64 + 1, 2**70, 10**40]) | st.integers(2**63, 2**80),
+)
+#: Cursors with offsets beyond the range.
+OUT_OF_RANGE_CURSORS = st.integers(2**62, 2**80).map(offset_cursor)
+#: Date-times without a UTC offset.
+NAIVE_DATETIMES = st.datetimes().map(lambda d: d.isoformat())
+#: Strings over the length limits (search, names, keys).
+LONG_STRINGS = st.sampled_from([201, 2001, 10_000]).map(lambda n: "x" * n)
+
+
 def ids(world: World, theirs: set[str]) -> st.SearchStrategy[Any]:
-    """IDs: organization A's, organization B's, and made up ones."""
+    """IDs: organization A's, organization B's, made up ones and ones out of range."""
     made_up = st.one_of(
         st.text(max_size=12),
         st.sampled_from(["VXNlcjox", "U2VxdWVuY2U6MQ", "U3RlcDoxOng", "VGFnOi0x", "=="]),
+        OUT_OF_RANGE_IDS,
     )
     pool = sorted(world.seen | theirs)
     return st.one_of(st.sampled_from(pool), made_up).map(nodes.String)
@@ -110,6 +132,7 @@ def scalars(world: World, theirs: set[str]) -> dict[str, st.SearchStrategy[Any]]
         "ID": ids(world, theirs),
         "DateTime": st.one_of(
             st.datetimes(timezones=st.just(UTC)).map(lambda d: nodes.String(d.isoformat())),
+            NAIVE_DATETIMES.map(nodes.String),
             st.text(max_size=10).map(nodes.String),
         ),
         "Date": st.one_of(
@@ -198,6 +221,15 @@ def _documents() -> list[str]:
 
 
 DOCUMENTS = _documents()
+#: Input field names of the schema, to build inputs that reach the resolvers.
+FIELD_NAMES = sorted(
+    {
+        name
+        for t in SCHEMA.type_map.values()
+        if isinstance(t, GraphQLInputObjectType)
+        for name in t.fields
+    }
+)
 
 
 @fuzz_settings("variables")
@@ -206,8 +238,15 @@ async def test_random_variables(fuzz: Any, data: st.DataObject) -> None:
     """Real documents, variables of random JSON (or of organization A's and B's ids)."""
     world, client, theirs = fuzz
     document = data.draw(st.sampled_from(DOCUMENTS))
-    some_id = st.sampled_from(sorted(world.seen | theirs))
-    value = st.one_of(SCALARS_JSON, some_id, st.dictionaries(st.text(max_size=12), SCALARS_JSON))
+    some_id = st.sampled_from(sorted(world.seen | theirs)) | OUT_OF_RANGE_IDS
+    bad = st.one_of(NAIVE_DATETIMES, LONG_STRINGS, OUT_OF_RANGE_CURSORS)
+    value = st.one_of(
+        SCALARS_JSON,
+        some_id,
+        bad,
+        st.dictionaries(st.text(max_size=12), SCALARS_JSON),
+        st.dictionaries(st.sampled_from(FIELD_NAMES), st.one_of(SCALARS_JSON, some_id, bad)),
+    )
     names = re.findall(r"\$(\w+):", document)
     variables = {n: data.draw(value) for n in names if data.draw(st.booleans())}
     body = {"query": document, "variables": variables}
@@ -271,7 +310,7 @@ async def test_wrong_variables_keep_their_message(api: Api) -> None:
 
 async def test_a_refusal_inside_a_list_query_keeps_its_code(api: Api) -> None:
     body = await api.gql("{ upNext(first: 1000) { totalCount } }")
-    assert body["errors"][0]["extensions"] == {"code": "TOO_MANY"}
+    assert body["errors"][0]["extensions"] == {"code": "TOO_MANY", "field": ["first"]}
 
 
 async def test_sequences_ordered_by_step_count(api: Api) -> None:
