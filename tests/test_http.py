@@ -204,7 +204,10 @@ async def test_metrics_count_operations_by_name_and_errors_by_code(api: Api, db:
     latency = samples(response.text, "sekvens_graphql_latency_seconds_count")
     assert latency[(("operation", "Me"),)] == 2
     errors = samples(response.text, "sekvens_graphql_errors_total")
-    assert errors == {(("code", "UNAUTHENTICATED"),): 1, (("code", "GRAPHQL_VALIDATION_FAILED"),): 1}
+    assert errors == {
+        (("code", "UNAUTHENTICATED"),): 1,
+        (("code", "GRAPHQL_VALIDATION_FAILED"),): 1,
+    }
 
 
 # --- Production hardening ----------------------------------------------------------------------
