@@ -1,12 +1,16 @@
 """Due times: add a wait to an instant, counting either all time or only working time.
 
-With "skip non-working time" a wait counts only the assignee's working hours, read on the
+With "skip non-working time" a wait counts the assignee's working calendar, read on the
 assignee's wall clock in their IANA time zone, and skips the organization's holidays (each a
-whole local day off).
+whole local day off). A wait of D days and H hours (`due_after`) ends D *working days* later
+at the same point of the working day (`add_working_days`), then H working hours are added
+(`add_working_time`). The rule with worked examples is in docs/working-time.md.
 
-The rule, precisely: an instant is *working time* when the user's wall clock at that instant
-shows a date that is not a holiday and a time of day inside one of that weekday's intervals
-(start inclusive, end exclusive). Everything follows from that rule, including daylight saving:
+*Working time*: an instant is working time when the user's wall clock at that instant shows a
+date that is not a holiday and a time of day inside one of that weekday's intervals (start
+inclusive, end exclusive).
+
+*Working hours* (`add_working_time`) follow from that rule, including daylight saving:
 
 - An interval is counted in real elapsed time. A 09:00-17:00 day is 8 hours on a DST-change
   day too (the change happens outside it); an interval that spans the change is an hour
@@ -15,6 +19,20 @@ shows a date that is not a holiday and a time of day inside one of that weekday'
   interval starting or ending inside the gap starts or ends at the moment the clock jumps.
 - A wall-clock time that occurs twice (fall back) is working time both times (zoneinfo's
   fold=0 and fold=1 instants).
+
+*Working days* (`add_working_days`): a working day is a local date whose weekday has working
+intervals and which is not a holiday.
+
+- Counting begins at the next working instant when the start is not working time: Saturday
+  10:00 + 1 day is read from Monday 09:00 and gives Tuesday 09:00.
+- The result is the same wall-clock time on the Dth following working day: Monday 15:56 + 1
+  day is Tuesday 15:56, or Wednesday 15:56 when Tuesday is a holiday; Friday 15:56 + 1 day is
+  Monday 15:56. Across a daylight-saving change the wall-clock time stays, so the elapsed time
+  is an hour more or less.
+- When that wall-clock time is not working time on that day (a shorter day, split hours) the
+  result is the next working instant after it. A wall-clock time skipped by spring forward
+  stands for the moment the clock jumps; one that occurs twice (fall back) for its first
+  occurrence.
 
 Pure: standard library only. Offsets are looked up with zoneinfo; everything else is
 integer arithmetic in microseconds, a day at a time, with cached per-day offsets.
@@ -33,6 +51,7 @@ from sekvens.domain.working_hours import check_working_hours
 __all__ = [
     "MAX_IDLE_DAYS",
     "add_calendar_time",
+    "add_working_days",
     "add_working_time",
     "due_after",
     "next_working_instant",
@@ -98,6 +117,33 @@ def add_working_time(
         raise ValueError("The due time is beyond the supported range of dates.") from e
 
 
+def add_working_days(
+    start: datetime,
+    days: int,
+    *,
+    time_zone: str,
+    working_hours: Sequence[Mapping[str, Any]],
+    holidays: Iterable[str | date] = (),
+) -> datetime:
+    """The same point of the working day `days` working days after `start` (UTC).
+
+    A *working day* is a local date (in `time_zone`) whose weekday has working hours and which
+    is not a holiday. Counting begins at the next working instant when `start` is not working
+    time (Saturday 10:00 counts from Monday 09:00, so + 1 day gives Tuesday 09:00). The result
+    is that instant's wall-clock time on the `days`th following working day (Monday 15:56 + 1
+    gives Tuesday 15:56, or Wednesday 15:56 when Tuesday is a holiday). When that wall-clock
+    time is not working time on that day (a shorter day, split hours) the result is the next
+    working instant after it; a wall-clock time skipped by spring forward stands for the moment
+    the clock jumps, and one that occurs twice (fall back) for its first occurrence. Zero days
+    give the next working instant. See docs/working-time.md for worked examples.
+
+    Raises ValueError as `add_working_time` does, and for a negative number of days.
+    """
+    if days < 0:
+        raise ValueError("The number of days must not be negative.")
+    return _working_due(start, days, timedelta(0), time_zone, working_hours, holidays)
+
+
 def next_working_instant(
     at: datetime,
     *,
@@ -122,18 +168,43 @@ def due_after(
 ) -> datetime:
     """When a wait of `duration` that begins at `start` ends (UTC).
 
-    With `skip_non_working_time` only the working hours count (`add_working_time`);
-    otherwise all time counts (`add_calendar_time`; the schedule is then not consulted).
+    With `skip_non_working_time` the working calendar counts: `duration.days` are working days
+    (`add_working_days`), and the rest of the duration is then added as working hours
+    (`add_working_time`): 1 day 2 hours from Monday 15:56 is Tuesday 15:56 + 2 working hours,
+    Wednesday 09:56 with 09:00-17:00 days. Otherwise all time counts (`add_calendar_time`; the
+    schedule is then not consulted).
     """
     if skip_non_working_time:
-        return add_working_time(
-            start,
-            duration,
-            time_zone=time_zone,
-            working_hours=working_hours,
-            holidays=holidays,
+        if duration < timedelta(0):
+            raise ValueError("The duration must not be negative.")
+        days = duration.days
+        return _working_due(
+            start, days, duration - timedelta(days=days), time_zone, working_hours, holidays
         )
     return add_calendar_time(start, duration)
+
+
+def _working_due(
+    start: datetime,
+    days: int,
+    rest: timedelta,
+    time_zone: str,
+    working_hours: Sequence[Mapping[str, Any]],
+    holidays: Iterable[str | date],
+) -> datetime:
+    """`days` working days, then `rest` of working hours, after `start`."""
+    start_us = _to_us(start)
+    tz = _zone(time_zone)
+    schedule = _schedule(working_hours)
+    days_off = _holiday_ordinals(holidays)
+    try:
+        at = _advance(start_us, 0, tz, schedule, days_off)
+        if days:
+            at = _same_time_later(at, days, tz, schedule, days_off)
+        result = _advance(at, rest // _ONE_US, tz, schedule, days_off)
+        return _EPOCH_UTC + timedelta(microseconds=result)
+    except OverflowError as e:
+        raise ValueError("The due time is beyond the supported range of dates.") from e
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -289,6 +360,90 @@ def _earliest_instant_of_day(tz: ZoneInfo, ordinal: int) -> int:
     """
     a0, a1 = _midnight_offsets(tz, ordinal)
     return ((ordinal - _EPOCH_ORDINAL) * _DAY_S - max(a0, a1)) * _US
+
+
+# --- working days -----------------------------------------------------------------------
+
+
+def _same_time_later(
+    at_us: int, days: int, tz: ZoneInfo, schedule: _Schedule, days_off: frozenset[int]
+) -> int:
+    """The first instant from `at_us` on that reads `at_us`'s wall-clock time (or later, in a
+    spring-forward gap) on the `days`th working day after `at_us`'s local date.
+
+    Not yet moved to working time: the caller does that.
+    """
+    at_s, micro = divmod(at_us, _US)
+    wall_s = at_s + _utc_offset(tz, at_s)
+    ordinal = wall_s // _DAY_S + _EPOCH_ORDINAL
+    target = _nth_working_day(ordinal, days, schedule, days_off)
+    if target > _LAST_ORDINAL:
+        raise OverflowError
+    target_wall = (target - _EPOCH_ORDINAL) * _DAY_S + wall_s % _DAY_S
+    return _first_reading(tz, target_wall, micro, at_us)
+
+
+def _nth_working_day(ordinal: int, days: int, schedule: _Schedule, days_off: frozenset[int]) -> int:
+    """The `days`th working day (ordinal) after the day `ordinal`."""
+    per_week = len(schedule)  # the weekdays with working hours
+    remaining = days
+    give_up = ordinal + MAX_IDLE_DAYS
+    while True:
+        if ordinal > _LAST_ORDINAL:
+            raise OverflowError
+        if remaining > per_week and not any(
+            day in days_off for day in range(ordinal + 1, ordinal + 8)
+        ):
+            remaining -= per_week
+            ordinal += 7
+            give_up = ordinal + MAX_IDLE_DAYS
+            continue
+        ordinal += 1
+        if ordinal > give_up:
+            raise ValueError(
+                f"No working day within {MAX_IDLE_DAYS} days: check the working hours "
+                "and the holidays."
+            )
+        if (ordinal - 1) % 7 + 1 in schedule and ordinal not in days_off:  # 1 is a Monday
+            remaining -= 1
+            give_up = ordinal + MAX_IDLE_DAYS
+            if remaining == 0:
+                return ordinal
+
+
+def _first_reading(tz: ZoneInfo, wall_s: int, micro: int, not_before_us: int) -> int:
+    """The first instant (microseconds) from `not_before_us` on whose wall clock reads
+    `wall_s` + `micro`, or the moment the clock jumps past it when it is skipped.
+
+    zoneinfo's fold=0 is the first occurrence of a repeated time. The wall-clock time asked
+    for is at least a day after `not_before_us`'s, so it can come before that instant only
+    across an offset change of a day or more (a guard: then the second occurrence, or
+    `not_before_us` itself).
+    """
+    for fold in (0, 1):
+        u = wall_s - _wall_offset(tz, wall_s, fold)
+        if u + _utc_offset(tz, u) != wall_s:  # skipped by spring forward
+            return max(_jump_before(tz, wall_s, u) * _US, not_before_us)
+        if u * _US + micro >= not_before_us:
+            return u * _US + micro
+    return not_before_us
+
+
+def _jump_before(tz: ZoneInfo, wall_s: int, after_jump_s: int) -> int:
+    """The instant (seconds) the clock jumped over the skipped wall-clock time `wall_s`.
+
+    `after_jump_s` is zoneinfo's fold=0 reading of `wall_s` (the offset before the change
+    applied), which lies after the jump; `wall_s` read with the later offset lies before it.
+    """
+    low, high = wall_s - _utc_offset(tz, after_jump_s), after_jump_s
+    before = _utc_offset(tz, low)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _utc_offset(tz, middle) == before:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 # --- the walk ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time as clock
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sekvens.domain import calendar
 from sekvens.domain.calendar import (
     add_calendar_time,
+    add_working_days,
     add_working_time,
     due_after,
     next_working_instant,
@@ -91,7 +92,8 @@ def test_running_out_at_the_end_of_the_day_stays_on_that_day() -> None:
 def test_days_and_weeks_of_working_time() -> None:
     assert add(utc(2026, 1, 5, 9), 40 * H) == utc(2026, 1, 9, 17)
     assert add(utc(2026, 1, 5, 9), 41 * H) == utc(2026, 1, 12, 10)
-    # 30 days of wait = 720 working hours = 18 weeks of 40 hours.
+    # 720 working hours = 18 weeks of 40 hours (a wait of 30 *days* counts working days:
+    # `due_after`, below).
     assert add(utc(2026, 1, 5, 9), timedelta(days=30)) == utc(2026, 5, 8, 17)
 
 
@@ -299,6 +301,189 @@ def test_due_after_chooses_by_the_sequence_setting() -> None:
     assert due_after(friday, timedelta(0), skip_non_working_time=False, **kwargs) == friday
 
 
+# --- working days (a wait of N days) -------------------------------------------------------
+# Europe/Oslo, 09:00-17:00 Monday to Friday unless said otherwise. 2026-01-05 is a Monday.
+
+D = timedelta(days=1)
+
+
+def wait(
+    start: datetime,
+    duration: timedelta,
+    zone: str = "Europe/Oslo",
+    working_hours: Sequence[dict[str, Any]] = DEFAULT_WORKING_HOURS,
+    holidays: Iterable[str | date] = (),
+) -> datetime:
+    return due_after(
+        start,
+        duration,
+        skip_non_working_time=True,
+        time_zone=zone,
+        working_hours=working_hours,
+        holidays=holidays,
+    )
+
+
+def oslo(*args: int) -> datetime:
+    return datetime(*args, tzinfo=OSLO)
+
+
+def test_one_day_is_the_same_time_on_the_next_working_day() -> None:
+    monday = oslo(2026, 1, 5, 15, 56)
+    assert wait(monday, D) == oslo(2026, 1, 6, 15, 56)
+    assert wait(monday, D) == utc(2026, 1, 6, 14, 56)
+    assert wait(monday, 2 * D) == oslo(2026, 1, 7, 15, 56)
+    assert add_working_days(
+        monday, 1, time_zone="Europe/Oslo", working_hours=DEFAULT_WORKING_HOURS
+    ) == oslo(2026, 1, 6, 15, 56)
+    # Seconds and microseconds are kept too.
+    assert wait(oslo(2026, 1, 5, 9, 0, 17, 5), D) == oslo(2026, 1, 6, 9, 0, 17, 5)
+
+
+def test_friday_plus_one_day_is_monday() -> None:
+    assert wait(oslo(2026, 1, 9, 15, 56), D) == oslo(2026, 1, 12, 15, 56)
+    assert wait(oslo(2026, 1, 9, 9), 5 * D) == oslo(2026, 1, 16, 9)
+
+
+def test_holidays_are_not_working_days() -> None:
+    monday = oslo(2026, 1, 5, 15, 56)
+    assert wait(monday, D, holidays=["2026-01-06"]) == oslo(2026, 1, 7, 15, 56)
+    assert wait(monday, D, holidays=["2026-01-06", "2026-01-07"]) == oslo(2026, 1, 8, 15, 56)
+    # A holiday on a weekend changes nothing.
+    assert wait(oslo(2026, 1, 9, 15, 56), D, holidays=["2026-01-10"]) == oslo(2026, 1, 12, 15, 56)
+    # Wednesday 23 December; Christmas Eve and Day are holidays, then the weekend.
+    christmas = ["2026-12-24", "2026-12-25"]
+    assert wait(oslo(2026, 12, 23, 15, 56), D, holidays=christmas) == oslo(2026, 12, 28, 15, 56)
+
+
+def test_holidays_are_dates_in_the_users_zone() -> None:
+    tokyo = "Asia/Tokyo"
+    # Monday 23:30 UTC is Tuesday 08:30 in Tokyo: counting starts Tuesday 09:00 JST.
+    assert wait(utc(2026, 1, 12, 23, 30), D, tokyo) == utc(2026, 1, 14, 0)
+    # When Tuesday the 13th is a holiday in Tokyo, counting starts Wednesday 09:00 JST.
+    assert wait(utc(2026, 1, 12, 23, 30), D, tokyo, holidays=["2026-01-13"]) == utc(2026, 1, 15, 0)
+    # For a UTC user the same instant is Monday 23:30: counting starts Tuesday 09:00 UTC.
+    assert wait(utc(2026, 1, 12, 23, 30), D, "UTC") == utc(2026, 1, 14, 9)
+
+
+def test_counting_starts_at_the_next_working_instant() -> None:
+    # Saturday 10:00: counting starts Monday 09:00, so one day is Tuesday 09:00.
+    assert wait(oslo(2026, 1, 10, 10), D) == oslo(2026, 1, 13, 9)
+    # Before the day starts, after it ends, and at its end (not working time).
+    assert wait(oslo(2026, 1, 5, 7), D) == oslo(2026, 1, 6, 9)
+    assert wait(oslo(2026, 1, 5, 18), D) == oslo(2026, 1, 7, 9)
+    assert wait(oslo(2026, 1, 5, 17), D) == oslo(2026, 1, 7, 9)
+    assert wait(oslo(2026, 1, 5, 16, 59), D) == oslo(2026, 1, 6, 16, 59)
+    # Friday evening, Monday a holiday: counting starts Tuesday 09:00.
+    assert wait(oslo(2026, 1, 9, 18), D, holidays=["2026-01-12"]) == oslo(2026, 1, 14, 9)
+
+
+def test_a_time_that_is_not_working_time_on_the_day_moves_on() -> None:
+    # Fridays end at 13:00: Thursday 15:56 + 1 day is Friday 15:56, after hours: Monday 09:00.
+    short_friday = hours((range(1, 5), "09:00", "17:00"), ([5], "09:00", "13:00"))
+    assert wait(oslo(2026, 1, 8, 15, 56), D, working_hours=short_friday) == oslo(2026, 1, 12, 9)
+    assert wait(oslo(2026, 1, 8, 12, 56), D, working_hours=short_friday) == oslo(2026, 1, 9, 12, 56)
+    # A lunch break on Tuesdays only: Monday 12:30 + 1 day is Tuesday 13:00.
+    lunch = hours(
+        ([1, 3, 4, 5], "09:00", "17:00"), ([2], "09:00", "12:00"), ([2], "13:00", "17:00")
+    )
+    assert wait(oslo(2026, 1, 5, 12, 30), D, working_hours=lunch) == oslo(2026, 1, 6, 13)
+    # Split hours every day: a start in the break counts from 13:00.
+    assert wait(oslo(2026, 1, 5, 12, 30), D, working_hours=SPLIT) == oslo(2026, 1, 6, 13)
+    assert wait(oslo(2026, 1, 5, 11), D, working_hours=SPLIT) == oslo(2026, 1, 6, 11)
+    # Days off in the schedule are not working days: Tuesdays and Thursdays only.
+    two_days = hours(([2, 4], "09:00", "17:00"))
+    assert wait(oslo(2026, 1, 6, 10), D, working_hours=two_days) == oslo(2026, 1, 8, 10)
+    assert wait(oslo(2026, 1, 6, 10), 2 * D, working_hours=two_days) == oslo(2026, 1, 13, 10)
+
+
+def test_days_then_working_hours() -> None:
+    monday = oslo(2026, 1, 5, 15, 56)
+    # Tuesday 15:56, then 2 working hours: 1 h 4 min on Tuesday, 56 min on Wednesday.
+    assert wait(monday, D + 2 * H) == oslo(2026, 1, 7, 9, 56)
+    assert wait(monday, D + H + 4 * M) == oslo(2026, 1, 6, 17)
+    # Hours alone are working hours, as before.
+    assert wait(monday, 2 * H) == oslo(2026, 1, 6, 9, 56)
+    assert wait(monday, 23 * H) == oslo(2026, 1, 8, 14, 56)
+    # Zero days is the hours rule.
+    assert wait(oslo(2026, 1, 10, 10), timedelta(0)) == oslo(2026, 1, 12, 9)
+
+
+def test_oslo_spring_forward_keeps_the_wall_clock_time() -> None:
+    # 2026-03-29 02:00 CET -> 03:00 CEST. Friday 15:56 CET + 1 day = Monday 15:56 CEST.
+    assert wait(oslo(2026, 3, 27, 15, 56), D) == oslo(2026, 3, 30, 15, 56)
+    assert wait(oslo(2026, 3, 27, 15, 56), D) == utc(2026, 3, 30, 13, 56)
+    # Working every day: Saturday 15:56 + 1 day is Sunday 15:56, 23 real hours later.
+    every_day = hours((EVERY_DAY, "09:00", "17:00"))
+    saturday = oslo(2026, 3, 28, 15, 56)
+    assert wait(saturday, D, working_hours=every_day) == oslo(2026, 3, 29, 15, 56)
+    assert wait(saturday, D, working_hours=every_day) - saturday == 23 * H
+    # 02:30 doesn't exist on Sunday: the wait ends when the clock jumps, at 03:00 CEST.
+    nights = hours((EVERY_DAY, "00:00", "06:00"))
+    assert wait(oslo(2026, 3, 28, 2, 30), D, working_hours=nights) == utc(2026, 3, 29, 1)
+    assert wait(oslo(2026, 3, 28, 2, 30), D, working_hours=nights) == oslo(2026, 3, 29, 3)
+
+
+def test_oslo_fall_back_keeps_the_wall_clock_time() -> None:
+    # 2026-10-25 03:00 CEST -> 02:00 CET. Friday 15:56 CEST + 1 day = Monday 15:56 CET.
+    assert wait(oslo(2026, 10, 23, 15, 56), D) == oslo(2026, 10, 26, 15, 56)
+    assert wait(oslo(2026, 10, 23, 15, 56), D) == utc(2026, 10, 26, 14, 56)
+    every_day = hours((EVERY_DAY, "09:00", "17:00"))
+    saturday = oslo(2026, 10, 24, 15, 56)
+    assert wait(saturday, D, working_hours=every_day) == oslo(2026, 10, 25, 15, 56)
+    assert wait(saturday, D, working_hours=every_day) - saturday == 25 * H
+    # 02:30 happens twice on Sunday: the first time (CEST) counts ...
+    nights = hours((EVERY_DAY, "00:00", "06:00"))
+    assert wait(oslo(2026, 10, 24, 2, 30), D, working_hours=nights) == utc(2026, 10, 25, 0, 30)
+    # ... and from the second time, Monday's 02:30 is the only one.
+    second = utc(2026, 10, 25, 1, 30)
+    assert second.astimezone(OSLO).replace(tzinfo=None) == datetime(2026, 10, 25, 2, 30)
+    assert wait(second, D, working_hours=nights) == oslo(2026, 10, 26, 2, 30)
+
+
+def test_fifty_day_waits() -> None:
+    # 50 working days of 5 a week: 10 calendar weeks.
+    assert wait(oslo(2026, 1, 5, 15, 56), 50 * D) == oslo(2026, 3, 16, 15, 56)
+    # Across spring forward (3 March CET to 11 May CEST): still 15:56 on the wall.
+    assert wait(oslo(2026, 3, 2, 15, 56), 50 * D) == oslo(2026, 5, 11, 15, 56)
+    # With Norway's spring holidays: Easter (2, 3 and 6 April), 1 May, Ascension (14 May).
+    spring = ["2026-04-02", "2026-04-03", "2026-04-06", "2026-05-01", "2026-05-14"]
+    assert wait(oslo(2026, 3, 2, 15, 56), 50 * D, holidays=spring) == oslo(2026, 5, 18, 15, 56)
+    # In New York and Tokyo too.
+    ny = ZoneInfo("America/New_York")
+    start = datetime(2026, 9, 14, 10, 30, tzinfo=ny)  # a Monday, EDT
+    assert wait(start, 50 * D, "America/New_York") == datetime(2026, 11, 23, 10, 30, tzinfo=ny)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    start = datetime(2026, 1, 5, 16, 59, tzinfo=tokyo)
+    assert wait(start, 50 * D, "Asia/Tokyo") == datetime(2026, 3, 16, 16, 59, tzinfo=tokyo)
+
+
+def test_without_skipping_a_day_is_24_hours() -> None:
+    start = oslo(2026, 3, 27, 15, 56)  # Friday before spring forward
+    kwargs: dict[str, Any] = {"time_zone": "Europe/Oslo", "working_hours": DEFAULT_WORKING_HOURS}
+    assert due_after(start, D, skip_non_working_time=False, **kwargs) == start + 24 * H
+    assert due_after(start, 2 * D, skip_non_working_time=False, **kwargs) == utc(
+        2026, 3, 29, 14, 56
+    )
+
+
+def test_working_days_refusals() -> None:
+    kwargs: dict[str, Any] = {"time_zone": "Europe/Oslo", "working_hours": DEFAULT_WORKING_HOURS}
+    with pytest.raises(ValueError, match="negative"):
+        add_working_days(oslo(2026, 1, 5, 9), -1, **kwargs)
+    with pytest.raises(ValueError, match="negative"):
+        due_after(oslo(2026, 1, 5, 9), -H, skip_non_working_time=True, **kwargs)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        due_after(datetime(2026, 1, 5, 9), D, skip_non_working_time=True, **kwargs)
+    with pytest.raises(ValueError, match="supported range"):
+        due_after(utc(9999, 12, 20, 9), 30 * D, skip_non_working_time=True, **kwargs)
+    # Working days that are all holidays: the start already has no working time ahead.
+    mondays = hours(([1], "09:00", "17:00"))
+    every_monday = [date(2026, 1, 5) + timedelta(weeks=n) for n in range(52 * 5)]
+    with pytest.raises(ValueError, match="No working time within"):
+        wait(utc(2026, 1, 1), D, working_hours=mondays, holidays=every_monday)
+
+
 # --- refusals ----------------------------------------------------------------------------
 
 
@@ -358,6 +543,16 @@ def test_thirty_days_of_working_time_are_quick() -> None:
     began = clock.perf_counter()
     for _ in range(runs):
         add(utc(2026, 11, 2, 12), timedelta(days=30), "Europe/Oslo", SPLIT, christmas)
+    per_call = (clock.perf_counter() - began) / runs
+    assert per_call < 0.002, f"{per_call * 1e6:.0f} µs per call"
+
+
+def test_thirty_working_days_are_quick() -> None:
+    christmas = ["2026-12-24", "2026-12-25", "2026-12-31"]
+    runs = 200
+    began = clock.perf_counter()
+    for _ in range(runs):
+        wait(utc(2026, 11, 2, 12), timedelta(days=30, hours=23), "Europe/Oslo", SPLIT, christmas)
     per_call = (clock.perf_counter() - began) / runs
     assert per_call < 0.002, f"{per_call * 1e6:.0f} µs per call"
 
@@ -526,3 +721,164 @@ def test_skipping_whole_weeks_changes_nothing(
         patch.setattr(calendar, "_plain_week", lambda *_: False)
         slow = add(start, wait * M, zone, hours_, days_off)
     assert fast == slow
+
+
+# --- working days against a day-by-day reference -----------------------------------------
+# Written apart from the implementation: local dates one at a time, the wall-clock time found
+# by walking minutes on zoneinfo's readings, then working minutes walked one at a time.
+
+DAY_ZONES = {
+    zone: ZONES[zone]
+    for zone in (
+        "UTC",
+        "Europe/Oslo",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Asia/Tokyo",
+        "America/Sao_Paulo",
+    )
+}
+
+
+def is_working_day(day: date, hours_: Hours, days_off: set[date]) -> bool:
+    return day not in days_off and any(h["weekday"] == day.isoweekday() for h in hours_)
+
+
+def first_reading(day: date, clock_time: time, tz: ZoneInfo) -> datetime:
+    """The first minute whose wall clock reads `clock_time` on `day`, or later."""
+    wall = datetime.combine(day, clock_time)
+    at = datetime.combine(day, time(), UTC) - timedelta(hours=15)  # before any zone's `day`
+    while at.astimezone(tz).replace(tzinfo=None) < wall:
+        at += M
+    return at
+
+
+def reference_wait(
+    start: datetime, days: int, minutes_: int, tz: ZoneInfo, hours_: Hours, days_off: set[date]
+) -> datetime:
+    at = reference(start, 0, tz, hours_, days_off)  # the next working instant
+    if days:
+        local = at.astimezone(tz)
+        day, counted = local.date(), 0
+        while counted < days:
+            day += timedelta(days=1)
+            counted += is_working_day(day, hours_, days_off)
+        at = first_reading(day, local.time(), tz)
+    return reference(at, minutes_, tz, hours_, days_off)
+
+
+TYPICAL = [
+    DEFAULT_WORKING_HOURS,
+    SPLIT,
+    hours(([1, 2, 4], "08:00", "16:00"), ([5], "08:00", "12:00")),
+]
+
+
+def change_walls(anchor: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The wall-clock readings just before and at the offset change around `anchor`."""
+    at = datetime.combine(anchor, time(), UTC) - timedelta(hours=15)
+    before = at.astimezone(tz).utcoffset()
+    while (at + M).astimezone(tz).utcoffset() == before:
+        at += M
+    at += M
+    after = at.astimezone(tz).utcoffset()
+    assert before is not None and after is not None
+    naive = at.replace(tzinfo=None)
+    return naive + before, naive + after
+
+
+@st.composite
+def day_cases(draw: st.DrawFn) -> tuple[datetime, int, int, str, Hours, set[date]]:
+    zone = draw(st.sampled_from(sorted(DAY_ZONES)))
+    tz = ZoneInfo(zone)
+    changes = DAY_ZONES[zone]
+    near_change = bool(changes) and draw(st.booleans())
+    anchor = draw(st.sampled_from(changes if near_change else ANY_DAY))
+    hours_ = [dict(h) for h in draw(st.sampled_from(TYPICAL))] if draw(st.booleans()) else []
+    hours_ += draw(schedules()) if not hours_ or draw(st.booleans()) else []
+    days_off = {anchor + timedelta(days=n) for n in draw(st.sets(st.integers(-12, 12), max_size=4))}
+    if near_change and draw(st.booleans()):
+        # Aimed: start at a wall-clock time near the skipped or repeated times, some days
+        # before, working at that time of day, and wait the working days up to the change.
+        walls = change_walls(anchor, tz)
+        low, high = min(walls), max(walls)
+        span = (high - low) // M
+        target = low + M * draw(st.integers(-30, span + 30))
+        clock_ = target.hour * 60 + target.minute
+        begin = max(0, min(clock_, 1438) - draw(st.integers(0, 120)))
+        end = min(1439, clock_ + draw(st.integers(1, 120)))
+        weekdays = draw(st.sets(st.integers(1, 7), min_size=1)) | {target.isoweekday()}
+        hours_ += [{"weekday": d, "start": hhmm(begin), "end": hhmm(end)} for d in weekdays]
+        first_day = target.date() - timedelta(days=draw(st.integers(1, 9)))
+        weekdays.add(first_day.isoweekday())
+        hours_.append({"weekday": first_day.isoweekday(), "start": hhmm(begin), "end": hhmm(end)})
+        start = datetime.combine(first_day, target.time(), tz).astimezone(UTC)
+        days = sum(
+            is_working_day(first_day + timedelta(days=n), hours_, days_off)
+            for n in range(1, (target.date() - first_day).days + 1)
+        )
+        days = max(days, 1)
+    else:
+        days = draw(st.integers(0, 12) | st.integers(13, 60))
+        # Up to ten days before the anchor, so that the wait crosses it.
+        start = datetime.combine(anchor, time(), UTC) + M * draw(st.integers(-10 * 1440, 1440))
+        if near_change and draw(st.booleans()):  # working time over the change
+            early = draw(st.integers(0, 240))
+            hours_.append(
+                {
+                    "weekday": anchor.isoweekday(),
+                    "start": hhmm(early),
+                    "end": hhmm(early + draw(st.integers(1, 360))),
+                }
+            )
+    week = sum(minutes(h["end"]) - minutes(h["start"]) for h in hours_)
+    minutes_ = draw(st.integers(0, min(23 * 60, week)))
+    return start, days, minutes_, zone, hours_, days_off
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(day_cases())
+def test_working_days_match_a_day_by_day_reference(
+    case: tuple[datetime, int, int, str, Hours, set[date]],
+) -> None:
+    start, days, minutes_, zone, hours_, days_off = case
+    tz = ZoneInfo(zone)
+    result = wait(start, timedelta(days=days, minutes=minutes_), zone, hours_, sorted(days_off))
+    assert result == reference_wait(start, days, minutes_, tz, hours_, days_off)
+    assert result >= start
+    if days or minutes_ == 0:
+        only_days = add_working_days(
+            start, days, time_zone=zone, working_hours=hours_, holidays=days_off
+        )
+        assert is_working(only_days, tz, hours_, days_off)
+        assert only_days == reference_wait(start, days, 0, tz, hours_, days_off)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(day_cases())
+def test_more_days_never_end_sooner(
+    case: tuple[datetime, int, int, str, Hours, set[date]],
+) -> None:
+    start, days, _, zone, hours_, days_off = case
+
+    def after(n: int) -> datetime:
+        return add_working_days(start, n, time_zone=zone, working_hours=hours_, holidays=days_off)
+
+    assert after(days) <= after(days + 1)
+    if days:
+        # One day from a working instant lands on a later local working day.
+        tz = ZoneInfo(zone)
+        begin, end = after(0).astimezone(tz).date(), after(days).astimezone(tz).date()
+        assert end > begin
+        assert is_working_day(end, hours_, days_off)
+
+
+@settings(max_examples=150, deadline=None)
+@given(day_cases())
+def test_zero_days_is_the_hours_rule(
+    case: tuple[datetime, int, int, str, Hours, set[date]],
+) -> None:
+    start, _, minutes_, zone, hours_, days_off = case
+    assert wait(start, minutes_ * M, zone, hours_, days_off) == add(
+        start, minutes_ * M, zone, hours_, days_off
+    )
