@@ -5,6 +5,8 @@ claim batches with `FOR UPDATE SKIP LOCKED`, so they never share work), watched 
 calling process: SIGTERM or SIGINT to it stops every child gracefully (each finishes the
 batch it holds and exits); a child that dies unexpectedly stops the others too, and the
 command exits non-zero so the process supervisor (systemd, Kubernetes...) restarts it.
+Nothing waits for the dead child: what it had claimed (a batch of connections, a delivery
+round) was tied to its database session and is free as soon as the session ends.
 
 With `once`, each worker runs until nothing is due now, then exits: for tools and tests.
 """
