@@ -133,9 +133,7 @@ async def react(
     conn_ids = {a.connection_id for _, a in stored}
     if not conn_ids:
         return
-    stmt = select(Connection).where(
-        Connection.id.in_(conn_ids), Connection.status.in_(RUNNING)
-    )
+    stmt = select(Connection).where(Connection.id.in_(conn_ids), Connection.status.in_(RUNNING))
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     conns = {c.id: c for c in await session.scalars(stmt)}

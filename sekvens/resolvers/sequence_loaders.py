@@ -102,9 +102,7 @@ class SequenceLoaders:
                 (
                     await session.execute(
                         select(Connection.sequence_id, func.count())
-                        .where(
-                            Connection.sequence_id.in_(ids), Connection.status.in_(RUNNING)
-                        )
+                        .where(Connection.sequence_id.in_(ids), Connection.status.in_(RUNNING))
                         .group_by(Connection.sequence_id)
                     )
                 ).all()
