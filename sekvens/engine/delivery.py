@@ -59,8 +59,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sekvens.config import Settings
+from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus
 from sekvens.engine.tracking import Tracker
 from sekvens.plugins.api import Clock
+from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import Database
 from sekvens.storage.tables import Connection, OutboxMessage
 
@@ -481,9 +483,23 @@ class Deliverer:
         conn = await session.scalar(stmt)
         if conn is None or conn.status not in FAILABLE:
             return
-        conn.status, conn.next_run_at, conn.ended_at = "ERROR", None, now
-        conn.error = f"Email to {row.to_address} could not be delivered: {reason}"[:ERROR_MAX]
-        log.warning("connection %s is in ERROR: %s", conn.id, conn.error)
+        error = f"Email to {row.to_address} could not be delivered: {reason}"
+        log.warning("connection %s is in ERROR: %s", conn.id, error)
+        if conn.status in RUNNING:
+            await end_connection(
+                session,
+                conn,
+                ConnectionStatus.ERROR,
+                ConnectionReason.DELIVERY_FAILED,
+                now,
+                error=error,
+            )
+        else:  # completed before its last email failed: nothing open to close
+            conn.status, conn.reason, conn.error = (
+                ConnectionStatus.ERROR,
+                ConnectionReason.DELIVERY_FAILED,
+                error[:ERROR_MAX],
+            )
 
 
 def _describe(exc: BaseException) -> str:

@@ -103,6 +103,7 @@ async def test_a_permanent_refusal_of_the_recipient_fails_at_once(
     assert (stored["status"], stored["attempts"]) == ("FAILED", 1)
     state = (await connections(mail_api, seq))["L0"]
     assert state["status"] == "ERROR" and "550 5.1.1 No such user" in state["error"]
+    assert state["reason"] == "DELIVERY_FAILED"
 
 
 async def test_a_crash_after_the_server_accepted_resends_with_the_same_message_id(

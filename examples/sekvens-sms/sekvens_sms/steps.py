@@ -9,7 +9,7 @@ from sekvens.plugins.api import (
     Done,
     ErrorCode,
     ExecutionContext,
-    Exit,
+    Fail,
     FieldType,
     Outcome,
     Problem,
@@ -27,7 +27,7 @@ MAX_LENGTH = 1600
 """Longest text message (ten concatenated SMS segments)."""
 
 NO_PHONE_NUMBER = "NO_PHONE_NUMBER"
-"""`Exit` reason of `sms.auto` when the record has no number in its phone field."""
+"""`Fail` code of `sms.auto` when the record has no number in its phone field."""
 
 
 class SmsConfig(StepConfig):
@@ -110,10 +110,12 @@ class AutoSms(SmsStep):
 
     async def execute(self, ctx: ExecutionContext[SmsConfig]) -> Outcome:
         """Send the text (once per `ctx.idempotency_key`) and keep its id in
-        `ctx.state["message_id"]`; a record without a number leaves the sequence."""
+        `ctx.state["message_id"]`; a record without a number puts the connection in ERROR."""
         number = self.number(ctx)
         if number is None:
-            return Exit(reason=NO_PHONE_NUMBER)
+            return Fail(
+                "The record has no phone number: add one, then connect it again.", NO_PHONE_NUMBER
+            )
         transport = self._transport or OutboxTransport.from_env()
         message = SmsMessage(to=number, text=self.render(ctx), idempotency_key=ctx.idempotency_key)
         ctx.state["message_id"] = await transport.send(message)

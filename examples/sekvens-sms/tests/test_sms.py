@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sekvens.plugins.api import ActivityKind, Branch, CreateActivity, Done, Exit, StepCategory
+from sekvens.plugins.api import ActivityKind, Branch, CreateActivity, Done, Fail, StepCategory
 
 from sekvens_sms import OutboxTransport, SmsMessage, auto, manual
 
@@ -97,7 +97,8 @@ async def test_auto_long_texts_are_cut(make_context, outbox) -> None:
 @pytest.mark.parametrize("number", [None, "", "  "])
 async def test_auto_without_a_number_exits(make_context, outbox, number) -> None:
     ctx = make_context(auto, HELLO, fields={"first_name": "Grace", "mobile_phone": number})
-    assert await auto.execute(ctx) == Exit(reason="NO_PHONE_NUMBER")
+    outcome = await auto.execute(ctx)
+    assert isinstance(outcome, Fail) and outcome.code == "NO_PHONE_NUMBER"
     assert not outbox.exists()
 
 
