@@ -48,7 +48,9 @@ bench-smoke: install
 
 .PHONY: fuzz
 
-# A long fuzzing run (docs/security.md): SEKVENS_FUZZ_SCALE times the cases `make test` runs.
+# A long fuzzing run (docs/security.md), and a long exploration of the runtime's life cycles
+# (docs/concepts.md): SEKVENS_FUZZ_SCALE times the cases `make test` runs.
 fuzz: install
 	SEKVENS_FUZZ_SCALE=$${SEKVENS_FUZZ_SCALE:-50} $(BIN)/pytest tests/security/test_fuzz.py \
 		-k "operations or variables or broken"
+	SEKVENS_FUZZ_SCALE=$${SEKVENS_FUZZ_SCALE:-50} $(BIN)/pytest tests/api/test_life_cycle_states.py
