@@ -14,7 +14,7 @@ from sekvens.plugins.api import (
     Done,
     EngagementEvent,
     EventKind,
-    Exit,
+    Fail,
     MailMessage,
     TakeBranch,
     TemplateProblem,
@@ -187,11 +187,12 @@ async def test_auto_sends_to_the_configured_field() -> None:
 
 
 @pytest.mark.parametrize("address", [None, "", "   "])
-async def test_auto_without_an_address_exits_without_sending(address: str | None) -> None:
+async def test_auto_without_an_address_fails_without_sending(address: str | None) -> None:
     ctx = make_execution_context(
         parse(auto, {"template": TEMPLATE}), record=make_record({"email": address})
     )
-    assert await auto.execute(ctx) == Exit(reason="NO_EMAIL_ADDRESS")
+    outcome = await auto.execute(ctx)
+    assert isinstance(outcome, Fail) and outcome.code == "NO_EMAIL_ADDRESS"
     assert ctx.mail.sent == []
     assert ctx.state == {}
 
