@@ -262,8 +262,10 @@ def patch_prefetch() -> None:
             return cache.get((conn.id, k))
         return None
 
-    async def record_automatic(self: Any, batch: Any, conn: Any, step: Any, ctx: Any) -> None:
-        await automatic(self, batch, conn, step, ctx)
+    async def record_automatic(
+        self: Any, batch: Any, conn: Any, step: Any, message_id: Any, *rest: Any
+    ) -> None:
+        await automatic(self, batch, conn, step, message_id, *rest)
         cache = batch.__dict__.get("_latest")
         if cache is not None:
             kind = batch.graphs[conn.version_id].shape(step.key).activity_kind
@@ -271,9 +273,9 @@ def patch_prefetch() -> None:
                 step_key=step.key,
                 type=step.type,
                 activity_kind=ActivityKind(kind) if kind else None,
-                status=ActivityStatus.COMPLETED,
+                status=ActivityStatus(rest[0]) if rest else ActivityStatus.COMPLETED,
                 outcome=None,
-                message_id=ctx.state.get("message_id"),
+                message_id=message_id,
                 closed_at=self.clock.now(),
             )
 
