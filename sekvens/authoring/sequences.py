@@ -476,6 +476,18 @@ async def _check_active_limit(session: AsyncSession, org: Organization) -> None:
         )
 
 
+async def _end_all_connections(session: AsyncSession, seq: Sequence) -> int:
+    """End the sequence's running connections (PARENT_SEQUENCE_DEACTIVATED); how many."""
+    ended = await end_connections(
+        session,
+        Connection.sequence_id == seq.id,
+        ConnectionStatus.DISCONNECTED,
+        ConnectionReason.PARENT_SEQUENCE_DEACTIVATED,
+        utcnow(),
+    )
+    return len(ended)
+
+
 async def deactivate(session: AsyncSession, actor: Actor, sequence_id: int) -> tuple[Sequence, int]:
     seq = await get_sequence(session, actor, sequence_id)
     if seq.status != "ACTIVE":
@@ -484,15 +496,7 @@ async def deactivate(session: AsyncSession, actor: Actor, sequence_id: int) -> t
         )
     seq.status = "INACTIVE"
     seq.updated_at = utcnow()
-    disconnected = len(
-        await end_connections(
-            session,
-            Connection.sequence_id == seq.id,
-            ConnectionStatus.DISCONNECTED,
-            ConnectionReason.PARENT_SEQUENCE_DEACTIVATED,
-            utcnow(),
-        )
-    )
+    disconnected = await _end_all_connections(session, seq)
     _log(session, actor, seq, "sequence.deactivated", None, disconnected=disconnected)
     return seq, disconnected
 
@@ -585,15 +589,7 @@ async def delete(session: AsyncSession, actor: Actor, sequence_id: int, force: b
             "(its records are disconnected).",
             ["force"],
         )
-    disconnected = len(
-        await end_connections(
-            session,
-            Connection.sequence_id == seq.id,
-            ConnectionStatus.DISCONNECTED,
-            ConnectionReason.PARENT_SEQUENCE_DEACTIVATED,
-            utcnow(),
-        )
-    )
+    disconnected = await _end_all_connections(session, seq)
     _log(session, actor, seq, "sequence.deleted", None, name=seq.name, disconnected=disconnected)
     seq.current_version_id = None
     await session.flush()

@@ -20,7 +20,7 @@ from sekvens.authoring.checks import shape_of
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.calendar import due_after, next_working_instant
 from sekvens.domain.errors import ErrorCode, Problem
-from sekvens.domain.global_ids import from_global_id
+from sekvens.domain.global_ids import from_global_id, key_of
 from sekvens.domain.life_cycles import ActivityStatus, ConnectionReason, ConnectionStatus
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD, RecordTypeInfo, check_value
 from sekvens.domain.sequence_graph import SequenceGraph, Step
@@ -578,10 +578,11 @@ class Runner:
         target sequence under the rules of `connectSequence`; when a rule refuses, the
         connection ends in ERROR (HAND_OVER_REFUSED) with the rule's code instead."""
         kind, pk = from_global_id(target_ref)
+        key = key_of(pk) if kind == "Sequence" else None
         stmt = select(Sequence).where(Sequence.organization_id == conn.organization_id)
         stmt = (
-            stmt.where(Sequence.id == int(pk))
-            if kind == "Sequence" and pk.isdigit() and len(pk) < 19
+            stmt.where(Sequence.id == key)
+            if key is not None
             else stmt.where(Sequence.key == target_ref)
         )
         target = await batch.session.scalar(stmt)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from sekvens.domain.life_cycles import RUNNING
 from sekvens.domain.sequence_graph import START_TYPE, Step
+from sekvens.storage.search import ESCAPE, contains
 from sekvens.storage.tables import (
     AuditEntry,
     Connection,
@@ -163,11 +164,6 @@ ORDER_COLUMNS = (
 )
 
 
-def _like(text_: str) -> str:
-    escaped = text_.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def grid(
     organization_id: int,
     *,
@@ -187,7 +183,7 @@ def grid(
     filter and sort on every column; ties broken by id so pages are stable."""
     stmt = select(Sequence).where(Sequence.organization_id == organization_id)
     if search and search.strip():
-        stmt = stmt.where(Sequence.search_text.like(_like(search.strip()), escape="\\"))
+        stmt = stmt.where(Sequence.search_text.like(contains(search.strip()), escape=ESCAPE))
     if status is not None:
         stmt = stmt.where(Sequence.status == status)
     if record_type is not None:

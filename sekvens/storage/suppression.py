@@ -15,6 +15,7 @@ from sekvens.domain.life_cycles import ConnectionReason, ConnectionStatus
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD
 from sekvens.domain.suppression import NOTE_MAX, SuppressionSource, check_address, normalize
 from sekvens.storage.connection_endings import end_connections
+from sekvens.storage.search import ESCAPE, contains
 from sekvens.storage.tables import Connection, Record, SuppressedAddress
 
 
@@ -117,8 +118,7 @@ def listed(organization_id: int, search: str | None) -> Select[Any]:
     """The list, newest first, optionally only addresses containing `search`."""
     stmt = select(SuppressedAddress).where(SuppressedAddress.organization_id == organization_id)
     if search:
-        escaped = normalize(search).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(SuppressedAddress.address.like(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(SuppressedAddress.address.like(contains(search.strip()), escape=ESCAPE))
     return stmt.order_by(SuppressedAddress.created_at.desc(), SuppressedAddress.id.desc())
 
 
