@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import strawberry
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from strawberry.types import Info
 
 from sekvens.domain.errors import DomainError, ErrorCode
@@ -20,6 +20,7 @@ from sekvens.schema.relay import Connection, Node, decode_id, from_global_id, ke
 from sekvens.schema.users import Role, Team, TeamKind, User
 from sekvens.storage import organizations, record_types
 from sekvens.storage.records import RecordFilter, filtered
+from sekvens.storage.search import any_contains
 from sekvens.storage.tables import Record as RecordRow
 from sekvens.storage.tables import RecordType as RecordTypeRow
 from sekvens.storage.tables import Team as TeamRow
@@ -173,10 +174,7 @@ class CoreQueries:
             raise ApiError.from_domain(e) from None
         stmt = select(UserRow).where(UserRow.organization_id == ctx.viewer.organization_id)
         if search:
-            pattern = f"%{search.strip().lower()}%"
-            stmt = stmt.where(
-                or_(func.lower(UserRow.name).like(pattern), UserRow.email.like(pattern))
-            )
+            stmt = stmt.where(any_contains(search.strip(), UserRow.name, UserRow.email))
         if role is not None:
             stmt = stmt.where(
                 UserRow.id.in_(

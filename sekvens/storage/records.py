@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import ErrorCode, Problem
@@ -15,6 +15,7 @@ from sekvens.domain.records import FieldType, RecordTypeInfo, check_fields
 from sekvens.storage import audit
 from sekvens.storage.connection_endings import end_connections
 from sekvens.storage.record_types import load_infos
+from sekvens.storage.search import any_contains
 from sekvens.storage.tables import Connection, Record, RecordType, Team, User
 from sekvens.storage.types import utcnow
 
@@ -323,10 +324,7 @@ def filtered(organization_id: int, f: RecordFilter) -> Select[tuple[Record]]:
     if f.external_ids:
         conditions.append(Record.external_id.in_(f.external_ids))
     if f.search:
-        pattern = f"%{f.search.strip().lower()}%"
-        conditions.append(
-            or_(func.lower(Record.name).like(pattern), func.lower(Record.external_id).like(pattern))
-        )
+        conditions.append(any_contains(f.search.strip(), Record.name, Record.external_id))
     if conditions:
         stmt = stmt.where(and_(*conditions))
     return stmt.order_by(Record.id)
