@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.config import Settings
 from sekvens.domain.errors import DomainError
 from sekvens.domain.roles import Role
+from sekvens.domain.scopes import Scope
 from sekvens.storage import migrate as migrations
 from sekvens.storage import organizations, tokens, users
 from sekvens.storage.db import Database
@@ -238,12 +239,20 @@ def token() -> None:
 @click.option("--org", "org_name", required=True)
 @click.option("--email", required=True)
 @click.option("--name", default="cli", show_default=True)
-def token_create(org_name: str, email: str, name: str) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice([s.value for s in Scope]),
+    help="What the token may do (repeat for several; default FULL).",
+)
+def token_create(org_name: str, email: str, name: str, scopes: tuple[str, ...]) -> None:
     """Create an API token for a user and print it (shown once)."""
 
     async def work(session: AsyncSession) -> str:
         u = await _user(session, await _org(session, org_name), email)
-        return (await tokens.create_token(session, u, name))[1]
+        chosen = tuple(Scope(s) for s in scopes) or (Scope.FULL,)
+        return (await tokens.create_token(session, u, name, scopes=chosen))[1]
 
     click.echo(_run(work))
 

@@ -15,8 +15,10 @@ class Role(StrEnum):
 
 #: Administer the organization: users, roles, tokens of others, teams, record types, settings.
 ADMINISTRATORS = frozenset({Role.SYSTEM_ADMINISTRATOR})
-#: Push CRM records in (integrations run as an administrator or a sales manager).
+#: Push CRM records and engagement events in (integrations run as one of these).
 RECORD_WRITERS = frozenset({Role.SYSTEM_ADMINISTRATOR, Role.SALES_MANAGER, Role.SEQUENCE_MANAGER})
+#: Act on anyone's records, connections and activities; a salesperson acts on their own.
+SUPERVISORS = frozenset({Role.SYSTEM_ADMINISTRATOR, Role.SEQUENCE_MANAGER, Role.SALES_MANAGER})
 
 
 def describe(roles: frozenset[Role]) -> str:
@@ -35,3 +37,15 @@ class Actor:
 
     def has_any(self, roles: frozenset[Role]) -> bool:
         return bool(self.roles & roles)
+
+
+def owns_record(
+    actor: Actor,
+    team_ids: frozenset[int],
+    owner_user_id: int | None,
+    owner_team_id: int | None,
+    access_team_id: int | None,
+) -> bool:
+    """A record is a seller's own when they own it, or a team of theirs owns it or has
+    access to it."""
+    return owner_user_id == actor.user_id or bool({owner_team_id, access_team_id} & team_ids)

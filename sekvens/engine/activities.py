@@ -9,12 +9,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
-from sekvens.domain.roles import Actor, Role
+from sekvens.domain.roles import SUPERVISORS, Actor
 from sekvens.storage import audit
 from sekvens.storage.tables import Activity, ActivityAssignee, Connection, Organization, User
 
-#: Besides its assignees, these roles may work anyone's activities.
-SUPERVISORS = frozenset({Role.SYSTEM_ADMINISTRATOR, Role.SEQUENCE_MANAGER, Role.SALES_MANAGER})
 NOTES_MAX = 4000
 
 

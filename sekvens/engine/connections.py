@@ -16,10 +16,19 @@ from sekvens.authoring.sequences import get_sequence
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus
-from sekvens.domain.roles import Actor
+from sekvens.domain.roles import SUPERVISORS, Actor, owns_record
 from sekvens.storage import audit, parties
 from sekvens.storage.connection_endings import end_connection
-from sekvens.storage.tables import Connection, Organization, Record, Sequence, SequenceStep
+from sekvens.storage.tables import (
+    Activity,
+    ActivityAssignee,
+    Connection,
+    Organization,
+    Record,
+    Sequence,
+    SequenceStep,
+    TeamMember,
+)
 
 BULK_MAX = 1000
 
@@ -88,7 +97,59 @@ async def connect_records(
     seq = await _active_sequence(session, actor, sequence_id)
     org = await session.get(Organization, actor.organization_id)
     assert org is not None
-    return await connect_checked(session, org, seq, records, actor.user_id, start_at, now)
+    forbidden: set[int] = set()
+    if not actor.has_any(SUPERVISORS):
+        team_ids = await _team_ids(session, actor)
+        forbidden = {
+            i
+            for i, r in enumerate(records)
+            if r is not None
+            and not owns_record(actor, team_ids, r.owner_user_id, r.owner_team_id, r.access_team_id)
+        }
+    allowed = [None if i in forbidden else r for i, r in enumerate(records)]
+    results = await connect_checked(session, org, seq, allowed, actor.user_id, start_at, now)
+    for i in forbidden:
+        results[i].problems = [
+            Problem(
+                ErrorCode.FORBIDDEN,
+                "A SALESPERSON connects only records they or their teams own.",
+                ("records", str(i)),
+            )
+        ]
+    return results
+
+
+async def _team_ids(session: AsyncSession, actor: Actor) -> frozenset[int]:
+    return frozenset(
+        await session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == actor.user_id))
+    )
+
+
+async def _require_may_act(session: AsyncSession, actor: Actor, conn: Connection) -> None:
+    """Managers and administrators act on any connection; a salesperson on those they
+    connected, of records they own, or with an activity assigned to them."""
+    if actor.has_any(SUPERVISORS) or conn.connected_by_id == actor.user_id:
+        return
+    record = await session.get(Record, conn.record_id)
+    assert record is not None
+    team_ids = await _team_ids(session, actor)
+    if owns_record(
+        actor, team_ids, record.owner_user_id, record.owner_team_id, record.access_team_id
+    ):
+        return
+    assigned = await session.scalar(
+        select(ActivityAssignee.user_id)
+        .join(Activity, Activity.id == ActivityAssignee.activity_id)
+        .where(Activity.connection_id == conn.id, ActivityAssignee.user_id == actor.user_id)
+        .limit(1)
+    )
+    if assigned is None:
+        raise DomainError.of(
+            ErrorCode.FORBIDDEN,
+            "A SALESPERSON acts only on connections they made, of records they or their teams "
+            "own, or with an activity assigned to them.",
+            ["connectionId"],
+        )
 
 
 async def connect_checked(
@@ -247,6 +308,7 @@ async def disconnect(
 ) -> Connection:
     conn = await get_connection(session, actor, connection_id)
     await get_sequence(session, actor, conn.sequence_id, edit=False)
+    await _require_may_act(session, actor, conn)
     _require_running(conn)
     await end_connection(
         session, conn, ConnectionStatus.DISCONNECTED, ConnectionReason.USER_DISCONNECTED, now
@@ -270,6 +332,7 @@ async def pause(
     now: datetime,
 ) -> Connection:
     conn = await get_connection(session, actor, connection_id)
+    await _require_may_act(session, actor, conn)
     _require_running(conn)
     if conn.status == "PAUSED":  # answered as resuming a running one is
         raise DomainError.of(
@@ -296,6 +359,7 @@ async def resume(
     session: AsyncSession, actor: Actor, connection_id: int, now: datetime
 ) -> Connection:
     conn = await get_connection(session, actor, connection_id)
+    await _require_may_act(session, actor, conn)
     if conn.status != "PAUSED":
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "The connection is not paused.", ["connectionId"]

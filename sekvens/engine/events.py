@@ -39,6 +39,8 @@ class EventResult:
     index: int
     recorded: bool = False
     duplicate: bool = False
+    #: The connection a recorded event concerns.
+    connection_id: int | None = None
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -120,7 +122,7 @@ async def record_events(
         )
         session.add(row)
         stored.append((row, activity))
-        result.recorded = True
+        result.recorded, result.connection_id = True, activity.connection_id
     await session.flush()
     await react(session, runner, stored)
     return results

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.roles import Actor, Role, describe
+from sekvens.domain.scopes import Scope
 from sekvens.resolvers.loaders import Loaders
+from sekvens.storage.audit import TOKEN_KEY
 
 if TYPE_CHECKING:
     from sekvens.app import Services
@@ -20,9 +22,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Viewer(Actor):
-    """Who is calling: a user of one organization, with their roles and token."""
+    """Who is calling: a user of one organization, with their roles, and the token it
+    came with and that token's scopes."""
 
     token_id: int | None = None
+    scopes: frozenset[Scope] = frozenset({Scope.FULL})
 
 
 class SerializedReads:
@@ -96,6 +100,8 @@ class Context:
             if self._over:
                 raise RuntimeError("The request is over: its database session is closed.")
             self._session = self.services.db.session(write=self.writing)
+            if self.viewer_or_none is not None:  # audit entries name the token
+                self._session.info[TOKEN_KEY] = self.viewer_or_none.token_id
         return self._session
 
     @property

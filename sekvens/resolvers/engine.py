@@ -7,14 +7,17 @@ from typing import Any
 
 import strawberry
 from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from sekvens.authoring.sequences import get_sequence, organization
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.roles import RECORD_WRITERS, SUPERVISORS
 from sekvens.engine import activities as activity_ops
 from sekvens.engine import connections as conn_ops
 from sekvens.engine.events import BULK_MAX as EVENTS_MAX
 from sekvens.engine.events import EventInput, record_events
+from sekvens.engine.events import EventResult as RecordedEvent
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.resolvers.pagination import paginate
@@ -48,6 +51,7 @@ from sekvens.schema.engine import (
 )
 from sekvens.schema.errors import ApiError, UserError
 from sekvens.schema.relay import Connection, Node, decode_id, key_of
+from sekvens.storage import audit
 from sekvens.storage.records import filtered
 from sekvens.storage.tables import Activity as ActivityRow
 from sekvens.storage.tables import ActivityAssignee, Record, RecordType
@@ -215,7 +219,7 @@ class EngineQueries:
     ) -> Connection[OutboxMessage]:
         ctx = context(info)
         try:
-            ctx.require(activity_ops.SUPERVISORS)
+            ctx.require(SUPERVISORS)
         except DomainError as e:
             raise ApiError.from_domain(e) from None
         stmt = (
@@ -224,6 +228,28 @@ class EngineQueries:
             .order_by(OutboxRow.id.desc())
         )
         return await paginate(ctx, stmt, OutboxMessage.from_row, first, after)
+
+
+def audit_events(
+    session: AsyncSession, viewer: Viewer, events: list[EventInput], results: list[RecordedEvent]
+) -> None:
+    """One audit entry per connection that recorded events: which, of what kind."""
+    by_connection: dict[int, list[dict[str, str]]] = {}
+    for event, result in zip(events, results, strict=True):
+        if result.recorded and result.connection_id is not None:
+            by_connection.setdefault(result.connection_id, []).append(
+                {"event_id": event.event_id, "kind": event.kind}
+            )
+    for connection_id, recorded in by_connection.items():
+        audit.record(
+            session,
+            viewer.organization_id,
+            viewer.user_id,
+            "connection.events_recorded",
+            "connection",
+            connection_id,
+            {"events": recorded},
+        )
 
 
 def _errors(problems: list[Problem], index: int) -> list[UserError]:
@@ -455,6 +481,7 @@ class EngineMutations:
             results = await record_events(
                 ctx.session, ctx.services.engine.runner, viewer.organization_id, events
             )
+            audit_events(ctx.session, viewer, events, results)
             ctx.services.engine.wake()
             return {
                 "results": [
@@ -468,4 +495,4 @@ class EngineMutations:
                 ]
             }
 
-        return await mutate(info, RecordEngagementEventsPayload, run)
+        return await mutate(info, RecordEngagementEventsPayload, run, RECORD_WRITERS)

@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from sekvens.domain.roles import Role
-from sekvens.storage.tables import RecordField, RecordType, Team, TeamMember, User, UserRole
+from sekvens.storage.tables import (
+    ApiToken,
+    RecordField,
+    RecordType,
+    Team,
+    TeamMember,
+    User,
+    UserRole,
+)
 
 RowT = TypeVar("RowT")
 
@@ -25,9 +33,11 @@ class Loaders:
         self.user = self._by_id(User)
         self.team = self._by_id(Team)
         self.record_type = self._by_id(RecordType)
+        self.api_token = self._by_id(ApiToken)
         self.roles = DataLoader(self._load_roles)
         self.team_members = self._grouped(TeamMember, TeamMember.team_id, TeamMember.user_id)
         self.memberships = self._grouped(TeamMember, TeamMember.user_id, TeamMember.team_id)
+        self.api_tokens = self._grouped(ApiToken, ApiToken.user_id, ApiToken.id.desc())
         self.record_fields = self._grouped(
             RecordField, RecordField.record_type_id, RecordField.position
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from sekvens.resolvers.audit import AuditQueries
 from sekvens.resolvers.engine import EngineQueries
 from sekvens.resolvers.grid import GridQueries
 from sekvens.resolvers.query import CoreQueries
@@ -24,5 +25,6 @@ class Query(
     EngineQueries,
     GridQueries,
     SuppressionQueries,
+    AuditQueries,
 ):
     pass

@@ -12,8 +12,8 @@ import strawberry
 from strawberry.types import Info
 
 from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.domain.roles import SUPERVISORS
 from sekvens.domain.suppression import BULK_MAX, SuppressionSource
-from sekvens.engine.activities import SUPERVISORS
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.resolvers.pagination import paginate

@@ -147,6 +147,12 @@ class UserMutations:
                     "A token expires in the future; leave expiresAt empty for one that doesn't.",
                     ["expiresAt"],
                 )
+            if not input.scopes:
+                raise DomainError.of(
+                    ErrorCode.INVALID_VALUE,
+                    "Give the token at least one scope (FULL for everything its user may do).",
+                    ["scopes"],
+                )
             user_id = input.user_id
             if user_id is None:
                 user = await ctx.session.get(UserRow, viewer.user_id)
@@ -159,7 +165,7 @@ class UserMutations:
                     )
             assert user is not None
             token, secret = await tokens.create_token(
-                ctx.session, user, input.name, input.expires_at
+                ctx.session, user, input.name, input.expires_at, tuple(input.scopes)
             )
             audit.record(
                 ctx.session,
@@ -168,7 +174,7 @@ class UserMutations:
                 "token.created",
                 "api_token",
                 token.id,
-                {"user_id": user.id},
+                {"user_id": user.id, "scopes": token.scopes},
             )
             return {"token": ApiToken.from_row(token), "secret": secret}
 

@@ -11,12 +11,14 @@ from strawberry.types import Info
 
 from sekvens.domain import life_cycles
 from sekvens.plugins.api import EventKind as PluginEventKind
+from sekvens.schema.audit import AuditLogEntry
 from sekvens.schema.errors import UserError
 from sekvens.schema.records import Record, RecordFilterInput
-from sekvens.schema.relay import Node, to_global_id
+from sekvens.schema.relay import Connection, Node, to_global_id
 from sekvens.schema.sequences import Sequence, Step, step_of
 from sekvens.schema.step_types import ActivityKind
 from sekvens.schema.users import User
+from sekvens.storage.audit import entries
 from sekvens.storage.tables import Activity as ActivityRow
 from sekvens.storage.tables import Connection as ConnectionRow
 from sekvens.storage.tables import OutboxMessage as OutboxRow
@@ -118,6 +120,18 @@ class SequenceTarget(Node):
     async def activities(self, info: Info) -> list[Activity]:
         rows = await info.context.engine_loaders.activities_of_connection.load(self.row.id)
         return [Activity.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="Who connected, paused, resumed, disconnected it or recorded events on it,"
+        " when and through which token; newest first."
+    )
+    async def audit_log(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AuditLogEntry]:
+        from sekvens.resolvers.pagination import paginate
+
+        stmt = entries(self.row.organization_id, "connection", self.row.id)
+        return await paginate(info.context, stmt, AuditLogEntry.from_row, first, after)
 
 
 @strawberry.type(

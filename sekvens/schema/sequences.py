@@ -11,13 +11,13 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from sekvens.domain.errors import Problem
+from sekvens.schema.audit import AuditLogEntry
 from sekvens.schema.errors import ErrorCode, UserError
 from sekvens.schema.records import RecordType
 from sekvens.schema.relay import Connection, Node, to_global_id
 from sekvens.schema.step_types import StepBranch, StepCategory
 from sekvens.schema.tags import Tag
 from sekvens.schema.users import Role, Team, User
-from sekvens.storage.tables import AuditEntry as AuditRow
 
 if TYPE_CHECKING:
     from sekvens.schema.engine import ConnectionStatus, SequenceTarget
@@ -215,32 +215,6 @@ class SequenceOptions:
     )
 
 
-@strawberry.type
-class AuditLogEntry:
-    action: str
-    at: datetime
-    version: int | None
-    detail: JSON
-    actor_pk: strawberry.Private[int | None]
-
-    @strawberry.field
-    async def actor(self, info: Info) -> User | None:
-        if self.actor_pk is None:
-            return None
-        row = await info.context.loaders.user.load(self.actor_pk)
-        return User.from_row(row) if row else None
-
-    @classmethod
-    def from_row(cls, row: AuditRow) -> AuditLogEntry:
-        return cls(
-            action=row.action,
-            at=row.created_at,
-            version=row.version,
-            detail=row.detail,
-            actor_pk=row.actor_user_id,
-        )
-
-
 @strawberry.type(description="A plan of activities for one record type.")
 class Sequence(Node):
     row: strawberry.Private[SequenceRow]
@@ -362,9 +336,9 @@ class Sequence(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AuditLogEntry]:
         from sekvens.resolvers.pagination import paginate
-        from sekvens.storage.sequences import audit_log
+        from sekvens.storage.audit import entries
 
-        stmt = audit_log(self.row.organization_id, self.row.id)
+        stmt = entries(self.row.organization_id, "sequence", self.row.id)
         return await paginate(info.context, stmt, AuditLogEntry.from_row, first, after)
 
     @strawberry.field(description="Records connected to this sequence, newest first.")

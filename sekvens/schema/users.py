@@ -8,15 +8,25 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from sekvens.domain.roles import ADMINISTRATORS
 from sekvens.domain.roles import Role as DomainRole
+from sekvens.domain.scopes import Scope
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
 from sekvens.storage.tables import ApiToken as TokenRow
 from sekvens.storage.tables import Team as TeamRow
 from sekvens.storage.tables import TeamMember as MemberRow
 from sekvens.storage.tables import User as UserRow
+from sekvens.storage.tokens import scopes_of
 
 Role = strawberry.enum(DomainRole, name="Role", description="What a user may do.")
+ApiTokenScope = strawberry.enum(
+    Scope,
+    name="ApiTokenScope",
+    description="What a token may do, within its user's roles: FULL everything; READ queries "
+    "and subscriptions; RECORDS_SYNC upsertRecords; ENGAGEMENT_EVENTS recordEngagementEvents. "
+    "Any token may query `viewer`.",
+)
 
 
 @strawberry.enum(
@@ -64,6 +74,17 @@ class User(Node):
             for m, t in zip(members, teams, strict=True)
             if t is not None
         ]
+
+    @strawberry.field(
+        description="Their API tokens with scopes and last use, newest first, revoked ones"
+        " included: for the user themselves and administrators; null for anyone else."
+    )
+    async def api_tokens(self, info: Info) -> list[ApiToken] | None:
+        viewer = info.context.viewer
+        if viewer.user_id != self.pk and not viewer.has_any(ADMINISTRATORS):
+            return None
+        rows = await info.context.loaders.api_tokens.load(self.pk)
+        return [ApiToken.from_row(r) for r in rows]
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
@@ -129,6 +150,7 @@ class ApiToken(Node):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scopes: list[ApiTokenScope]
 
     @classmethod
     def from_row(cls, row: TokenRow) -> ApiToken:
@@ -140,6 +162,7 @@ class ApiToken(Node):
             expires_at=row.expires_at,
             last_used_at=row.last_used_at,
             revoked_at=row.revoked_at,
+            scopes=[s for s in Scope if s in scopes_of(row)],
         )
 
 
@@ -188,6 +211,10 @@ class CreateApiTokenInput:
         description="Administrators may create tokens for others; default: the viewer.",
     )
     expires_at: datetime | None = None
+    scopes: list[ApiTokenScope] = strawberry.field(
+        default_factory=lambda: [Scope.FULL],
+        description="What the token may do (default FULL); give integrations only what they need.",
+    )
 
 
 @strawberry.type

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.storage.tables import AuditEntry
+
+#: Where a request's session keeps the id of the API token it works for.
+TOKEN_KEY = "sekvens_token_id"
 
 
 def record(
@@ -19,7 +24,8 @@ def record(
     detail: dict[str, Any] | None = None,
     version: int | None = None,
 ) -> None:
-    """Add an entry to the current transaction (it lands or rolls back with the change)."""
+    """Add an entry to the current transaction (it lands or rolls back with the change),
+    naming the API token the session works for (`TOKEN_KEY` in `session.info`), if any."""
     session.add(
         AuditEntry(
             organization_id=organization_id,
@@ -29,5 +35,33 @@ def record(
             entity_id=entity_id,
             version=version,
             detail=detail or {},
+            token_id=session.info.get(TOKEN_KEY),
         )
     )
+
+
+def entries(
+    organization_id: int,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    action: str | None = None,
+    actor_user_id: int | None = None,
+    since: datetime | None = None,
+) -> Select[tuple[AuditEntry]]:
+    """An organization's entries, newest first; `action` ending in '.' is a prefix."""
+    stmt = select(AuditEntry).where(AuditEntry.organization_id == organization_id)
+    if entity_type is not None:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    if entity_id is not None:
+        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    if action is not None:
+        stmt = stmt.where(
+            AuditEntry.action.startswith(action, autoescape=True)
+            if action.endswith(".")
+            else AuditEntry.action == action
+        )
+    if actor_user_id is not None:
+        stmt = stmt.where(AuditEntry.actor_user_id == actor_user_id)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.created_at >= since)
+    return stmt.order_by(AuditEntry.id.desc())

@@ -16,7 +16,6 @@ from sekvens.domain.life_cycles import RUNNING
 from sekvens.domain.sequence_graph import START_TYPE, Step
 from sekvens.storage.search import ESCAPE, contains
 from sekvens.storage.tables import (
-    AuditEntry,
     Connection,
     RecordType,
     Sequence,
@@ -268,13 +267,3 @@ def _order_expression(column: str) -> Any:
     raise ValueError(f"unknown order column {column}")
 
 
-def audit_log(organization_id: int, sequence_id: int) -> Select[tuple[AuditEntry]]:
-    return (
-        select(AuditEntry)
-        .where(
-            AuditEntry.organization_id == organization_id,
-            AuditEntry.entity_type == "sequence",
-            AuditEntry.entity_id == sequence_id,
-        )
-        .order_by(AuditEntry.id.desc())
-    )

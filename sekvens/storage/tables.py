@@ -98,6 +98,8 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+    #: What the token may do (domain/scopes.py), on top of its user's roles.
+    scopes: Mapped[list[Any]] = mapped_column(default=lambda: ["FULL"])
 
 
 class Team(Base):
@@ -204,6 +206,10 @@ class AuditEntry(Base):
     version: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The API token the change came through (null: the engine, the CLI, or a revoked past).
+    token_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("api_tokens.id", ondelete="SET NULL")
+    )
 
 
 class Sequence(Base):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.domain.scopes import Scope, normalized
 from sekvens.storage.tables import ApiToken, User
 from sekvens.storage.types import utcnow
 
@@ -24,9 +25,13 @@ def hash_token(plaintext: str) -> str:
 
 
 async def create_token(
-    session: AsyncSession, user: User, name: str = "api", expires_at: datetime | None = None
+    session: AsyncSession,
+    user: User,
+    name: str = "api",
+    expires_at: datetime | None = None,
+    scopes: tuple[Scope, ...] = (Scope.FULL,),
 ) -> tuple[ApiToken, str]:
-    """A new token for `user`; the plaintext is returned once and never stored."""
+    """A new token for `user` with `scopes`; the plaintext is returned once, never stored."""
     plaintext = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         organization_id=user.organization_id,
@@ -35,6 +40,7 @@ async def create_token(
         token_hash=hash_token(plaintext),
         prefix=plaintext[: len(PREFIX) + 4],
         expires_at=expires_at,
+        scopes=[s.value for s in normalized(scopes)],
     )
     session.add(token)
     await session.flush()
@@ -46,6 +52,7 @@ class Authenticated:
     token_id: int
     user: User
     needs_touch: bool
+    scopes: frozenset[Scope]
 
 
 async def authenticate(session: AsyncSession, plaintext: str) -> Authenticated | None:
@@ -70,7 +77,12 @@ async def authenticate(session: AsyncSession, plaintext: str) -> Authenticated |
     ):
         return None
     stale = token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL
-    return Authenticated(token.id, user, stale)
+    return Authenticated(token.id, user, stale, scopes_of(token))
+
+
+def scopes_of(token: ApiToken) -> frozenset[Scope]:
+    """The token's scopes; one the server does not know (a newer version's) grants nothing."""
+    return frozenset(Scope(s) for s in token.scopes or () if s in Scope.__members__)
 
 
 async def touch(session: AsyncSession, token_id: int) -> None:

@@ -33,7 +33,7 @@ from graphql import GraphQLInterfaceType, GraphQLObjectType, get_named_type
 from sekvens.schema.assembly import build_schema
 from sekvens.schema.cost import is_connection
 from sekvens.storage.db import Database
-from tests.security.world import ROLES, World, build_world, ids_in
+from tests.security.world import ROLES, SCOPED, World, build_world, ids_in
 
 OK, OWN_ORG, NULL = "OK", "OWN_ORG", "NULL"
 UNAUTHENTICATED, FORBIDDEN, NOT_FOUND = "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"
@@ -63,8 +63,11 @@ class Row:
     cross: str = NOT_FOUND
     select: str = ""
     exceptions: dict[str, str] = field(default_factory=dict)
+    scope: str = "FULL"
 
     def expected(self, role: str) -> str:
+        if role in SCOPED:  # the administrator, through a token of one scope
+            return self.expected("admin") if SCOPED[role] == self.scope else FORBIDDEN
         if role in self.exceptions:
             return self.exceptions[role]
         if role == "anonymous":
@@ -79,9 +82,10 @@ def row(
     allowed: frozenset[str],
     cross: str = NOT_FOUND,
     select: str = "",
+    scope: str = "FULL",
     **exceptions: str,
 ) -> Row:
-    return Row(prepare, allowed, cross, select, exceptions)
+    return Row(prepare, allowed, cross, select, exceptions, scope)
 
 
 def obj(name: str) -> Prepare:
@@ -100,6 +104,17 @@ class QueryRow:
     variables: Callable[[World], dict[str, Any]] = lambda w: {}
     allowed: frozenset[str] = EVERYONE
     cross: str = OWN_ORG
+
+    def expected(self, name: str, role: str) -> str:
+        if role == "anonymous":
+            return UNAUTHENTICATED
+        if role == "other_admin":
+            return self.cross
+        if role in SCOPED:  # queries need READ; any token may ask who it is
+            if SCOPED[role] != "READ" and name != "viewer":
+                return FORBIDDEN
+            role = "admin"
+        return OK if role in self.allowed else FORBIDDEN
 
 
 QUERY_ROWS: dict[str, QueryRow] = {
@@ -148,6 +163,11 @@ QUERY_ROWS: dict[str, QueryRow] = {
     "gridPreferences": QueryRow("{ gridPreferences { view columns { column width } } }"),
     "suppressedAddresses": QueryRow(
         "{ suppressedAddresses { nodes { address } } }", allowed=EDITORS
+    ),
+    # The whole organization's audit trail: administrators.
+    "auditLog": QueryRow(
+        "{ auditLog(first: 5) { nodes { action entityId actor { id } token { id } } } }",
+        allowed=ADMINS,
     ),
 }
 
@@ -401,7 +421,9 @@ MUTATION_ROWS: dict[str, Row] = {
         p_revoke_token, ADMINS, salesperson=OK, sales_manager=NOT_FOUND, sequence_manager=NOT_FOUND
     ),
     # Records come in from integrations running as managers or administrators.
-    "upsertRecords": row(p_upsert, RECORD_WRITERS, select="results { errors { code } }"),
+    "upsertRecords": row(
+        p_upsert, RECORD_WRITERS, select="results { errors { code } }", scope="RECORDS_SYNC"
+    ),
     # Organization sequences: editors (a salesperson has personal sequences only).
     "createSequence": row(p_create_sequence, EDITORS),
     "updateSequence": row(seq_input(name="Renamed"), EDITORS),
@@ -428,13 +450,19 @@ MUTATION_ROWS: dict[str, Row] = {
     "deleteTag": row(p_tag, SEQUENCE_ADMINS),
     "exportSequences": row(p_export, SEQUENCE_ADMINS),
     "importSequences": row(p_import, SEQUENCE_ADMINS, cross=OWN_ORG),
-    # Running sequences: everyone of the organization connects and manages connections.
-    "connectSequence": row(p_connect, EVERYONE, select="results { errors { code } }"),
+    # Running sequences: managers and administrators connect any record and act on any
+    # connection; a salesperson only on their own work (here the administrator's record and
+    # connection: FORBIDDEN; their own work: test_sellers_act_on_their_own_work). A salesperson's
+    # connect by filter runs, skipping others' records as FORBIDDEN.
+    "connectSequence": row(p_connect, EDITORS, select="results { errors { code } }"),
     "connectSequenceByFilter": row(p_connect_by_filter, EVERYONE),
-    "disconnectSequence": row(p_connection, EVERYONE),
-    "pauseConnection": row(p_connection, EVERYONE),
-    "resumeConnection": row(p_paused, EVERYONE),
-    "recordEngagementEvents": row(p_events, EVERYONE, select="results { errors { code } }"),
+    "disconnectSequence": row(p_connection, EDITORS),
+    "pauseConnection": row(p_connection, EDITORS),
+    "resumeConnection": row(p_paused, EDITORS),
+    # Engagement events come from integrations (managers' and administrators' tokens).
+    "recordEngagementEvents": row(
+        p_events, RECORD_WRITERS, select="results { errors { code } }", scope="ENGAGEMENT_EVENTS"
+    ),
     # Activities: their assignees (here the administrator) and the managers.
     "completeActivity": row(activity(), EDITORS),
     "skipActivity": row(activity(), EDITORS),
@@ -518,16 +546,8 @@ async def test_query(world: World, name: str) -> None:
     assert entry is not None, f"query {name} has no row in QUERY_ROWS: add one"
     variables = entry.variables(world)
     problems = []
-    for role in ROLES:
-        expected = (
-            UNAUTHENTICATED
-            if role == "anonymous"
-            else entry.cross
-            if role == "other_admin"
-            else OK
-            if role in entry.allowed
-            else FORBIDDEN
-        )
+    for role in (*ROLES, *SCOPED):
+        expected = entry.expected(name, role)
         body = await world.api(role).gql(entry.document, variables)
         if role == "admin":
             world.seen.update(ids_in(body.get("data")))
@@ -542,7 +562,7 @@ async def test_mutation(world: World, name: str) -> None:
     document = mutation_document(name, entry.select)
     shared: dict[str, Any] | None = None
     problems = []
-    for role in ROLES:
+    for role in (*ROLES, *SCOPED):
         expected = entry.expected(role)
         if expected in (OK, OWN_ORG):
             sent = await entry.prepare(world)  # a fresh target: this call may change it
@@ -644,6 +664,10 @@ NESTED_CONNECTIONS = {
     ("Record", "connections"): ("record", "... on Record { connections { nodes { id } } }"),
     ("Sequence", "connections"): ("active", "... on Sequence { connections { nodes { id } } }"),
     ("Sequence", "auditLog"): ("sequence", "... on Sequence { auditLog { nodes { action } } }"),
+    ("SequenceTarget", "auditLog"): (
+        "paused",
+        "... on SequenceTarget { auditLog { nodes { action token { id } } } }",
+    ),
 }
 
 
@@ -675,3 +699,79 @@ async def test_nested_connection_across_organizations(
     assert mine["node"] is not None and mine["node"][parent_field[1]]["nodes"], mine
     theirs = await world.other.ok(query, variables)
     assert theirs == {"node": None}
+
+
+# --- Row-level rules: a salesperson acts on their own work --------------------------------------
+
+
+async def _record_of(w: World, owner: dict[str, str]) -> str:
+    ext = w.unique("S")
+    payload = await w.mutate(
+        "upsertRecords",
+        {"records": [{"recordType": "lead", "externalId": ext, "name": ext, **owner}]},
+        "results { record { id } }",
+    )
+    return payload["results"][0]["record"]["id"]
+
+
+async def test_sellers_act_on_their_own_work(world: World) -> None:
+    """A salesperson connects records they or their teams own, and acts on connections they
+    made, of their records, or with an activity assigned to them; nothing else."""
+    w, seller = world, world.api("salesperson")
+    mine = await _record_of(w, {"ownerUserId": w.user_ids["salesperson"]})
+    teams = await _record_of(w, {"ownerTeamId": w.objects["team"]})  # the seller is a member
+    others = await _record_of(w, {"ownerUserId": w.user_ids["sales_manager"]})
+    payload = await seller.mutate(
+        "connectSequence",
+        {"sequenceId": w.objects["active"], "records": [{"id": r} for r in (mine, teams, others)]},
+        "results { connection { id } errors { code field } }",
+    )
+    own, team, forbidden = payload["results"]
+    assert own["connection"] and team["connection"] and not own["errors"] + team["errors"]
+    assert forbidden == {
+        "connection": None,
+        "errors": [{"code": "FORBIDDEN", "field": ["records", "2"]}],
+    }
+    for name in ("pauseConnection", "resumeConnection", "disconnectSequence"):
+        done = await seller.mutate(
+            name, {"connectionId": own["connection"]["id"]}, "connection { id }"
+        )
+        assert not done["errors"], (name, done)
+
+    def act(connection: str) -> Any:
+        return seller.mutate("pauseConnection", {"connectionId": connection}, "connection { id }")
+
+    # A colleague's connection of the seller's record: the record is theirs.
+    of_my_record = await w.mutate(
+        "connectSequence",
+        {
+            "sequenceId": w.objects["active"],
+            "records": [{"id": await _record_of(w, {"ownerUserId": w.user_ids["salesperson"]})}],
+        },
+        "results { connection { id } }",
+    )
+    assert not (await act(of_my_record["results"][0]["connection"]["id"]))["errors"]
+    # A colleague's record and connection: refused, until an activity of it is assigned to them.
+    theirs = await w.connection()
+    assert [e["code"] for e in (await act(theirs))["errors"]] == ["FORBIDDEN"]
+    await w.engine.run_until_idle()
+    data = await w.ok(
+        "query($id: ID!) { node(id: $id) { ... on SequenceTarget { activities { id } } } }",
+        {"id": theirs},
+    )
+    await w.mutate(
+        "reassignActivity",
+        {"activityId": data["node"]["activities"][0]["id"], "userIds": [w.user_ids["salesperson"]]},
+        "activity { id }",
+    )
+    assert not (await act(theirs))["errors"]
+    # Connecting by filter skips the records that are not theirs, and says so.
+    await _record_of(w, {"ownerUserId": w.user_ids["salesperson"]})
+    by_filter = await seller.mutate(
+        "connectSequenceByFilter",
+        {"sequenceId": w.objects["active"], "filter": {"recordType": "lead"}},
+        "matchedCount connectedCount skipped { code count }",
+    )
+    skipped = {s["code"]: s["count"] for s in by_filter["skipped"]}
+    assert by_filter["connectedCount"] >= 1 and skipped["FORBIDDEN"] >= 1
+    assert by_filter["matchedCount"] == by_filter["connectedCount"] + sum(skipped.values())

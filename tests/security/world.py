@@ -19,6 +19,12 @@ from sekvens.storage.db import Database
 from tests.conftest import Api, GraphQLFailed, new_org
 
 ROLES = ("anonymous", "salesperson", "sales_manager", "sequence_manager", "admin", "other_admin")
+#: Callers that are organization A's administrator through a token of narrower scope.
+SCOPED = {
+    "admin_read": "READ",
+    "admin_records": "RECORDS_SYNC",
+    "admin_events": "ENGAGEMENT_EVENTS",
+}
 ROLE_NAMES = {
     "salesperson": "SALESPERSON",
     "sales_manager": "SALES_MANAGER",
@@ -190,6 +196,12 @@ async def build_world(http: httpx.AsyncClient, db: Database, engine: Any) -> Wor
     for role in ("salesperson", "sales_manager", "sequence_manager", "admin"):
         me = await admin.as_token(world.tokens[role]).ok("{ viewer { user { id } } }")
         world.user_ids[role] = me["viewer"]["user"]["id"]
+    for caller, scope in SCOPED.items():
+        created = await admin.mutate(
+            "createApiToken", {"name": caller, "scopes": [scope]}, "secret token { scopes }"
+        )
+        assert created["token"]["scopes"] == [scope], created
+        world.tokens[caller] = created["secret"]
     world.seen.update(world.user_ids.values())
     org = await world.mutate(
         "updateOrganizationSettings", {"skipNonWorkingTime": False}, "organization { id }"
@@ -222,6 +234,7 @@ async def build_world(http: httpx.AsyncClient, db: Database, engine: Any) -> Wor
     world.objects["sequence"] = (await world.sequence(tasks=2))["id"]
     world.objects["record"] = await world.record()
     world.objects["connection"] = await world.connection()
+    world.objects["paused"] = await world.connection(paused=True)
     world.objects["activity"] = await world.activity()
     world.objects["team"] = await world.team(member="salesperson")
     world.objects["tag"] = await world.tag()
