@@ -130,6 +130,18 @@ def test_token_create(run: Any, database_url: str) -> None:
     second = run("token", "create", "--org", "Acme", "--email", "b@acme.example").output.strip()
     assert second != token
     assert graphql(database_url, VIEWER, second)["data"]["viewer"]["user"]["name"] == "B"
+    # A token with scopes does only what they allow.
+    args = ("token", "create", "--org", "Acme", "--email", "b@acme.example")
+    events = run(*args, "--scope", "ENGAGEMENT_EVENTS", "--scope", "RECORDS_SYNC")
+    assert events.exit_code == 0, events.output
+    assert graphql(database_url, VIEWER, events.output.strip())["data"]["viewer"]["user"]
+    refused = graphql(database_url, "{ users { nodes { id } } }", events.output.strip())
+    assert refused["errors"][0]["extensions"] == {
+        "code": "FORBIDDEN",
+        "field": ["users"],
+        "scope": "READ",
+    }
+    assert run(*args, "--scope", "EVERYTHING").exit_code == 2  # not a scope
 
 
 def test_errors_exit_1_with_a_message(run: Any) -> None:
