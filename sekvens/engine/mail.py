@@ -3,7 +3,8 @@
 `OutboxMail` is the `MailTransport` a step sees. It writes the message to the outbox table
 in the step's own transaction, keyed by the step's idempotency key, so executing a step
 twice stores (and later delivers) one message. It refuses (`RecipientOptedOut`) a record
-marked "do not email" and an address on the organization's suppression list.
+marked "do not email" and an address on the organization's suppression list, and
+(`MessageTooLarge`) a message whose subject or text is longer than a rendered template may be.
 """
 
 from __future__ import annotations
@@ -14,11 +15,32 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.domain.templates import MAX_SUBJECT_OUTPUT, MAX_TEMPLATE_OUTPUT
 from sekvens.plugins.api import MailMessage, RecipientOptedOut
 from sekvens.storage import suppression
 from sekvens.storage.tables import OutboxMessage
 
 MESSAGE_DOMAIN = "sekvens.local"
+
+
+class MessageTooLarge(ValueError):
+    """A message over the outbox's caps: `MAX_SUBJECT_OUTPUT` characters of subject,
+    `MAX_TEMPLATE_OUTPUT` of text and of html each. Nothing is stored."""
+
+
+def check_size(message: MailMessage) -> None:
+    """Raise `MessageTooLarge` when `message` is over the outbox's caps."""
+    parts = (
+        ("subject", message.subject, MAX_SUBJECT_OUTPUT),
+        ("text", message.text, MAX_TEMPLATE_OUTPUT),
+        ("html", message.html or "", MAX_TEMPLATE_OUTPUT),
+    )
+    for name, value, cap in parts:
+        if len(value) > cap:
+            raise MessageTooLarge(
+                f"The message's {name} has {len(value):,} characters; the outbox stores at"
+                f" most {cap:,}."
+            )
 
 
 class OutboxMail:
@@ -47,6 +69,7 @@ class OutboxMail:
         )
         if existing is not None:
             return existing
+        check_size(message)
         if self.do_not_email:
             raise RecipientOptedOut("The record is marked 'do not email'.")
         if await suppression.is_suppressed(self.session, self.organization_id, message.to):

@@ -22,7 +22,9 @@ Plugins do side effects only through the services on `ExecutionContext` (`mail`,
 by a plugin puts the connection in error; expected situations should be outcomes instead.
 
 Helpers: `check_template` / `render_template` / `template_fields` for merge-field templates
-(`{{ first_name }}`; see `ExecutionContext.template_values`), and `check_value(field_info,
+(`{{ first_name }}`; see `ExecutionContext.template_values`; a render's output is capped,
+`MAX_TEMPLATE_OUTPUT` by default, and `TemplateProblem.code` says TEMPLATE_TOO_LARGE when a
+bound stopped it), and `check_value(field_info,
 value, path)`, which says why a value does not fit a record field (a `Problem`) or returns None.
 """
 
@@ -40,6 +42,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.records import FieldInfo, FieldType, RecordTypeInfo, check_value
 from sekvens.domain.templates import (
+    MAX_SUBJECT_OUTPUT,
+    MAX_TEMPLATE_OUTPUT,
     TEMPLATE_GLOBALS,
     TemplateProblem,
     check_template,
@@ -48,6 +52,8 @@ from sekvens.domain.templates import (
 )
 
 __all__ = [
+    "MAX_SUBJECT_OUTPUT",
+    "MAX_TEMPLATE_OUTPUT",
     "START_STEP_TYPE",
     "TEMPLATE_GLOBALS",
     "ActivityKind",

@@ -17,7 +17,6 @@ from sekvens.plugins.api import (
     Fail,
     MailMessage,
     TakeBranch,
-    TemplateProblem,
     WaitForEvents,
 )
 from sekvens.plugins.email import auto, condition, manual
@@ -197,18 +196,18 @@ async def test_auto_without_an_address_fails_without_sending(address: str | None
     assert ctx.state == {}
 
 
-async def test_auto_raises_when_the_template_cannot_be_rendered() -> None:
+async def test_auto_fails_when_the_template_cannot_be_rendered() -> None:
     ctx = make_execution_context(parse(auto, {"template": {"subject": "Hi", "body": "{{ 1/0 }}"}}))
-    with pytest.raises(TemplateProblem):
-        await auto.execute(ctx)
+    outcome = await auto.execute(ctx)
+    assert isinstance(outcome, Fail) and outcome.code == "TEMPLATE_ERROR"
     assert ctx.mail.sent == []
 
 
 async def test_auto_templates_cannot_reach_python_internals() -> None:
     body = "{{ ''.__class__.__mro__ }}"
     ctx = make_execution_context(parse(auto, {"template": {"subject": "Hi", "body": body}}))
-    with pytest.raises(TemplateProblem):
-        await auto.execute(ctx)
+    outcome = await auto.execute(ctx)
+    assert isinstance(outcome, Fail) and "not allowed" in outcome.message
     assert ctx.mail.sent == []
 
 

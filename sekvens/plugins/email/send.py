@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from sekvens.plugins.api import (
+    MAX_SUBJECT_OUTPUT,
     ActivityKind,
     CreateActivity,
     Done,
@@ -36,9 +37,11 @@ class EmailTemplate(StepConfig):
     body: str = Field(min_length=1, max_length=20_000, description="Plain-text body.")
 
     def check(self, record_type: RecordTypeInfo) -> list[Problem]:
-        """Template problems (syntax, unknown merge fields) at `("template", ...)`."""
+        """Template problems (syntax, unknown merge fields, too large) at `("template", ...)`.
+        A rendered subject may have `MAX_SUBJECT_OUTPUT` characters, a body
+        `MAX_TEMPLATE_OUTPUT`."""
         return [
-            *check_template(self.subject, record_type, ("template", "subject")),
+            *check_template(self.subject, record_type, ("template", "subject"), MAX_SUBJECT_OUTPUT),
             *check_template(self.body, record_type, ("template", "body")),
         ]
 
@@ -46,8 +49,8 @@ class EmailTemplate(StepConfig):
         """The subject (on one line) and body for the connected record; may raise
         `TemplateProblem`."""
         values = ctx.template_values()
-        subject = " ".join(render_template(self.subject, values).split())
-        return subject, render_template(self.body, values)
+        subject = render_template(self.subject, values, MAX_SUBJECT_OUTPUT)
+        return " ".join(subject.split()), render_template(self.body, values)
 
 
 class ManualEmailConfig(StepConfig):
@@ -129,9 +132,9 @@ class AutoEmail(StepType[AutoEmailConfig]):
     async def execute(self, ctx: ExecutionContext[AutoEmailConfig]) -> Outcome:
         """Send the email and remember its message id in `ctx.state["message_id"]` (conditions
         match engagement events to it). A record without an address puts the connection in
-        ERROR (`Fail(NO_EMAIL_ADDRESS)`); a template that fails to render raises
-        `TemplateProblem`; an opted-out recipient raises `RecipientOptedOut` from the mail
-        transport."""
+        ERROR (`Fail(NO_EMAIL_ADDRESS)`), and so does a template that fails to render for the
+        record (`Fail` coded TEMPLATE_TOO_LARGE when a bound stopped it, else TEMPLATE_ERROR);
+        an opted-out recipient raises `RecipientOptedOut` from the mail transport."""
         address = ctx.record.fields.get(ctx.config.to_field)
         if not isinstance(address, str) or not address.strip():
             return Fail(
@@ -139,7 +142,10 @@ class AutoEmail(StepType[AutoEmailConfig]):
                 " then connect the record again.",
                 NO_EMAIL_ADDRESS,
             )
-        subject, body = ctx.config.template.render(ctx)
+        try:
+            subject, body = ctx.config.template.render(ctx)
+        except TemplateProblem as exc:
+            return Fail(f"{exc.message} Fix the step's template, then connect again.", exc.code)
         ctx.state["message_id"] = await ctx.mail.send(
             MailMessage(
                 to=address.strip(),
