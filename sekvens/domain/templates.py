@@ -243,9 +243,9 @@ def _bounded_filters() -> dict[str, Callable[..., Any]]:
             _budget().spend(max(linecount, 0))
         return FILTERS["batch"](value, linecount, fill_with)
 
-    def slice_(value: Any, slices: int, fill_with: Any = None) -> Any:
+    def slice_(ctx: Any, value: Any, slices: int, fill_with: Any = None) -> Any:
         _budget().spend(max(slices, 0))
-        return FILTERS["slice"](value, slices, fill_with)
+        return FILTERS["slice"](ctx, value, slices, fill_with)
 
     bounded: dict[str, Callable[..., Any]] = {
         "center": center,
@@ -463,7 +463,12 @@ def _instrument(tree: nodes.Template) -> nodes.Template:
 
 @lru_cache(maxsize=1024)
 def _fields(source: str) -> frozenset[str]:
-    return frozenset(meta.find_undeclared_variables(_parse(source)))
+    try:
+        return frozenset(meta.find_undeclared_variables(_parse(source)))
+    except TemplateSyntaxError as exc:  # an unknown filter or test
+        raise TemplateProblem(
+            f"Template error on line {exc.lineno}: {exc.message}", exc.lineno
+        ) from exc
 
 
 @lru_cache(maxsize=1024)
