@@ -223,7 +223,7 @@ def _to_us(moment: datetime) -> int:
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:
         raise ValueError(f"'{name}' is not an IANA time zone.") from e
 
 

@@ -20,7 +20,7 @@ DEFAULT_WORKING_HOURS: list[dict[str, Any]] = [
 def check_time_zone(name: str, path: tuple[str, ...]) -> Problem | None:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a long name
         return Problem(ErrorCode.INVALID_VALUE, f"'{name}' is not an IANA time zone.", path)
     return None
 

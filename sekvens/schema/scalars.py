@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import dateutil.parser
 from graphql import GraphQLError
@@ -39,6 +39,12 @@ def parse_datetime(value: object) -> datetime:
             f"'{value}' has no UTC offset: add one, as in 2030-01-31T09:00:00Z or "
             "2030-01-31T09:00:00+01:00.",
         )
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            ErrorCode.INVALID_VALUE, f"'{value}' is outside the years 1 to 9999 in UTC."
+        ) from None
     return parsed
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.scopes import Scope, normalized
 from sekvens.storage.tables import ApiToken, User
 from sekvens.storage.types import utcnow
@@ -18,6 +19,8 @@ from sekvens.storage.types import utcnow
 PREFIX = "skv_"
 #: last_used_at is written at most this often per token, so reads stay reads.
 TOUCH_INTERVAL = timedelta(minutes=1)
+#: The longest token name.
+NAME_MAX = 100
 
 
 def hash_token(plaintext: str) -> str:
@@ -32,6 +35,10 @@ async def create_token(
     scopes: tuple[Scope, ...] = (Scope.FULL,),
 ) -> tuple[ApiToken, str]:
     """A new token for `user` with `scopes`; the plaintext is returned once, never stored."""
+    if len(name.strip()) > NAME_MAX:
+        raise DomainError.of(
+            ErrorCode.TOO_LONG, f"A token name is at most {NAME_MAX} characters.", ["name"]
+        )
     plaintext = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         organization_id=user.organization_id,

@@ -20,6 +20,8 @@ from sekvens.domain.working_hours import (
 from sekvens.storage.tables import Organization, User, UserRole
 
 NAME_MAX = 160
+#: The longest email address (RFC 5321's path limit, less the angle brackets).
+EMAIL_MAX = 254
 
 
 def parse_roles(names: Iterable[str], path: tuple[str, ...] = ("roles",)) -> set[Role]:
@@ -67,7 +69,9 @@ async def create_user(
 ) -> User:
     email = email.strip().lower()
     problems = ProblemList()
-    if not EMAIL_RE.match(email):
+    if len(email) > EMAIL_MAX:
+        problems.add(ErrorCode.TOO_LONG, f"An email is at most {EMAIL_MAX} characters.", ["email"])
+    elif not EMAIL_RE.match(email):
         problems.add(ErrorCode.INVALID_VALUE, f"'{email}' is not an email address.", ["email"])
     _check_profile(problems, name, time_zone, working_hours)
     problems.raise_if_any()

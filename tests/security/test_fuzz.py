@@ -91,20 +91,45 @@ async def fuzz(db: Database) -> AsyncIterator[tuple[World, httpx.AsyncClient, se
 
 TYPE_NAMES = ["Sequence", "User", "Record", "Tag", "Team", "SequenceTarget", "Activity", "Step"]
 
-#: Global ids with numbers beyond the database's integer range (int4, int8 and far beyond).
-OUT_OF_RANGE_IDS = st.builds(
-    lambda type_name, number: to_global_id(
-        type_name, f"{number}:k" if type_name == "Step" else number
+
+def _global_id(type_name: str, number: int | str) -> str:
+    return to_global_id(type_name, f"{number}:k" if type_name == "Step" else number)
+
+
+#: Global ids whose number names no row: beyond the database's integer range (int4, int8 and
+#: far beyond), zero, negative, 10,000 digits long; and long base64 that decodes to nothing.
+OUT_OF_RANGE_IDS = st.one_of(
+    st.builds(
+        _global_id,
+        st.sampled_from(TYPE_NAMES),
+        st.sampled_from([0, -1, -(2**63) - 1, 2**31, 2**63, 2**64 + 1, 10**40, "9" * 10_000])
+        | st.integers(2**63, 2**80)
+        | st.integers(max_value=0),
     ),
-    st.sampled_from(TYPE_NAMES),
-    st.sampled_from([2**31, 2**63, 2**64 + 1, 2**70, 10**40]) | st.integers(2**63, 2**80),
+    st.sampled_from([1_000, 100_000]).map(lambda n: "QUFB" * (n // 4)),
 )
 #: Cursors with offsets beyond the range.
 OUT_OF_RANGE_CURSORS = st.integers(2**62, 2**80).map(offset_cursor)
-#: Date-times without a UTC offset.
-NAIVE_DATETIMES = st.datetimes().map(lambda d: d.isoformat())
-#: Strings over the length limits (search, names, keys).
-LONG_STRINGS = st.sampled_from([201, 2001, 10_000]).map(lambda n: "x" * n)
+#: Date-times without a UTC offset, and ones at the ends of the calendar whose offset moves
+#: them beyond it in UTC.
+ODD_DATETIMES = st.datetimes().map(lambda d: d.isoformat()) | st.sampled_from(
+    [
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T00:00:00.000001+23:59",
+        "9999-12-31T23:59:59-12:00",
+        "9999-12-31T23:59:59.999999-23:59",
+        "2030-01-31T09:00:00",
+        "2030-01-31",
+        "2030-01-31T24:00:00Z",
+    ]
+)
+#: Strings over the length limits (search, names, keys) up to 100,000 characters (a tenth of
+#: the body limit), repeating a few characters that may be any (NUL, non-BMP).
+LONG_STRINGS = st.builds(
+    lambda piece, n: piece * (n // len(piece)),
+    st.text(min_size=1, max_size=3),
+    st.sampled_from([201, 2_001, 10_000, 100_000]),
+)
 
 
 def ids(world: World, theirs: set[str]) -> st.SearchStrategy[Any]:
@@ -130,9 +155,13 @@ SCALARS_JSON = st.recursive(
 def scalars(world: World, theirs: set[str]) -> dict[str, st.SearchStrategy[Any]]:
     return {
         "ID": ids(world, theirs),
+        # Long strings in about one of eight, so that a document rarely passes the body limit.
+        "String": st.integers(0, 7).flatmap(
+            lambda i: (LONG_STRINGS if i == 7 else st.text()).map(nodes.String)
+        ),
         "DateTime": st.one_of(
             st.datetimes(timezones=st.just(UTC)).map(lambda d: nodes.String(d.isoformat())),
-            NAIVE_DATETIMES.map(nodes.String),
+            ODD_DATETIMES.map(nodes.String),
             st.text(max_size=10).map(nodes.String),
         ),
         "Date": st.one_of(
@@ -239,7 +268,7 @@ async def test_random_variables(fuzz: Any, data: st.DataObject) -> None:
     world, client, theirs = fuzz
     document = data.draw(st.sampled_from(DOCUMENTS))
     some_id = st.sampled_from(sorted(world.seen | theirs)) | OUT_OF_RANGE_IDS
-    bad = st.one_of(NAIVE_DATETIMES, LONG_STRINGS, OUT_OF_RANGE_CURSORS)
+    bad = st.one_of(ODD_DATETIMES, LONG_STRINGS, OUT_OF_RANGE_CURSORS)
     value = st.one_of(
         SCALARS_JSON,
         some_id,
@@ -363,3 +392,45 @@ async def test_a_failing_root_field_next_to_batched_ones(api: Api) -> None:
         response = await api.post(RACES[i % len(RACES)])
         assert response.status_code == 200
         assert "INTERNAL_ERROR" not in response.text, response.text
+
+
+async def test_a_date_time_beyond_the_calendar_in_utc(api: Api) -> None:
+    """Fine as written, but its UTC moment is before year 1 or after 9999."""
+    for value in ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00.000001+23:59"):
+        body = await api.gql(
+            "mutation($at: DateTime) { createApiToken(input: {expiresAt: $at}) { secret } }",
+            {"at": value},
+        )
+        [error] = body["errors"]
+        assert error["extensions"] == {"code": "INVALID_VALUE", "field": ["at"]}, error
+        body = await api.gql(
+            f'mutation {{ createApiToken(input: {{expiresAt: "{value}"}}) {{ secret }} }}'
+        )
+        assert body["errors"][0]["extensions"]["code"] == "INVALID_VALUE", body
+
+
+async def test_time_zones_that_are_directories_or_too_long(api: Api) -> None:
+    me = (await api.ok("{ viewer { user { id } } }"))["viewer"]["user"]["id"]
+    for zone in ("Europe", "America/", "x" * 10_000):
+        for name, input in (
+            ("updateOrganizationSettings", {"defaultTimeZone": zone}),
+            ("updateUser", {"userId": me, "timeZone": zone}),
+            (
+                "createUser",
+                {"email": "tz@example.com", "name": "Tz", "roles": [], "timeZone": zone},
+            ),
+        ):
+            payload = await api.mutate(name, input, "__typename")
+            assert [e["code"] for e in payload["errors"]] == ["INVALID_VALUE"], (name, zone)
+
+
+async def test_an_email_and_a_token_name_longer_than_their_columns(api: Api) -> None:
+    """PostgreSQL refused them (varchar); SQLite stored them."""
+    email = "a" * 250 + "@example.com"
+    payload = await api.mutate(
+        "createUser", {"email": email, "name": "Long", "roles": []}, "user { id }"
+    )
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("TOO_LONG", ["email"])]
+    payload = await api.mutate("createApiToken", {"name": "t" * 101}, "secret")
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("TOO_LONG", ["name"])]
+    assert (await api.mutate("createApiToken", {"name": "t" * 100}, "secret"))["errors"] == []
