@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,9 +19,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL, HTTPException
+from strawberry.asgi import GraphQL, HTTPException, StarletteRequestAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message as WSMessage
 from strawberry.types.unset import UNSET
 
 from sekvens.config import Settings
@@ -30,7 +35,7 @@ from sekvens.engine.worker import Engine, build_engine
 from sekvens.metrics import Metrics
 from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
-from sekvens.ratelimit import RateLimiter, check_request
+from sekvens.ratelimit import RateLimits, Refusal, check_content_type, client_key
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.schema.assembly import build_schema
 from sekvens.storage import migrate, tokens, users
@@ -60,6 +65,38 @@ class Unauthenticated(Exception):
     """A token was sent but is wrong, revoked or expired."""
 
 
+class TooManyFailures(Exception):
+    """The client's address failed to authenticate too often to try a new token now."""
+
+    def __init__(self, refusal: Refusal):
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+#: Nesting of JSON values in a request (body, GET parameters, websocket messages).
+MAX_JSON_DEPTH = 64
+REFUSED_CODES = {404: ErrorCode.NOT_FOUND}
+
+
+class MalformedJSON(json.JSONDecodeError):
+    """JSON refused with a reason of its own: not UTF-8, or nested too deeply."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, "", 0)
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests lists and objects more than `limit` levels."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 async def authenticate(services: Services, authorization: str | None) -> Viewer | None:
     """The viewer behind `Authorization: Bearer <token>`; None without a header."""
     if not authorization:
@@ -78,16 +115,93 @@ async def authenticate(services: Services, authorization: str | None) -> Viewer 
     return Viewer(found.user.id, found.user.organization_id, frozenset(roles), found.token_id)
 
 
+class _RequestAdapter(StarletteRequestAdapter):
+    """Strawberry compares the media type as written; media types ignore case (RFC 9110)."""
+
+    @property
+    def content_type(self) -> str | None:
+        value = super().content_type
+        if value is None:
+            return None
+        media_type, sep, parameters = value.partition(";")
+        return media_type.strip().lower() + sep + parameters
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with the rate limit: every message but `complete` draws from the
+    socket's bucket (its verified token's, else its address's). Over the rate, a `subscribe`
+    gets an `error` (RATE_LIMITED) and does not run; any other message closes with 4429."""
+
+    async def handle_message(self, message: WSMessage) -> None:
+        view: GraphQLApp = self.view  # type: ignore[assignment]
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind != "complete":
+            ws = self.context.request
+            key = ws.scope.get("state", {}).get("sekvens_rate_key") or client_key(ws)
+            refusal = view.limits.take(key)
+            if refusal is not None:
+                view.services.metrics.refuse(refusal.status, refusal.code)
+                if kind == "subscribe" and isinstance(message.get("id"), str):
+                    extensions = {"code": refusal.code.value}
+                    error = {"message": refusal.message, "extensions": extensions}
+                    await self.send_message(
+                        {"id": message["id"], "type": "error", "payload": [error]}
+                    )
+                else:
+                    await self.websocket.close(4429, refusal.message)
+                return
+        try:
+            await super().handle_message(message)
+        except TooManyFailures as e:
+            view.services.metrics.refuse(e.refusal.status, e.refusal.code)
+            await self.websocket.close(4429, e.refusal.message)
+
+
 class GraphQLApp(GraphQL):
-    """Strawberry's ASGI view with sekvens' context, JSON errors for bad requests, and cleanup."""
+    """Strawberry's ASGI view with sekvens' context, JSON errors for bad requests, rate limits,
+    and cleanup."""
+
+    request_adapter_class = _RequestAdapter
+    graphql_transport_ws_handler_class = _TransportWSHandler
 
     def __init__(self, services: Services, **kwargs: Any):
         super().__init__(**kwargs)
         self.services = services
-        limits = services.settings
-        self.rate_limiter = RateLimiter(limits.rate_limit_per_second, limits.rate_limit_burst)
+        self.limits = RateLimits(services.settings)
+
+    def _refuse(self, refusal: Refusal) -> JSONResponse:
+        """A request refused before GraphQL ran, counted in the metrics."""
+        self.services.metrics.refuse(refusal.status, refusal.code)
+        response = _graphql_error(refusal.status, refusal.code, refusal.message)
+        response.headers.update(refusal.headers)
+        return response
+
+    async def identify(self, connection: Request | WebSocket, authorization: str | None) -> Any:
+        """The viewer of `authenticate`, under the failed-authentication limit: a failure counts
+        against the client address; a verified token draws from a bucket of its own."""
+        if (refusal := self.limits.check_failures(connection, authorization)) is not None:
+            raise TooManyFailures(refusal)
+        try:
+            viewer = await authenticate(self.services, authorization)
+        except Unauthenticated:
+            self.limits.failed(connection)
+            raise
+        if authorization:
+            state = connection.scope.setdefault("state", {})
+            state["sekvens_rate_key"] = self.limits.verified(authorization)
+        return viewer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            websocket = WebSocket(scope, receive, send)
+            refusal = self.limits.take(client_key(websocket))  # the connection attempt
+            if refusal is not None:
+                self.services.metrics.refuse(refusal.status, refusal.code)
+                offered = scope.get("subprotocols") or []
+                protocol = GRAPHQL_TRANSPORT_WS_PROTOCOL
+                await websocket.accept(protocol if protocol in offered else None)
+                await websocket.close(4429, refusal.message)
+                return
         if scope["type"] != "http":
             try:
                 await super().__call__(scope, receive, send)
@@ -100,31 +214,52 @@ class GraphQLApp(GraphQL):
                         await ctx.close()
             return
         request = Request(scope, receive)
-        refusal = check_request(request, self.rate_limiter)  # 415 without JSON, 429 over the rate
+        authorization = request.headers.get("authorization")
+        # 415 without JSON, 429 over the rate
+        refusal = check_content_type(request) or self.limits.admit(request, authorization)
+        if refusal is None:
+            try:
+                viewer = await self.identify(request, authorization)
+            except Unauthenticated as e:
+                refusal = Refusal(401, ErrorCode.UNAUTHENTICATED, str(e), {})
+            except TooManyFailures as e:
+                refusal = e.refusal
         if refusal is not None:
-            response = _graphql_error(refusal.status, refusal.code, refusal.message)
-            response.headers.update(refusal.headers)
-            await response(scope, receive, send)
-            return
-        try:
-            viewer = await authenticate(self.services, request.headers.get("authorization"))
-        except Unauthenticated as e:
-            await _graphql_error(401, ErrorCode.UNAUTHENTICATED, str(e))(scope, receive, send)
+            await self._refuse(refusal)(scope, receive, send)
             return
         scope.setdefault("state", {})["sekvens_viewer"] = viewer
         try:
             response = await self.run(request)
         except HTTPException as e:
-            response = _graphql_error(e.status_code, ErrorCode.INVALID_VALUE, e.reason)
+            code = REFUSED_CODES.get(e.status_code, ErrorCode.INVALID_VALUE)
+            response = self._refuse(Refusal(e.status_code, code, e.reason, {}))
         finally:
             ctx = scope["state"].get("sekvens_context")
             if ctx is not None:
                 await ctx.close(final=True)
         await response(scope, receive, send)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """UTF-8 JSON nested at most MAX_JSON_DEPTH levels; anything else is a JSONDecodeError
+        (the websocket handler closes with 4400 on one)."""
+        try:
+            value = json.loads(data.decode() if isinstance(data, bytes) else data)
+        except UnicodeDecodeError:
+            raise MalformedJSON("The request body is not valid UTF-8.") from None
+        except RecursionError:
+            raise MalformedJSON(f"JSON nested more than {MAX_JSON_DEPTH} levels deep.") from None
+        if _nested_deeper(value, MAX_JSON_DEPTH):
+            raise MalformedJSON(f"JSON nested more than {MAX_JSON_DEPTH} levels deep.")
+        return value
+
     def parse_json(self, data: str | bytes) -> Any:
         """A body (and GET's `variables`, `extensions`) is a JSON object or a list of them."""
-        value = super().parse_json(data)
+        try:
+            value = self.decode_json(data)
+        except MalformedJSON as e:
+            raise HTTPException(400, e.msg) from None
+        except json.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not all(isinstance(v, dict) for v in (value if isinstance(value, list) else [value])):
             raise HTTPException(400, "Send a JSON object (or, batching, a list of them).")
         return value
@@ -143,8 +278,8 @@ class GraphQLApp(GraphQL):
         params = getattr(context, "connection_params", None) or {}
         auth = params.get("authorization") or params.get("Authorization")
         try:
-            context.viewer_or_none = await authenticate(
-                self.services, auth if isinstance(auth, str) else None
+            context.viewer_or_none = await self.identify(
+                context.request, auth if isinstance(auth, str) else None
             )
         except Unauthenticated:
             raise ConnectionRejectionError from None  # closes with 4403
@@ -154,9 +289,10 @@ class GraphQLApp(GraphQL):
 class BodyLimit:
     """Refuses request bodies over `limit` bytes with HTTP 413, also when streamed."""
 
-    def __init__(self, app: ASGIApp, limit: int):
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics):
         self.app = app
         self.limit = limit
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -183,6 +319,7 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.metrics.refuse(413, ErrorCode.TOO_LONG)
         response = _graphql_error(
             413, ErrorCode.TOO_LONG, f"Request body is over {self.limit} bytes."
         )
@@ -261,7 +398,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, metrics=services.metrics)
     if settings.cors_origins:  # SPAs on other origins; bearer tokens, so no credentials
         app.add_middleware(
             CORSMiddleware,

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: GraphQL requests and latency by operation, errors by code."""
+"""Prometheus metrics of one app: GraphQL requests and latency by operation, errors by code,
+and requests refused before GraphQL ran."""
 
 from __future__ import annotations
 
@@ -29,10 +30,24 @@ class Metrics:
         self.errors = Counter(
             "sekvens_graphql_errors", "Errors returned, by code.", ["code"], registry=self.registry
         )
+        self.refused = Counter(
+            "sekvens_http_refused",
+            "HTTP requests refused before GraphQL ran, by status and code.",
+            ["status", "code"],
+            registry=self.registry,
+        )
         self._names: set[str] = set()
 
-    def operation_label(self, name: str | None) -> str:
-        """Client-chosen names, bounded: anonymous and unknown ones share labels."""
+    def refuse(self, status: int, code: str) -> None:
+        """Count a request refused before GraphQL ran (also among the errors by code)."""
+        self.refused.labels(str(status), code).inc()
+        self.errors.labels(code).inc()
+
+    def operation_label(self, name: str | None, authenticated: bool) -> str:
+        """Names chosen by authenticated callers, bounded; unauthenticated operations share
+        one label, so they cannot take the slots of real operations."""
+        if not authenticated:
+            return "unauthenticated"
         if not name:
             return "anonymous"
         if not NAME_RE.match(name):

@@ -197,8 +197,9 @@ async def test_metrics_count_operations_by_name_and_errors_by_code(api: Api, db:
     assert response.headers["content-type"].startswith("text/plain")
     requests = samples(response.text, "sekvens_graphql_requests_total")
     assert requests[(("operation", "Me"), ("type", "query"))] == 2
-    assert requests[(("operation", "Nobody"), ("type", "mutation"))] == 1
-    assert requests[(("operation", "Anon"), ("type", "query"))] == 1
+    # Without a token, names are not labels (docs/security.md, "Requests").
+    assert requests[(("operation", "unauthenticated"), ("type", "mutation"))] == 1
+    assert requests[(("operation", "unauthenticated"), ("type", "query"))] == 1
     assert requests[(("operation", "anonymous"), ("type", "query"))] == 1
     assert requests[(("operation", "Typo"), ("type", "query"))] == 1
     latency = samples(response.text, "sekvens_graphql_latency_seconds_count")

@@ -53,6 +53,7 @@ OPEN, CLICK, UNSUBSCRIBE = "open", "click", "unsubscribe"
 TOKEN_MAX = 4096
 _MAC_BYTES = 16
 _VERSION = b"sekvens-tracking-v1"
+_MESSAGE_ID = re.compile(r"[0-9]{1,18}")
 
 #: The classic 43-byte transparent 1x1 GIF.
 PIXEL = (
@@ -275,18 +276,18 @@ class Tracker:
         return f"{payload}.{_b64(self._mac(kind, message_pk, url))}"
 
     def verify(self, kind: str, token: str) -> tuple[int, str] | None:
-        """(outbox message id, url) of a genuine token of `kind`; None for anything else."""
-        if len(token) > TOKEN_MAX or token.count(".") != 1:
+        """(outbox message id, url) of a genuine token of `kind`, in the one encoding `sign`
+        gives (URL-safe base64 without padding, the id without leading zeros); else None."""
+        if len(token) > TOKEN_MAX or token.count(".") != 1 or not token.isascii():
             return None
-        payload, mac = token.split(".")
         try:
-            pk_text, sep, url = _unb64(payload).decode("utf-8").partition(":")
-            given = _unb64(mac)
+            pk_text, sep, url = _unb64(token.split(".")[0]).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
-        if not sep or not pk_text.isdigit() or len(pk_text) > 18:
+        if not sep or not _MESSAGE_ID.fullmatch(pk_text):
             return None
-        if not hmac.compare_digest(given, self._mac(kind, int(pk_text), url)):
+        expected = self.sign(kind, int(pk_text), url)
+        if not hmac.compare_digest(token.encode(), expected.encode()):
             return None
         return int(pk_text), url
 

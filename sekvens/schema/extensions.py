@@ -158,7 +158,8 @@ class MaskUnexpectedErrors(SchemaExtension):
 
 
 class OperationMetrics(SchemaExtension):
-    """Counts operations and their latency by operation name, and errors by code."""
+    """Counts operations and their latency by operation name (authenticated callers' only),
+    and errors by code."""
 
     def on_operation(self) -> Iterator[None]:
         start = time.perf_counter()
@@ -174,7 +175,7 @@ class OperationMetrics(SchemaExtension):
     def _count(self, start: float, errors: list[GraphQLError] | None) -> None:
         ec = self.execution_context
         metrics = ec.context.services.metrics
-        label = metrics.operation_label(ec.operation_name)
+        label = metrics.operation_label(ec.operation_name, ec.context.viewer_or_none is not None)
         try:
             op_type = ec.operation_type.value
         except RuntimeError:  # no document: it failed to parse

@@ -3,10 +3,12 @@ move conditions, and the secret key's life cycle."""
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import re
 import stat
+import string
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -154,6 +156,57 @@ async def test_bad_tokens_are_404_and_never_redirect(
         assert response.status_code == 404, path
         assert "location" not in response.headers
     assert await events_of(db, (await outbox(mail_api))[address]["messageId"]) == []
+
+
+URLSAFE = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+STANDARD = str.maketrans("-_", "+/")
+
+
+def other_encodings(tracker: Tracker, kind: str, pk: int, url: str = "") -> list[str]:
+    """The genuine token of (kind, pk, url) as lenient base64 decoders also read it: padded,
+    in the standard alphabet, with other unused low bits, or with the id zero-padded."""
+    token = tracker.sign(kind, pk, url)
+    payload, mac = token.split(".")
+    last = URLSAFE[URLSAFE.index(mac[-1]) ^ 1]  # 16 bytes: the last character's low bits unused
+    zero_padded = base64.urlsafe_b64encode(f"0{pk}:{url}".encode()).decode().rstrip("=")
+    variants = [
+        f"{payload}{'=' * (-len(payload) % 4)}.{mac}==",
+        f"{payload}.{mac[:-1]}{last}",
+        f"{zero_padded}.{mac}",
+    ]
+    if token.translate(STANDARD) != token:
+        variants.append(token.translate(STANDARD))
+    return variants
+
+
+async def test_tokens_in_another_encoding_are_404(
+    mail_api: Api, mail_engine: Any, mail_http: httpx.AsyncClient, inbox: Inbox, db: Database
+) -> None:
+    seq = await email_then_task(mail_api)
+    [address] = await connect_leads(mail_api, seq)
+    await mail_engine.run_until_idle()
+    pixel, _ = tracked_urls(inbox, address)
+    tracker: Tracker = mail_engine.deliverer.tracker
+    async with db.session() as session:
+        pk = await session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.to_address == address)
+        )
+    assert pk is not None and pixel == f"/t/o/{tracker.sign(OPEN, pk)}.gif"
+    superscript_two = base64.urlsafe_b64encode("\u00b2:".encode()).decode()  # "²".isdigit()
+    for token in [*other_encodings(tracker, OPEN, pk), f"{superscript_two}.AAAA"]:
+        assert (await mail_http.get(f"/t/o/{token}.gif")).status_code == 404, token
+    assert await events_of(db, (await outbox(mail_api))[address]["messageId"]) == []
+    assert (await mail_http.get(pixel)).status_code == 200
+
+
+def test_a_token_has_one_encoding() -> None:
+    tracker = Tracker(Settings(public_url="https://t.example", secret_key="k" * 40))
+    pk = next(pk for pk in range(1, 1000) if set(tracker.sign(OPEN, pk)) & set("-_"))
+    variants = other_encodings(tracker, OPEN, pk)
+    assert len(variants) == 4  # the standard alphabet is among them
+    for token in variants:
+        assert tracker.verify(OPEN, token) is None, token
+    assert tracker.verify(OPEN, tracker.sign(OPEN, pk)) == (pk, "")
 
 
 def test_links_and_html() -> None:
