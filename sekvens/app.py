@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,7 @@ class TooManyFailures(Exception):
 #: Nesting of JSON values in a request (body, GET parameters, websocket messages).
 MAX_JSON_DEPTH = 64
 REFUSED_CODES = {404: ErrorCode.NOT_FOUND}
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class MalformedJSON(json.JSONDecodeError):
@@ -83,6 +85,15 @@ class MalformedJSON(json.JSONDecodeError):
 
     def __init__(self, reason: str):
         super().__init__(reason, "", 0)
+
+
+def _is_unicode(value: Any) -> bool:
+    """Whether a parsed JSON value's text can be stored (a lone \\ud800 escape cannot)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _nested_deeper(value: Any, limit: int) -> bool:
@@ -240,16 +251,19 @@ class GraphQLApp(GraphQL):
         await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
-        """UTF-8 JSON nested at most MAX_JSON_DEPTH levels; anything else is a JSONDecodeError
-        (the websocket handler closes with 4400 on one)."""
+        """UTF-8 JSON nested at most MAX_JSON_DEPTH levels, without unpaired surrogates;
+        anything else is a JSONDecodeError (the websocket handler closes with 4400 on one)."""
         try:
-            value = json.loads(data.decode() if isinstance(data, bytes) else data)
+            text = data.decode() if isinstance(data, bytes) else data
+            value = json.loads(text)
         except UnicodeDecodeError:
             raise MalformedJSON("The request body is not valid UTF-8.") from None
         except RecursionError:
             raise MalformedJSON(f"JSON nested more than {MAX_JSON_DEPTH} levels deep.") from None
         if _nested_deeper(value, MAX_JSON_DEPTH):
             raise MalformedJSON(f"JSON nested more than {MAX_JSON_DEPTH} levels deep.")
+        if SURROGATE_ESCAPE.search(text) and not _is_unicode(value):
+            raise MalformedJSON("JSON text holds an unpaired surrogate (\\ud800 to \\udfff).")
         return value
 
     def parse_json(self, data: str | bytes) -> Any:

@@ -88,6 +88,9 @@ async def test_malformed_json_is_a_400_graphql_error_and_counted(db: Database) -
         (("GET", {"variables": nested(1000)}), "nested more than 64 levels"),
         (("GET", {"extensions": '{"a": ' + nested(200) + "}"}), "nested more than 64 levels"),
         (("GET", {"variables": '{"a": '}), "Unable to parse"),
+        # Unpaired surrogate escapes: no UTF-8 text has them (storing one was an internal error).
+        (("POST", b'{"query": "{ __typename }", "variables": {"a": "x\\uD800"}}'), "surrogate"),
+        (("GET", {"variables": '{"a": ["\\udfff"]}'}), "unpaired surrogate"),
     ]
     async with app_client(db) as at:
         c = at()
@@ -103,6 +106,11 @@ async def test_malformed_json_is_a_400_graphql_error_and_counted(db: Database) -
         # Every list and object counts, the body's own and `variables` too: 62 more fit.
         fits = (deep_body % nested(MAX_JSON_DEPTH - 2)).encode()
         response = await c.post("/graphql", content=fits, headers=JSON)
+        assert response.json() == {"data": {"__typename": "Query"}}
+        pair = b'{"query": "{ __typename }", "variables": {"a": "\\ud83d\\ude00 \\\\ud800"}}'
+        response = await c.post(
+            "/graphql", content=pair, headers=JSON
+        )  # a pair, and an escaped backslash
         assert response.json() == {"data": {"__typename": "Query"}}
 
         metrics = (await c.get("/metrics")).text
