@@ -288,7 +288,8 @@ class GraphQLApp(GraphQL):
         return ctx
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """Websocket clients authenticate in connection_init: {"authorization": "Bearer ..."}."""
+        """Websocket clients authenticate in connection_init: {"authorization": "Bearer ..."};
+        without a token, or with a wrong one, the socket is closed (4403)."""
         params = getattr(context, "connection_params", None) or {}
         auth = params.get("authorization") or params.get("Authorization")
         try:
@@ -297,6 +298,8 @@ class GraphQLApp(GraphQL):
             )
         except Unauthenticated:
             raise ConnectionRejectionError from None  # closes with 4403
+        if context.viewer_or_none is None:  # no token: it could run nothing, so parse nothing
+            raise ConnectionRejectionError
         return UNSET
 
 

@@ -38,6 +38,13 @@ class Settings:
     max_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    #: Tokens of a document sent without a token (such a caller can run nothing but
+    #: introspection in development and `__typename`): little parsing and validation.
+    max_tokens_anonymous: int = 500
+    #: Fields, fragment spreads and inline fragments of a document, counted where spread.
+    max_selections: int = 1000
+    #: Work budget of validation's check that fields of the same name can be merged.
+    max_field_comparisons: int = 20000
     max_cost: int = 20000
     #: Operations per HTTP request; 1 turns batching off.
     max_operations: int = 1
@@ -101,6 +108,13 @@ class Settings:
             "max_depth": int(e.get("SEKVENS_MAX_DEPTH", cls.max_depth)),
             "max_aliases": int(e.get("SEKVENS_MAX_ALIASES", cls.max_aliases)),
             "max_tokens": int(e.get("SEKVENS_MAX_TOKENS", cls.max_tokens)),
+            "max_tokens_anonymous": int(
+                e.get("SEKVENS_MAX_TOKENS_ANONYMOUS", cls.max_tokens_anonymous)
+            ),
+            "max_selections": int(e.get("SEKVENS_MAX_SELECTIONS", cls.max_selections)),
+            "max_field_comparisons": int(
+                e.get("SEKVENS_MAX_FIELD_COMPARISONS", cls.max_field_comparisons)
+            ),
             "max_cost": int(e.get("SEKVENS_MAX_COST", cls.max_cost)),
             "max_operations": int(e.get("SEKVENS_MAX_OPERATIONS", cls.max_operations)),
             "operation_timeout_seconds": float(

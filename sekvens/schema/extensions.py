@@ -187,18 +187,28 @@ class OperationMetrics(SchemaExtension):
             metrics.errors.labels(str(code)).inc()
 
 
-SUGGESTION_RE = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
+# graphql-core's hints: "Did you mean 'a', 'b', or 'c'?", "… the enum value 'A'?", also
+# mid-message ("… unknown field 'serch'. Did you mean 'search'? Found: …"). Names hold no '?'.
+SUGGESTION_RE = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def _hide_suggestions(result: Any) -> None:
+    for error in getattr(result, "errors", None) or ():
+        error.message = SUGGESTION_RE.sub("", error.message)
 
 
 class HideSuggestions(SchemaExtension):
-    """Production: no "Did you mean …?" hints that reveal field, argument, type or enum names."""
+    """Production: no "Did you mean …?" hints that reveal field, argument, type, enum value
+    or input field names: in validation and variable errors, over HTTP and the websocket."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result and result.errors:
-            for error in result.errors:
-                error.message = SUGGESTION_RE.sub("", error.message)
+        _hide_suggestions(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Websocket results go out before `on_operation` ends."""
+        _hide_suggestions(result)
+        yield
 
 
 class SubscriptionsOverWebsocket(SchemaExtension):

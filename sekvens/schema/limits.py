@@ -1,5 +1,5 @@
-"""Abuse limits on GraphQL operations: depth, aliases, tokens, cost, a timeout, and the
-persisted-query allow list. Each is a setting (docs/security.md has them with defaults)."""
+"""Abuse limits on GraphQL operations: the document's size (document_limits.py), cost, a
+timeout, and the persisted-query allow list. Each is a setting (docs/security.md has them with defaults)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from sekvens.config import Settings
 from sekvens.domain.errors import ErrorCode
 from sekvens.schema.cost import CostLimiter, refuse
+from sekvens.schema.document_limits import DocumentLimits, bounded_overlap_rule
 
 #: What runs in place of a refused document, so that nothing of it is parsed or validated.
 REFUSED_DOCUMENT = "query PersistedQueryNotFound { __typename }"
@@ -123,19 +118,15 @@ class OperationTimeout(SchemaExtension):
 def limit_extensions(settings: Settings) -> list[Callable[[], Any]]:
     """The limiting extensions for `settings`, as factories (one instance per operation).
 
-    The validation rules are built once, so the validation cache keeps hitting.
+    The validation rule is built once, so the validation cache keeps hitting.
     """
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
+    overlap_rule = bounded_overlap_rule(settings.max_field_comparisons)
     extensions: list[Callable[[], Any]] = []
     if settings.persisted_queries:
         documents = load_persisted_queries(settings.persisted_queries)
         extensions.append(lambda: PersistedQueries(documents))
     extensions += [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(rules),
+        lambda: DocumentLimits(settings, overlap_rule),
         lambda: CostLimiter(settings.max_cost, settings.page_size_max),
         lambda: OperationTimeout(settings.operation_timeout_seconds),
     ]

@@ -202,7 +202,7 @@ async def test_connection_changed_refusals(
     api: Api, other_api: Api, ws_url: str, engine: Any
 ) -> None:
     seq = await task_sequence(api, "Refusals")
-    async with client(ws_url, other_api.token) as other, client(ws_url, None) as anonymous:
+    async with client(ws_url, other_api.token) as other:
         await other.subscribe("1", CONNECTION_CHANGED, s=seq["id"])
         message = await other.next("1")
         assert message["type"] == "next"
@@ -214,9 +214,7 @@ async def test_connection_changed_refusals(
             "NOT_FOUND"
         )
 
-        await anonymous.subscribe("3", UP_NEXT)
-        message = await anonymous.next("3")
-        assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        # Without a token the socket is closed at connection_init (tests/test_http.py).
 
     await api.mutate(
         "updateOrganizationSettings", {"sequencesEnabled": False}, "organization { id }"
