@@ -1,5 +1,6 @@
 """Abuse limits on GraphQL operations: the document's size (document_limits.py), cost, a
-timeout, and the persisted-query allow list. Each is a setting (docs/security.md has them with defaults)."""
+timeout, and the persisted-query allow list. Each is a setting (docs/security.md has them
+with defaults)."""
 
 from __future__ import annotations
 
