@@ -88,6 +88,7 @@ async def test_malformed_json_is_a_400_graphql_error_and_counted(db: Database) -
         (("GET", {"variables": nested(1000)}), "nested more than 64 levels"),
         (("GET", {"extensions": '{"a": ' + nested(200) + "}"}), "nested more than 64 levels"),
         (("GET", {"variables": '{"a": '}), "Unable to parse"),
+        (("POST", b'{"query": "{ __typename }", "variables": {"a": NaN}}'), "NaN is not JSON"),
         # Unpaired surrogate escapes: no UTF-8 text has them (storing one was an internal error).
         (("POST", b'{"query": "{ __typename }", "variables": {"a": "x\\uD800"}}'), "surrogate"),
         (("GET", {"variables": '{"a": ["\\udfff"]}'}), "unpaired surrogate"),
