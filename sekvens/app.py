@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from graphql import GraphQLError
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -26,6 +27,9 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message as WSMessage
 from strawberry.types.unset import UNSET
@@ -157,11 +161,12 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             refusal = view.limits.take(key)
             if refusal is not None:
                 view.services.metrics.refuse(refusal.status, refusal.code)
-                if kind == "subscribe" and isinstance(message.get("id"), str):
+                operation_id = message.get("id") if kind == "subscribe" else None
+                if isinstance(operation_id, str):
                     extensions = {"code": refusal.code.value}
-                    error = {"message": refusal.message, "extensions": extensions}
+                    error = GraphQLError(refusal.message, extensions=extensions)
                     await self.send_message(
-                        {"id": message["id"], "type": "error", "payload": [error]}
+                        ErrorMessage(id=operation_id, type="error", payload=[error.formatted])
                     )
                 else:
                     await self.websocket.close(4429, refusal.message)
