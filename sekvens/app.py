@@ -132,7 +132,9 @@ async def authenticate(services: Services, authorization: str | None) -> Viewer 
     if found.needs_touch:
         async with services.db.session(write=True) as session, session.begin():
             await tokens.touch(session, found.token_id)
-    return Viewer(found.user.id, found.user.organization_id, frozenset(roles), found.token_id)
+    return Viewer(
+        found.user.id, found.user.organization_id, frozenset(roles), found.token_id, found.scopes
+    )
 
 
 class _RequestAdapter(StarletteRequestAdapter):
