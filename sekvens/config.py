@@ -43,6 +43,8 @@ class Settings:
     max_tokens_anonymous: int = 500
     #: Fields, fragment spreads and inline fragments of a document, counted where spread.
     max_selections: int = 1000
+    #: Operations and fragments of a document.
+    max_definitions: int = 200
     #: Work budget of validation's check that fields of the same name can be merged.
     max_field_comparisons: int = 20000
     max_cost: int = 20000
@@ -112,6 +114,7 @@ class Settings:
                 e.get("SEKVENS_MAX_TOKENS_ANONYMOUS", cls.max_tokens_anonymous)
             ),
             "max_selections": int(e.get("SEKVENS_MAX_SELECTIONS", cls.max_selections)),
+            "max_definitions": int(e.get("SEKVENS_MAX_DEFINITIONS", cls.max_definitions)),
             "max_field_comparisons": int(
                 e.get("SEKVENS_MAX_FIELD_COMPARISONS", cls.max_field_comparisons)
             ),

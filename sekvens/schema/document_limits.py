@@ -1,7 +1,7 @@
 """Limits on a document, checked in one pass after parsing and before validation, so that
-validation's cost is bounded: tokens (fewer without a token), selections, depth, aliases, one
-operation or an `operationName`; and a budget for the one validation rule whose work grows
-faster than the document (fields of the same response name are compared pairwise).
+validation's cost is bounded: tokens (fewer without a token), definitions, selections, depth,
+aliases, one operation or an `operationName`; and a budget for the one validation rule whose
+work grows faster than the document (fields of the same response name are compared pairwise).
 
 Fragments count where they are spread, and each fragment is measured once: a chain of
 fragments each spreading the next twice costs its length to measure, not 2^length (as
@@ -138,11 +138,13 @@ def _refusal(message: str, code: ErrorCode) -> GraphQLError:
 
 
 class DocumentLimits(SchemaExtension):
-    """Refuses a document, after parsing and before validation, with several operations and
-    no `operationName` (OPERATION_NAME_REQUIRED), over `max_selections` (TOO_MANY_SELECTIONS),
-    deeper than `max_depth` or with more than `max_aliases` aliases. Callers without a token
-    may send `max_tokens_anonymous` tokens, others `max_tokens` (the parser stops there).
-    Validation compares fields of the same name with `overlap_rule` (bounded_overlap_rule)."""
+    """Refuses a document, after parsing and before validation: over `max_definitions`
+    operations and fragments (TOO_MANY: validation costs most per definition), several
+    operations without an `operationName` (OPERATION_NAME_REQUIRED), over `max_selections`
+    (TOO_MANY_SELECTIONS), deeper than `max_depth` or with more than `max_aliases` aliases.
+    Callers without a token may send `max_tokens_anonymous` tokens, others `max_tokens` (the
+    parser stops there). Validation compares fields of the same name with `overlap_rule`
+    (bounded_overlap_rule)."""
 
     def __init__(self, settings: Settings, overlap_rule: type[ValidationRule]):
         self.settings = settings
@@ -178,6 +180,11 @@ class DocumentLimits(SchemaExtension):
 
     def check(self, document: DocumentNode, operation_name: str | None) -> GraphQLError | None:
         limits = self.settings
+        if len(document.definitions) > limits.max_definitions:
+            return _refusal(
+                f"The document has more than {limits.max_definitions} operations and fragments.",
+                ErrorCode.TOO_MANY,
+            )
         size = measure(document, max(limits.max_selections, limits.max_aliases))
         if len(size.operations) > 1 and operation_name is None:
             return _refusal(

@@ -67,15 +67,32 @@ async def test_the_issues_documents_are_refused_before_validation(api: Api, db: 
     same_field = "{" + ORGANIZATION * 1200 + " }"
     fresh_names = " ".join(f"query Q{i} {{{ORGANIZATION} }}" for i in range(600))
     async with client(db) as c:
-        for body in ({"query": same_field}, {"query": fresh_names, "operationName": "Q7"}):
-            refused = await post(c, api, body)
-            assert refused["data"] is None
-            assert codes(refused) == ["TOO_MANY_SELECTIONS"]
-            assert "more than 1000 selections" in refused["errors"][0]["message"]
+        refused = await post(c, api, {"query": same_field})
+        assert refused["data"] is None
+        assert codes(refused) == ["TOO_MANY_SELECTIONS"]
+        assert "more than 1000 selections" in refused["errors"][0]["message"]
+        # Operations cost validation most (each is checked on its own): at most 200.
+        refused = await post(c, api, {"query": fresh_names, "operationName": "Q7"})
+        assert refused["data"] is None
+        assert codes(refused) == ["TOO_MANY"]
+        assert "more than 200 operations and fragments" in refused["errors"][0]["message"]
         # Without a token the document is not even parsed to its end (500 tokens).
         anonymous = await post(c, None, {"query": same_field})
         assert codes(anonymous) == ["GRAPHQL_PARSE_FAILED"]
         assert "more than 500 tokens" in anonymous["errors"][0]["message"]
+
+
+async def test_operations_and_fragments_are_counted(api: Api, db: Database) -> None:
+    four = (
+        "query A { ...F } query B { ...G } fragment F on Query { __typename }"
+        " fragment G on Query { __typename }"
+    )
+    async with client(db, max_definitions=3) as c:
+        body = await post(c, api, {"query": four, "operationName": "A"})
+        assert codes(body) == ["TOO_MANY"]
+    async with client(db, max_definitions=4) as c:
+        body = await post(c, api, {"query": four, "operationName": "A"})
+        assert body == {"data": {"__typename": "Query"}}
 
 
 async def test_fragments_count_where_they_are_spread(api: Api, db: Database) -> None:
@@ -95,8 +112,11 @@ async def test_fragments_count_where_they_are_spread(api: Api, db: Database) -> 
 async def test_a_long_chain_of_fragments_is_a_coded_refusal(api: Api, db: Database) -> None:
     """600 fragments each spreading the next overflowed the recursion of Strawberry's depth
     limiter: a "maximum recursion depth exceeded" error without a code."""
+    long_chain = chain(600, spreads=1, last="__typename")
     async with client(db) as c:
-        body = await post(c, api, {"query": chain(600, spreads=1, last="__typename")})
+        assert codes(await post(c, api, {"query": long_chain})) == ["TOO_MANY"]  # 601 fragments
+    async with client(db, max_definitions=1000) as c:  # graphql-core's nesting guard
+        body = await post(c, api, {"query": long_chain})
         assert body["data"] is None
         assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
         assert "recursion" not in body["errors"][0]["message"]
