@@ -102,8 +102,8 @@ async def test_fragments_count_where_they_are_spread(api: Api, db: Database) -> 
     async with client(db, max_selections=8) as c:
         assert (await post(c, api, {"query": twice}))["data"]["viewer"]["user"]["id"]
     # A chain of fragments each spreading the next twice is 2^16 selections in 200 tokens:
-    # the limiters followed every path (about a second; 2^25 took minutes), and the document
-    # ran. It is measured in one pass now.
+    # validation's limiters followed every path (about a second; 2^25 took minutes) before
+    # the cost limit refused it. It is measured in one pass now.
     async with client(db) as c:
         exponential = await post(c, api, {"query": chain(16, spreads=2)})
         assert codes(exponential) == ["TOO_MANY_SELECTIONS"]
