@@ -265,5 +265,3 @@ def _order_expression(column: str) -> Any:
             .scalar_subquery()
         )
     raise ValueError(f"unknown order column {column}")
-
-
