@@ -58,6 +58,9 @@ class Settings:
     #: Token bucket per verified API token (else per client address); 0 turns it off.
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 500
+    #: Failed authentications per client address (a stricter bucket); 0 turns it off.
+    auth_failures_per_second: float = 0.2
+    auth_failures_burst: int = 20
     max_subscriptions_per_connection: int = 20
     disabled_step_types: tuple[str, ...] = field(default_factory=tuple)
     auto_migrate: bool | None = None
@@ -65,9 +68,6 @@ class Settings:
     #: unset keeps automated email in the outbox (status STORED).
     smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "sekvens@localhost"
-    #: Failed authentications per client address (a stricter bucket); 0 turns it off.
-    auth_failures_per_second: float = 0.2
-    auth_failures_burst: int = 20
     mail_max_attempts: int = 5
     mail_retry_seconds: int = 60
     smtp_timeout_seconds: float = 30.0
@@ -133,6 +133,12 @@ class Settings:
                 e.get("SEKVENS_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second)
             ),
             "rate_limit_burst": int(e.get("SEKVENS_RATE_LIMIT_BURST", cls.rate_limit_burst)),
+            "auth_failures_per_second": float(
+                e.get("SEKVENS_AUTH_FAILURES_PER_SECOND", cls.auth_failures_per_second)
+            ),
+            "auth_failures_burst": int(
+                e.get("SEKVENS_AUTH_FAILURES_BURST", cls.auth_failures_burst)
+            ),
             "max_subscriptions_per_connection": int(
                 e.get(
                     "SEKVENS_MAX_SUBSCRIPTIONS_PER_CONNECTION", cls.max_subscriptions_per_connection
@@ -147,12 +153,6 @@ class Settings:
             "smtp_url": e.get("SEKVENS_SMTP_URL") or None,
             "mail_from": e.get("SEKVENS_MAIL_FROM", cls.mail_from),
             "mail_max_attempts": int(e.get("SEKVENS_MAIL_MAX_ATTEMPTS", cls.mail_max_attempts)),
-            "auth_failures_per_second": float(
-                e.get("SEKVENS_AUTH_FAILURES_PER_SECOND", cls.auth_failures_per_second)
-            ),
-            "auth_failures_burst": int(
-                e.get("SEKVENS_AUTH_FAILURES_BURST", cls.auth_failures_burst)
-            ),
             "mail_retry_seconds": int(e.get("SEKVENS_MAIL_RETRY_SECONDS", cls.mail_retry_seconds)),
             "smtp_timeout_seconds": float(e.get("SEKVENS_SMTP_TIMEOUT", cls.smtp_timeout_seconds)),
             "public_url": (e.get("SEKVENS_PUBLIC_URL") or "").rstrip("/") or None,
