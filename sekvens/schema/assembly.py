@@ -24,6 +24,7 @@ from sekvens.schema.extensions import (
 )
 from sekvens.schema.limits import limit_extensions
 from sekvens.schema.scalars import SCALAR_OVERRIDES
+from sekvens.schema.text_inputs import NoNulInText
 from sekvens.schema.token_scopes import TokenScopes
 
 log = logging.getLogger("sekvens.graphql")
@@ -55,6 +56,7 @@ def build_schema(production: bool = False, settings: Settings | None = None) -> 
         MaskUnexpectedErrors,
         SubscriptionsOverWebsocket,
         TokenScopes,
+        NoNulInText,
         lambda: ParserCache(maxsize=1000),
         lambda: ValidationCache(maxsize=1000),
         *limit_extensions(settings),

@@ -37,7 +37,7 @@ from tests.security.world import World, build_world, ids_in
 
 SCALE = int(os.environ.get("SEKVENS_FUZZ_SCALE", "1"))
 #: Cases per test and backend in a bounded run.
-CASES = {"valid": 120, "invalid": 60, "variables": 60, "broken": 40}
+CASES = {"valid": 100, "invalid": 50, "odd": 50, "variables": 50, "broken": 30}
 SCHEMA = build_schema()._schema
 
 LEAKS = re.compile(
@@ -177,6 +177,31 @@ def scalars(world: World, theirs: set[str]) -> dict[str, st.SearchStrategy[Any]]
     }
 
 
+#: Strings that pass a format check and are then too long for a column, or nearly right.
+ODD_STRINGS = st.one_of(
+    LONG_STRINGS,
+    st.sampled_from([101, 161, 255, 401, 4_001]).flatmap(
+        lambda n: st.sampled_from(["x" * n, "x" * n + "@example.com", "{{ x }}" + "x" * n])
+    ),
+    st.sampled_from(["", " ", "lead", "UTC", "Europe", "a@b.co", "\x00", "%_\\"]),
+)
+
+
+def odd_scalars(world: World, theirs: set[str]) -> dict[str, st.SearchStrategy[Any]]:
+    """Scalars that are well-formed but odd: long strings, ids that name nothing, date-times
+    at the calendar's ends, plugin configs with long values."""
+    return {
+        **scalars(world, theirs),
+        "String": ODD_STRINGS.map(nodes.String),
+        "DateTime": ODD_DATETIMES.map(nodes.String),
+        "JSON": st.dictionaries(
+            st.sampled_from(["subject", "body", "template", "days", "script", "field", "x"]),
+            ODD_STRINGS.map(nodes.String) | st.integers().map(nodes.Int),
+            max_size=3,
+        ).map(lambda d: nodes.Object([_field(k, v) for k, v in d.items()])),
+    }
+
+
 def _field(name: str, value: Any) -> Any:
     from graphql import NameNode, ObjectFieldNode
 
@@ -227,6 +252,23 @@ async def test_invalid_operations(fuzz: Any, data: st.DataObject) -> None:
     response = await send(client, world, {"query": document})
     check(response, None, theirs, document)
     assert response.json().get("errors"), document
+
+
+MUTATIONS = sorted(SCHEMA.mutation_type.fields)
+
+
+@fuzz_settings("odd")
+@given(data=st.data())
+async def test_mutations_with_odd_values(fuzz: Any, data: st.DataObject) -> None:
+    """Valid mutations, one at a time, whose scalars are odd: values that reach the resolvers
+    and storage rather than stopping at validation."""
+    world, client, theirs = fuzz
+    name = data.draw(st.sampled_from(MUTATIONS))
+    document = data.draw(
+        from_schema(SCHEMA, fields=[name], custom_scalars=odd_scalars(world, theirs))
+    )
+    response = await send(client, world, {"query": document})
+    check(response, None, theirs, document)
 
 
 def _documents() -> list[str]:
@@ -434,3 +476,31 @@ async def test_an_email_and_a_token_name_longer_than_their_columns(api: Api) -> 
     payload = await api.mutate("createApiToken", {"name": "t" * 101}, "secret")
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("TOO_LONG", ["name"])]
     assert (await api.mutate("createApiToken", {"name": "t" * 100}, "secret"))["errors"] == []
+
+
+async def test_a_nul_character_in_text(api: Api) -> None:
+    """PostgreSQL stores no U+0000 (in text or jsonb): refused before anything runs."""
+    cases = [
+        ("query($s: String) { users(search: $s) { totalCount } }", {"s": "a\x00"}, ["s"]),
+        (
+            "query($f: RecordFilterInput) { records(filter: $f) { totalCount } }",
+            {"f": {"stage": "\x00"}},
+            ["f", "stage"],
+        ),
+        (
+            "mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { secret } }",
+            {"i": {"name": "t\x00"}},
+            ["i", "name"],
+        ),
+        (
+            'mutation { removeSuppressedAddresses(input: {addresses: ["a@b.co", "\\u0000"]})'
+            " { removedCount } }",
+            None,
+            ["input", "addresses", "1"],
+        ),
+    ]
+    for query, variables, field in cases:
+        body = await api.gql(query, variables)
+        [error] = body["errors"]
+        assert error["extensions"] == {"code": "INVALID_VALUE", "field": field}, (query, error)
+    assert (await api.ok('{ users(search: "\\u0001") { totalCount } }'))["users"]["totalCount"] == 0
