@@ -30,8 +30,7 @@ from sekvens.plugins.api import (
     render_template,
     template_fields,
 )
-
-from .fakes import LEAD, NOW, codes, make_execution_context, make_record, parse
+from sekvens.plugins.testing import LEAD, NOW, codes, make_execution_context, make_record, parse
 
 
 class Item(StepConfig):

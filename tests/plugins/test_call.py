@@ -15,8 +15,7 @@ from sekvens.plugins.api import (
     WaitForEvents,
 )
 from sekvens.plugins.call import condition, phone
-
-from .fakes import (
+from sekvens.plugins.testing import (
     CALL_STEP,
     EMAIL_STEP,
     codes,

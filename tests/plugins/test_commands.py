@@ -14,8 +14,7 @@ from sekvens.plugins.commands import (
     update_field,
 )
 from sekvens.plugins.commands.field_rules import FieldConditionConfig, evaluate
-
-from .fakes import (
+from sekvens.plugins.testing import (
     LEAD,
     LEAD_FIELDS,
     START,

@@ -16,8 +16,7 @@ from sekvens.plugins.api import (
     WaitFor,
 )
 from sekvens.plugins.core import start, task, wait
-
-from .fakes import codes, make_execution_context, make_validation_context, parse
+from sekvens.plugins.testing import codes, make_execution_context, make_validation_context, parse
 
 
 async def test_start_needs_no_config_and_passes_on() -> None:

@@ -20,8 +20,7 @@ from sekvens.plugins.api import (
     WaitForEvents,
 )
 from sekvens.plugins.email import auto, condition, manual
-
-from .fakes import (
+from sekvens.plugins.testing import (
     CALL_STEP,
     EMAIL_STEP,
     NOW,

@@ -8,8 +8,13 @@ import pytest
 
 from sekvens.plugins.api import ActivityKind, CreateActivity, StepCategory, StepType
 from sekvens.plugins.linkedin import connect, get_introduced, inmail, research
-
-from .fakes import codes, make_execution_context, make_record, make_validation_context, parse
+from sekvens.plugins.testing import (
+    codes,
+    make_execution_context,
+    make_record,
+    make_validation_context,
+    parse,
+)
 
 ALL = [research, get_introduced, connect, inmail]
 VALID: dict[str, dict[str, str]] = {

@@ -28,8 +28,7 @@ from sekvens.plugins.api import (
     ValidationContext,
 )
 from sekvens.plugins.registry import PluginFailure, Registry
-
-from .fakes import NOW, codes, make_execution_context, make_validation_context
+from sekvens.plugins.testing import NOW, codes, make_execution_context, make_validation_context
 
 
 class TitleConfig(StepConfig):

@@ -14,9 +14,8 @@ import pytest
 
 from sekvens.plugins.api import CreateActivity, Done, ErrorCode
 from sekvens.plugins.registry import PluginFailure, Registry
+from sekvens.plugins.testing import make_execution_context, make_validation_context
 from tests.sms_example import EXAMPLE, installed_sms_example
-
-from .fakes import make_execution_context, make_validation_context
 
 HELLO = {"text": "Hi {{ first_name }}", "phone_field": "phone"}
 

@@ -15,8 +15,14 @@ from sekvens.domain.templates import (
 from sekvens.engine.mail import MessageTooLarge, check_size
 from sekvens.plugins.api import Fail, MailMessage
 from sekvens.plugins.email import auto
-
-from .fakes import LEAD, LEAD_FIELDS, codes, make_execution_context, make_record, parse
+from sekvens.plugins.testing import (
+    LEAD,
+    LEAD_FIELDS,
+    codes,
+    make_execution_context,
+    make_record,
+    parse,
+)
 
 FIELDS = {**LEAD_FIELDS, "record": {"name": "Ada"}, "sender": {"email": "s@example.com"}}
 

@@ -1,4 +1,9 @@
-"""Fakes for testing step-type plugins without the engine: services, contexts, sample data."""
+"""Test helpers for step-type plugins: contexts, fake services and sample data, so a step
+type is tested without a running sekvens (docs/plugins.md, "Testing a step type").
+
+Built on `sekvens.plugins.api` alone, like a plugin; the built-in step types' tests and the
+SMS example use them. Every `make_*` takes keyword overrides for what a test cares about.
+"""
 
 from __future__ import annotations
 
@@ -121,12 +126,17 @@ class FakeRecords:
 
 
 def make_record(
-    fields: Mapping[str, Any] | None = None, *, stage: str | None = "qualify", **overrides: Any
+    fields: Mapping[str, Any] | None = None,
+    *,
+    stage: str | None = "qualify",
+    record_type: RecordTypeInfo = LEAD,
+    **overrides: Any,
 ) -> RecordView:
-    """The default lead "Ada Lovelace" (fields `LEAD_FIELDS` unless given)."""
+    """The default lead "Ada Lovelace" (fields `LEAD_FIELDS` unless given); another
+    `record_type` names the record's type."""
     values: dict[str, Any] = {
         "id": "rec-1",
-        "record_type": "lead",
+        "record_type": record_type.name,
         "external_id": "crm-1",
         "name": "Ada Lovelace",
         "fields": dict(LEAD_FIELDS if fields is None else fields),
@@ -196,6 +206,7 @@ def make_execution_context(
     record: RecordView | None = None,
     record_type: RecordTypeInfo = LEAD,
     step: StepRef = THIS_STEP,
+    connection_id: str = "conn-1",
     previous_activity: ActivityView | None = None,
     state: dict[str, Any] | None = None,
     call_outcomes: Iterable[str] = CALL_OUTCOMES,
@@ -204,20 +215,20 @@ def make_execution_context(
     mail: FakeMail | None = None,
     records: FakeRecords | None = None,
 ) -> ExecutionContext[Any]:
-    """An execution context on the default record with fresh fakes (reach them as
-    `ctx.clock`, `ctx.mail.sent`, `ctx.records.updates`)."""
+    """An execution context on the default record (of `record_type`) with fresh fakes
+    (reach them as `ctx.clock`, `ctx.mail.sent`, `ctx.records.updates`)."""
     return ExecutionContext(
         config=config,
-        record=make_record() if record is None else record,
+        record=make_record(record_type=record_type) if record is None else record,
         record_type=record_type,
-        connection_id="conn-1",
+        connection_id=connection_id,
         sequence_id=THIS_SEQUENCE.id,
         step=step,
         previous_activity=previous_activity,
         clock=FakeClock() if clock is None else clock,
         mail=FakeMail() if mail is None else mail,
         records=FakeRecords() if records is None else records,
-        idempotency_key=f"conn-1:{step.key}:1",
+        idempotency_key=f"{connection_id}:{step.key}:1",
         state={} if state is None else state,
         call_outcomes=tuple(call_outcomes),
         sender=sender,
@@ -227,8 +238,8 @@ def make_execution_context(
 def parse(step_type: StepType[Any], raw: Mapping[str, Any] | None) -> Any:
     """The parsed config of `raw`, failing the test when it has problems."""
     config, problems = step_type.parse_config(raw)
-    assert problems == [], problems
-    assert config is not None
+    if problems or config is None:
+        raise AssertionError(f"{step_type.key}: the config has problems: {problems}")
     return config
 
 
