@@ -50,13 +50,14 @@ class Server:
             self.proc.wait()
 
 
-def start(name: str, database_url: str) -> Server:
+def start(name: str, database_url: str, **extra_env: str) -> Server:
     port = free_port()
     env = child_env(
         SEKVENS_DATABASE_URL=database_url,
         SEKVENS_AUTO_MIGRATE="0",
         SEKVENS_ENV="production",
         SEKVENS_SECRET_KEY=secrets.token_urlsafe(48),
+        **extra_env,
     )
     proc = subprocess.Popen(
         [
