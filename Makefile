@@ -23,6 +23,7 @@ test: install
 lint: install
 	$(BIN)/ruff check sekvens tests examples bench
 	$(BIN)/ruff format --check sekvens tests examples bench
+	$(BIN)/lint-imports
 	$(BIN)/mypy sekvens/domain sekvens/plugins/api.py
 
 format: install

@@ -33,7 +33,7 @@ EXPORT = """mutation Export($input: ExportSequencesInput!) {
 
 
 def available() -> bool:
-    from sekvens.schema.assembly import build_schema
+    from sekvens.graphql_schema import build_schema
 
     mutation = build_schema().as_str()
     return "importSequences(" in mutation and "exportSequences(" in mutation

@@ -9,7 +9,6 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -36,29 +35,19 @@ from strawberry.types.unset import UNSET
 
 from sekvens.config import Settings
 from sekvens.domain.errors import ErrorCode
-from sekvens.engine.tracking import TrackingEndpoints
-from sekvens.engine.worker import Engine, build_engine
+from sekvens.engine.worker import build_engine
+from sekvens.graphql_schema import build_schema
 from sekvens.metrics import Metrics
 from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
 from sekvens.ratelimit import RateLimits, Refusal, check_content_type, client_key
 from sekvens.resolvers.context import Context, Viewer
-from sekvens.schema.assembly import build_schema
+from sekvens.services import Services
 from sekvens.storage import migrate, tokens, users
 from sekvens.storage.db import Database
+from sekvens.tracking_endpoints import TrackingEndpoints
 
 log = logging.getLogger("sekvens")
-
-
-@dataclass
-class Services:
-    """What every request shares: settings, database, metrics."""
-
-    settings: Settings
-    db: Database
-    metrics: Metrics
-    registry: Registry
-    engine: Engine
 
 
 def _graphql_error(status: int, code: ErrorCode, message: str) -> JSONResponse:
@@ -180,7 +169,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(4429, e.refusal.message)
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with sekvens' context, JSON errors for bad requests, rate limits,
     and cleanup."""
 

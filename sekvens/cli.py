@@ -11,12 +11,14 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.actions import tokens as token_actions
+from sekvens.actions import users as user_actions
 from sekvens.config import Settings
 from sekvens.domain.errors import DomainError
 from sekvens.domain.roles import Role
 from sekvens.domain.scopes import Scope
 from sekvens.storage import migrate as migrations
-from sekvens.storage import organizations, tokens, users
+from sekvens.storage import organizations, users
 from sekvens.storage.db import Database
 from sekvens.storage.tables import Organization, User
 from sekvens.transfer.cli import export_command, import_command
@@ -219,9 +221,11 @@ def user_create(
 
     async def work(session: AsyncSession) -> str | None:
         organization = await _org(session, org_name)
-        created = await users.create_user(session, organization, email, name, roles, time_zone)
+        created = await user_actions.create_user(
+            session, None, organization.id, email, name, roles, time_zone
+        )
         if with_token:
-            return (await tokens.create_token(session, created, "cli"))[1]
+            return (await token_actions.create_token(session, None, created.id, "cli"))[1]
         return None
 
     secret = _run(work)
@@ -252,7 +256,7 @@ def token_create(org_name: str, email: str, name: str, scopes: tuple[str, ...]) 
     async def work(session: AsyncSession) -> str:
         u = await _user(session, await _org(session, org_name), email)
         chosen = tuple(Scope(s) for s in scopes) or (Scope.FULL,)
-        return (await tokens.create_token(session, u, name, scopes=chosen))[1]
+        return (await token_actions.create_token(session, None, u.id, name, scopes=chosen))[1]
 
     click.echo(_run(work))
 
@@ -284,7 +288,7 @@ def plugins() -> None:
 @main.command()
 def schema() -> None:
     """Print the GraphQL SDL."""
-    from sekvens.schema.assembly import build_schema
+    from sekvens.graphql_schema import build_schema
 
     click.echo(build_schema().as_str())
 

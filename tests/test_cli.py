@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from sekvens.app import create_app
 from sekvens.cli import main
 from sekvens.config import Settings
-from sekvens.schema.assembly import build_schema
+from sekvens.graphql_schema import build_schema
 from sekvens.storage.migrate import head_revision
 from tests.sms_example import installed_sms_example
 

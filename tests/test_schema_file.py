@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from sekvens.schema.assembly import build_schema
+from sekvens.graphql_schema import build_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
 

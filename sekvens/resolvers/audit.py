@@ -7,10 +7,10 @@ from strawberry.types import Info
 
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.roles import ADMINISTRATORS
-from sekvens.resolvers.pagination import paginate
 from sekvens.resolvers.query import context
 from sekvens.schema.audit import NODE_TYPES, AuditLogEntry, AuditLogFilter
 from sekvens.schema.errors import ApiError
+from sekvens.schema.pagination import paginate
 from sekvens.schema.relay import Connection, decode_id, from_global_id
 from sekvens.storage import audit
 

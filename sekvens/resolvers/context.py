@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.roles import Actor, Role, describe
 from sekvens.domain.scopes import Scope
+from sekvens.resolvers.engine_loaders import EngineLoaders
 from sekvens.resolvers.loaders import Loaders
+from sekvens.resolvers.sequence_loaders import SequenceLoaders
+from sekvens.services import Services
 from sekvens.storage.audit import TOKEN_KEY
-
-if TYPE_CHECKING:
-    from sekvens.app import Services
-    from sekvens.resolvers.engine_loaders import EngineLoaders
-    from sekvens.resolvers.sequence_loaders import SequenceLoaders
 
 
 @dataclass(frozen=True)
@@ -113,16 +111,14 @@ class Context:
     @property
     def sequence_loaders(self) -> SequenceLoaders:
         if self._sequence_loaders is None:
-            from sekvens.resolvers.sequence_loaders import SequenceLoaders
-
-            self._sequence_loaders = SequenceLoaders(self)
+            self._sequence_loaders = SequenceLoaders(
+                self.reader, self.viewer.organization_id, self.services.registry
+            )
         return self._sequence_loaders
 
     @property
     def engine_loaders(self) -> EngineLoaders:
         if self._engine_loaders is None:
-            from sekvens.resolvers.engine_loaders import EngineLoaders
-
             self._engine_loaders = EngineLoaders(self.reader, self.viewer.organization_id)
         return self._engine_loaders
 

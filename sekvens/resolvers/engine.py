@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import strawberry
@@ -10,8 +9,9 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from sekvens.authoring.sequences import get_sequence, organization
+from sekvens.authoring.sequences import organization
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.life_cycles import ActivityStatus
 from sekvens.domain.roles import RECORD_WRITERS, SUPERVISORS
 from sekvens.engine import activities as activity_ops
 from sekvens.engine import connections as conn_ops
@@ -20,8 +20,7 @@ from sekvens.engine.events import EventInput, record_events
 from sekvens.engine.events import EventResult as RecordedEvent
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
-from sekvens.resolvers.pagination import paginate
-from sekvens.resolvers.query import NODE_LOADERS, context, record_filter
+from sekvens.resolvers.query import context, record_filter
 from sekvens.resolvers.sequences import sequence_pk
 from sekvens.schema.engine import (
     Activity,
@@ -50,15 +49,14 @@ from sekvens.schema.engine import (
     UpNextFilter,
 )
 from sekvens.schema.errors import ApiError, UserError
-from sekvens.schema.relay import Connection, Node, decode_id, key_of
+from sekvens.schema.pagination import paginate
+from sekvens.schema.relay import Connection, decode_id
 from sekvens.storage import audit
-from sekvens.storage.records import filtered
+from sekvens.storage.connections import connections_query
 from sekvens.storage.tables import Activity as ActivityRow
 from sekvens.storage.tables import ActivityAssignee, Record, RecordType
 from sekvens.storage.tables import Connection as ConnectionRow
 from sekvens.storage.tables import OutboxMessage as OutboxRow
-
-FILTER_CHUNK = 1000
 
 
 def _now(ctx: Context) -> Any:
@@ -128,37 +126,6 @@ def _id(global_id: str, type_name: str, field: str) -> int:
     return decode_id(global_id, type_name, [field])
 
 
-async def _load_connection(ctx: Context, pk: str) -> Node | None:
-    row = await ctx.engine_loaders.connection.load(key) if (key := key_of(pk)) else None
-    return SequenceTarget.from_row(row) if row else None
-
-
-async def _load_activity(ctx: Context, pk: str) -> Node | None:
-    row = await ctx.reader.get(ActivityRow, key) if (key := key_of(pk)) else None
-    ok = row is not None and row.organization_id == ctx.viewer.organization_id
-    return Activity.from_row(row) if ok else None
-
-
-NODE_LOADERS["SequenceTarget"] = _load_connection
-NODE_LOADERS["Activity"] = _load_activity
-
-
-def connections_query(
-    organization_id: int,
-    sequence_id: int | None = None,
-    record_id: int | None = None,
-    status: str | None = None,
-) -> Any:
-    stmt = select(ConnectionRow).where(ConnectionRow.organization_id == organization_id)
-    if sequence_id is not None:
-        stmt = stmt.where(ConnectionRow.sequence_id == sequence_id)
-    if record_id is not None:
-        stmt = stmt.where(ConnectionRow.record_id == record_id)
-    if status is not None:
-        stmt = stmt.where(ConnectionRow.status == status)
-    return stmt.order_by(ConnectionRow.id.desc())
-
-
 @strawberry.type
 class EngineQueries:
     @strawberry.field(
@@ -176,7 +143,10 @@ class EngineQueries:
         stmt = (
             select(ActivityRow)
             .join(ActivityAssignee, ActivityAssignee.activity_id == ActivityRow.id)
-            .where(ActivityAssignee.user_id == ctx.viewer.user_id, ActivityRow.status == "OPEN")
+            .where(
+                ActivityAssignee.user_id == ctx.viewer.user_id,
+                ActivityRow.status == ActivityStatus.OPEN,
+            )
         )
         try:
             if f.sequence_id is not None:
@@ -315,31 +285,15 @@ class EngineMutations:
     ) -> ConnectSequenceByFilterPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             pk = sequence_pk(input.sequence_id)
-            await get_sequence(ctx.session, viewer, pk, edit=False)  # NOT_FOUND even if none match
             f = await record_filter(ctx.session, viewer.organization_id, input.filter)
-            stmt = filtered(viewer.organization_id, f)
-            matched = connected = 0
-            skipped: Counter[str] = Counter()
-            last_id = 0
-            while True:
-                chunk = list(
-                    await ctx.session.scalars(stmt.where(Record.id > last_id).limit(FILTER_CHUNK))
-                )
-                if not chunk:
-                    break
-                last_id = chunk[-1].id
-                results = await conn_ops.connect_records(
-                    ctx.session, viewer, pk, chunk, input.start_at, _now(ctx)
-                )
-                matched += len(chunk)
-                connected += sum(1 for r in results if r.connection_id)
-                skipped.update(p.code.value for r in results for p in r.problems[:1])
-                ctx.session.expunge_all()
+            done = await conn_ops.connect_by_filter(
+                ctx.session, viewer, pk, f, input.start_at, _now(ctx)
+            )
             ctx.services.engine.wake()
             return {
-                "matched_count": matched,
-                "connected_count": connected,
-                "skipped": [CodeCount(code=c, count=n) for c, n in sorted(skipped.items())],
+                "matched_count": done.matched,
+                "connected_count": done.connected,
+                "skipped": [CodeCount(code=c, count=n) for c, n in sorted(done.skipped.items())],
             }
 
         return await mutate(info, ConnectSequenceByFilterPayload, run)
@@ -396,7 +350,7 @@ class EngineMutations:
                 ctx.session,
                 viewer,
                 _id(input.activity_id, "Activity", "activityId"),
-                "COMPLETED",
+                ActivityStatus.COMPLETED,
                 _now(ctx),
                 input.outcome,
                 input.notes,
@@ -413,7 +367,7 @@ class EngineMutations:
                 ctx.session,
                 viewer,
                 _id(input.activity_id, "Activity", "activityId"),
-                "SKIPPED",
+                ActivityStatus.SKIPPED,
                 _now(ctx),
                 None,
                 input.notes,

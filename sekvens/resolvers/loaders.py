@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from sekvens.domain.roles import Role
+from sekvens.domain.tags import TagTree
+from sekvens.storage import tags as tag_store
 from sekvens.storage.tables import (
     ApiToken,
     RecordField,
@@ -41,6 +43,7 @@ class Loaders:
         self.record_fields = self._grouped(
             RecordField, RecordField.record_type_id, RecordField.position
         )
+        self.tag_tree = DataLoader(self._load_tag_trees)
 
     def _by_id(self, model: type[Any]) -> DataLoader[int, Any]:
         async def load(ids: Sequence[int]) -> list[Any]:
@@ -75,6 +78,9 @@ class Loaders:
         for user_id, role in rows:
             groups[user_id].append(Role(role))
         return [groups.get(i, []) for i in ids]
+
+    async def _load_tag_trees(self, organization_ids: Sequence[int]) -> list[TagTree]:
+        return [await tag_store.tree(self._session, org) for org in organization_ids]
 
     def prime(self, loader: DataLoader[int, Any], rows: Sequence[Any]) -> None:
         for row in rows:

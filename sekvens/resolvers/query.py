@@ -12,16 +12,16 @@ from strawberry.types import Info
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.roles import Role as DomainRole
 from sekvens.resolvers.context import Context
-from sekvens.resolvers.pagination import paginate
+from sekvens.resolvers.nodes import load_node
 from sekvens.schema.errors import ApiError
 from sekvens.schema.organization import Organization
+from sekvens.schema.pagination import paginate
 from sekvens.schema.records import Record, RecordFilterInput, RecordType
-from sekvens.schema.relay import Connection, Node, decode_id, from_global_id, key_of
+from sekvens.schema.relay import Connection, Node, decode_id
 from sekvens.schema.users import Role, Team, TeamKind, User
 from sekvens.storage import organizations, record_types
 from sekvens.storage.records import RecordFilter, filtered
 from sekvens.storage.search import any_contains
-from sekvens.storage.tables import Record as RecordRow
 from sekvens.storage.tables import RecordType as RecordTypeRow
 from sekvens.storage.tables import Team as TeamRow
 from sekvens.storage.tables import User as UserRow
@@ -93,43 +93,6 @@ class Viewer:
         return await info.context.loaders.roles.load(self.user.pk)
 
 
-#: How `node(id:)` loads each type, always within the viewer's organization.
-NODE_LOADERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {}
-
-
-def node_loader(type_name: str, to_node: Callable[[Any], Node], loader: str) -> None:
-    async def load(ctx: Context, pk: str) -> Node | None:
-        key = key_of(pk)
-        if key is None:
-            return None
-        row = await getattr(ctx.loaders, loader).load(key)
-        return to_node(row) if row is not None else None
-
-    NODE_LOADERS[type_name] = load
-
-
-node_loader("User", User.from_row, "user")
-node_loader("Team", Team.from_row, "team")
-node_loader("RecordType", RecordType.from_row, "record_type")
-
-
-async def _load_organization(ctx: Context, pk: str) -> Node | None:
-    if pk != str(ctx.viewer.organization_id):
-        return None
-    org = await organizations.get(ctx.reader, int(pk))
-    return Organization.from_row(org) if org else None
-
-
-async def _load_record(ctx: Context, pk: str) -> Node | None:
-    row = await ctx.reader.get(RecordRow, key) if (key := key_of(pk)) else None
-    ok = row is not None and row.organization_id == ctx.viewer.organization_id
-    return Record.from_row(row) if ok else None
-
-
-NODE_LOADERS["Organization"] = _load_organization
-NODE_LOADERS["Record"] = _load_record
-
-
 @strawberry.type
 class CoreQueries:
     @strawberry.field(description="The signed-in user and their organization.")
@@ -137,16 +100,15 @@ class CoreQueries:
         ctx = context(info)
         user = await ctx.loaders.user.load(ctx.viewer.user_id)
         org = await organizations.get(ctx.reader, ctx.viewer.organization_id)
+        if org is None:
+            raise LookupError("The viewer's organization is gone.")
         return Viewer(user=User.from_row(user), organization=Organization.from_row(org))
 
     @strawberry.field(
         description="Any object by its global id; null when not visible to the viewer."
     )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        ctx = context(info)
-        type_name, pk = from_global_id(str(id))
-        load = NODE_LOADERS.get(type_name)
-        return await load(ctx, pk) if load is not None else None
+        return await load_node(context(info), str(id))
 
     @strawberry.field
     async def organization(self, info: Info) -> Organization:

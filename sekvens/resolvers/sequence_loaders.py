@@ -10,22 +10,20 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from sekvens.authoring.checks import Checker, shape_of
+from sekvens.authoring.checks import Checker
 from sekvens.authoring.sequences import checker_for, sequence_gid
 from sekvens.domain.errors import Problem
 from sekvens.domain.life_cycles import RUNNING
 from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph
+from sekvens.plugins.registry import Registry
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
 from sekvens.storage.tables import Connection, Organization, SequenceStep, SequenceVersion, Tag
-
-if TYPE_CHECKING:
-    from sekvens.resolvers.context import Context
 
 
 @dataclass
@@ -52,10 +50,11 @@ class Design:
 
 
 class SequenceLoaders:
-    def __init__(self, ctx: Context):
-        self._ctx = ctx
-        session = ctx.reader
-        org_id = ctx.viewer.organization_id
+    """The sequence loaders of one request: `session` reads, `registry` gives step shapes."""
+
+    def __init__(self, session: AsyncSession, org_id: int, registry: Registry):
+        self._session = session
+        self._registry = registry
         self._checkers: dict[int, asyncio.Task[Checker]] = {}
 
         async def latest(ids: Seq[int]) -> list[SequenceVersion | None]:
@@ -130,14 +129,14 @@ class SequenceLoaders:
         return await task
 
     async def _build_checker(self, record_type_id: int) -> Checker:
-        session = self._ctx.reader
-        org = await session.get(Organization, self._org_id)
-        return await checker_for(session, self._ctx.services.registry, org, record_type_id)
+        org = await self._session.get(Organization, self._org_id)
+        if org is None:
+            raise LookupError(f"No organization {self._org_id}.")
+        return await checker_for(self._session, self._registry, org, record_type_id)
 
     async def design(
         self, sequence_id: int, record_type_id: int, version: SequenceVersion
     ) -> Design:
         rows = await self.steps.load(version.id)
-        registry = self._ctx.services.registry
-        graph = SequenceGraph(store.to_steps(rows), shape_of(registry))
+        graph = SequenceGraph(store.to_steps(rows), self._registry.shape)
         return Design(sequence_id, version, graph, await self.checker(record_type_id))

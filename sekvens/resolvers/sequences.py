@@ -13,13 +13,14 @@ from strawberry.types import Info
 from sekvens.authoring import sequences as authoring
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.sequence_graph import Step as GraphStep
+from sekvens.domain.steps import Branch
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
-from sekvens.resolvers.pagination import paginate
-from sekvens.resolvers.query import NODE_LOADERS, check_record_type, check_search, context
+from sekvens.resolvers.query import check_record_type, check_search, context
 from sekvens.resolvers.sequence_loaders import Design
 from sekvens.schema.errors import ApiError
-from sekvens.schema.relay import Connection, Node, decode_id, from_global_id, key_of
+from sekvens.schema.pagination import paginate
+from sekvens.schema.relay import Connection, decode_id, from_global_id, key_of
 from sekvens.schema.sequences import (
     ActivateSequenceInput,
     AddStepInput,
@@ -38,7 +39,6 @@ from sekvens.schema.sequences import (
     Sequence,
     SequencePayload,
     SequenceStatus,
-    SequenceVersion,
     SetSequenceAssignmentInput,
     SetSequenceOptionsInput,
     SetSequenceStepsInput,
@@ -154,43 +154,6 @@ class SequenceFilter:
     modified_before: datetime | None = None
 
 
-async def _load_sequence(ctx: Context, pk: str) -> Node | None:
-    row = await ctx.reader.get(SequenceRow, key) if (key := key_of(pk)) else None
-    return (
-        Sequence.from_row(row)
-        if row and row.organization_id == ctx.viewer.organization_id
-        else None
-    )
-
-
-async def _load_version(ctx: Context, pk: str) -> Node | None:
-    version = await ctx.reader.get(VersionRow, key) if (key := key_of(pk)) else None
-    seq = await ctx.reader.get(SequenceRow, version.sequence_id) if version else None
-    if seq is None or seq.organization_id != ctx.viewer.organization_id:
-        return None
-    return SequenceVersion.from_row(version, seq)
-
-
-NODE_LOADERS["Sequence"] = _load_sequence
-NODE_LOADERS["SequenceVersion"] = _load_version
-
-
-async def _load_step(ctx: Context, pk: str) -> Node | None:
-    version, _, key = pk.partition(":")
-    version_id = key_of(version)
-    if version_id is None or not key:
-        return None
-    version = await ctx.reader.get(VersionRow, version_id)
-    seq = await ctx.reader.get(SequenceRow, version.sequence_id) if version else None
-    if seq is None or seq.organization_id != ctx.viewer.organization_id:
-        return None
-    design = await ctx.sequence_loaders.design(seq.id, seq.record_type_id, version)
-    return step_of(design, key) if key in design.graph.steps else None
-
-
-NODE_LOADERS["Step"] = _load_step
-
-
 @strawberry.type
 class SequenceQueries:
     @strawberry.field(description="The home grid: search name and description, filter, sort.")
@@ -246,9 +209,11 @@ class SequenceQueries:
         except DomainError as e:
             raise ApiError.from_domain(e) from None
         kind, pk = from_global_id(str(id))
-        if kind != "Sequence" or key_of(pk) is None:
+        key = key_of(pk) if kind == "Sequence" else None
+        row = await ctx.reader.get(SequenceRow, key) if key is not None else None
+        if row is None or row.organization_id != ctx.viewer.organization_id:
             return None
-        return await _load_sequence(ctx, pk)  # type: ignore[return-value]
+        return Sequence.from_row(row)
 
 
 def _step_input(registry: Any, s: Any, i: int) -> GraphStep:
@@ -262,7 +227,7 @@ def _step_input(registry: Any, s: Any, i: int) -> GraphStep:
         ) from None
     # Left out, the branch is NEXT (as addStep's); START has none.
     step.parent = s.parent_key
-    step.branch = _branch(s.branch) or ("NEXT" if s.parent_key is not None else None)
+    step.branch = _branch(s.branch) or (Branch.NEXT if s.parent_key is not None else None)
     return step
 
 
@@ -328,7 +293,7 @@ class SequenceMutations:
                 viewer,
                 pk,
                 after_key,
-                _branch(input.branch) or "NEXT",
+                _branch(input.branch) or Branch.NEXT,
                 input.type,
                 input.name,
                 input.description,
@@ -374,7 +339,7 @@ class SequenceMutations:
                 pk,
                 key,
                 after_key,
-                _branch(input.branch) or "NEXT",
+                _branch(input.branch) or Branch.NEXT,
             )
             return {"sequence": Sequence.from_row(ws.sequence), "step": _step_after(ctx, ws, key)}
 

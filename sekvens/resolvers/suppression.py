@@ -16,9 +16,9 @@ from sekvens.domain.roles import SUPERVISORS
 from sekvens.domain.suppression import BULK_MAX, SuppressionSource
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
-from sekvens.resolvers.pagination import paginate
 from sekvens.resolvers.query import context
 from sekvens.schema.errors import ApiError, UserError
+from sekvens.schema.pagination import paginate
 from sekvens.schema.relay import Connection
 from sekvens.schema.suppression import (
     AddSuppressedAddressesInput,

@@ -1,1 +1,1 @@
-"""Strawberry types, inputs, enums, scalars and errors, and the schema assembly."""
+"""Strawberry types, inputs, enums, scalars and errors, extensions and limits."""

@@ -3,43 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from sekvens.domain import life_cycles
-from sekvens.plugins.api import EventKind as PluginEventKind
 from sekvens.schema.audit import AuditLogEntry
+from sekvens.schema.enums import (
+    ActivityKind,
+    ActivityStatus,
+    ConnectionReason,
+    ConnectionStatus,
+    EmailOptOut,
+    EventKind,
+    OutboxStatus,
+)
 from sekvens.schema.errors import UserError
 from sekvens.schema.records import Record, RecordFilterInput
 from sekvens.schema.relay import Connection, Node, to_global_id
 from sekvens.schema.sequences import Sequence, Step, step_of
-from sekvens.schema.step_types import ActivityKind
 from sekvens.schema.users import User
 from sekvens.storage.audit import entries
 from sekvens.storage.tables import Activity as ActivityRow
 from sekvens.storage.tables import Connection as ConnectionRow
 from sekvens.storage.tables import OutboxMessage as OutboxRow
-
-EventKind = strawberry.enum(PluginEventKind, name="EventKind")
-
-
-ConnectionStatus = strawberry.enum(life_cycles.ConnectionStatus, name="ConnectionStatus")
-ConnectionReason = strawberry.enum(
-    life_cycles.ConnectionReason,
-    name="ConnectionReason",
-    description="Why a connection ended (docs/concepts.md lists who ends it how).",
-)
-ActivityStatus = strawberry.enum(life_cycles.ActivityStatus, name="ActivityStatus")
-OutboxStatus = strawberry.enum(life_cycles.OutboxStatus, name="OutboxStatus")
-
-
-@strawberry.enum(description="Why a record must not get email.")
-class EmailOptOut(Enum):
-    DO_NOT_EMAIL = "DO_NOT_EMAIL"
-    SUPPRESSED = "SUPPRESSED"
 
 
 async def _step(info: Info, sequence_id: int, version_id: int, key: str | None) -> Step | None:
@@ -128,7 +116,7 @@ class SequenceTarget(Node):
     async def audit_log(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AuditLogEntry]:
-        from sekvens.resolvers.pagination import paginate
+        from sekvens.schema.pagination import paginate
 
         stmt = entries(self.row.organization_id, "connection", self.row.id)
         return await paginate(info.context, stmt, AuditLogEntry.from_row, first, after)
@@ -141,7 +129,7 @@ class Activity(Node):
     row: strawberry.Private[ActivityRow]
     step_key: str
     step_type: str
-    kind: ActivityKind | None  # type: ignore[valid-type]
+    kind: ActivityKind | None
     subject: str
     instructions: str
     data: JSON = strawberry.field(
@@ -165,10 +153,10 @@ class Activity(Node):
             row=row,
             step_key=row.step_key,
             step_type=row.step_type,
-            kind=row.activity_kind,
+            kind=ActivityKind(row.activity_kind) if row.activity_kind else None,
             subject=row.subject,
             instructions=row.instructions,
-            data=row.data,
+            data=JSON(row.data),
             status=ActivityStatus(row.status),
             close_reason=ConnectionReason(row.close_reason) if row.close_reason else None,
             outcome=row.outcome,
@@ -359,7 +347,7 @@ class ActivityPayload:
 @strawberry.input
 class EngagementEventInput:
     event_id: str = strawberry.field(description="Your id for the event; a repeat is ignored.")
-    kind: EventKind  # type: ignore[valid-type]
+    kind: EventKind
     activity_id: strawberry.ID | None = None
     message_id: str | None = None
     occurred_at: datetime
@@ -388,7 +376,7 @@ class RecordEngagementEventsPayload:
 @strawberry.input
 class UpNextFilter:
     sequence_id: strawberry.ID | None = None
-    kind: ActivityKind | None = None  # type: ignore[valid-type]
+    kind: ActivityKind | None = None
     due_before: datetime | None = None
 
 

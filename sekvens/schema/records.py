@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from sekvens.domain.records import FieldType as DomainFieldType
+from sekvens.schema.enums import FieldType
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Connection, Node, to_global_id
 from sekvens.schema.users import Team, User
@@ -21,14 +21,12 @@ from sekvens.storage.tables import RecordType as RecordTypeRow
 if TYPE_CHECKING:
     from sekvens.schema.engine import SequenceTarget
 
-FieldType = strawberry.enum(DomainFieldType, name="FieldType")
-
 
 @strawberry.type
 class RecordField:
     name: str
     display_name: str
-    type: FieldType  # type: ignore[valid-type]
+    type: FieldType
     options: list[str] = strawberry.field(description="Values of an OPTION_SET field.")
     required: bool
 
@@ -37,7 +35,7 @@ class RecordField:
         return cls(
             name=row.name,
             display_name=row.display_name,
-            type=DomainFieldType(row.type),
+            type=FieldType(row.type),
             options=list(row.options),
             required=row.required,
         )
@@ -109,9 +107,9 @@ class Record(Node):
     async def connections(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[SequenceTarget, strawberry.lazy("sekvens.schema.engine")]]:
-        from sekvens.resolvers.engine import connections_query
-        from sekvens.resolvers.pagination import paginate
         from sekvens.schema.engine import SequenceTarget
+        from sekvens.schema.pagination import paginate
+        from sekvens.storage.connections import connections_query
 
         stmt = connections_query(info.context.viewer.organization_id, record_id=self.pk)
         return await paginate(info.context, stmt, SequenceTarget.from_row, first, after)
@@ -127,7 +125,7 @@ class Record(Node):
             access_team_id=row.access_team_id,
             external_id=row.external_id,
             name=row.name,
-            fields=row.fields,
+            fields=JSON(row.fields),
             stage=row.stage,
             is_active=row.is_active,
             created_at=row.created_at,
@@ -148,7 +146,7 @@ async def _team(info: Info, team_id: int | None) -> Team | None:
 @strawberry.input
 class RecordFieldInput:
     name: str = strawberry.field(description="lower_snake_case, unique in its record type.")
-    type: FieldType  # type: ignore[valid-type]
+    type: FieldType
     display_name: str | None = None
     options: list[str] | None = None
     required: bool = False

@@ -71,4 +71,4 @@ DateTime = ScalarDefinition(
 )
 
 #: For `strawberry.Schema(scalar_overrides=…)`: Python types to these scalars.
-SCALAR_OVERRIDES = {datetime: DateTime}
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {datetime: DateTime}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -12,40 +11,27 @@ from strawberry.types import Info
 
 from sekvens.domain.errors import Problem
 from sekvens.schema.audit import AuditLogEntry
-from sekvens.schema.errors import ErrorCode, UserError
+from sekvens.schema.enums import (
+    AssignTo,
+    ConnectionStatus,
+    ErrorCode,
+    Role,
+    SequenceStatus,
+    StepBranch,
+    StepCategory,
+    VersionStatus,
+)
+from sekvens.schema.errors import UserError
 from sekvens.schema.records import RecordType
 from sekvens.schema.relay import Connection, Node, to_global_id
-from sekvens.schema.step_types import StepBranch, StepCategory
 from sekvens.schema.tags import Tag
-from sekvens.schema.users import Role, Team, User
+from sekvens.schema.users import Team, User
 
 if TYPE_CHECKING:
-    from sekvens.schema.engine import ConnectionStatus, SequenceTarget
+    from sekvens.schema.engine import SequenceTarget
     from sekvens.schema.stats import SequenceStats
 from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.storage.tables import SequenceVersion as VersionRow
-
-
-@strawberry.enum
-class SequenceStatus(Enum):
-    INACTIVE = "INACTIVE"
-    ACTIVE = "ACTIVE"
-
-
-@strawberry.enum(description="DRAFT is editable; ACTIVE is the current one; RETIRED ran before.")
-class VersionStatus(Enum):
-    DRAFT = "DRAFT"
-    ACTIVE = "ACTIVE"
-    RETIRED = "RETIRED"
-
-
-@strawberry.enum(description="Who works the activities of a connected record.")
-class AssignTo(Enum):
-    RECORD_OWNER = "RECORD_OWNER"
-    RECORD_FIELD = "RECORD_FIELD"
-    OWNING_TEAM = "OWNING_TEAM"
-    ACCESS_TEAM = "ACCESS_TEAM"
-    CURRENT_USER = "CURRENT_USER"
 
 
 def step_gid(version_id: int, key: str) -> str:
@@ -54,7 +40,7 @@ def step_gid(version_id: int, key: str) -> str:
 
 @strawberry.type(description="Something that would block activation, with the step it concerns.")
 class ValidationProblem:
-    code: ErrorCode  # type: ignore[valid-type]
+    code: ErrorCode
     message: str
     field: list[str] | None
     step_id: strawberry.ID | None
@@ -85,13 +71,13 @@ class Step(Node):
     name: str
     description: str
     config: JSON
-    branch: StepBranch | None = strawberry.field(  # type: ignore[valid-type]
+    branch: StepBranch | None = strawberry.field(
         description="Which branch of the parent this step is on."
     )
     depth: int
 
     @strawberry.field
-    def category(self, info: Info) -> StepCategory | None:  # type: ignore[valid-type]
+    def category(self, info: Info) -> StepCategory | None:
         step_type = info.context.services.registry.get(self.type)
         return step_type.category if step_type else None
 
@@ -106,15 +92,15 @@ class Step(Node):
 
     @strawberry.field(name="next")
     def next_step(self) -> Step | None:
-        return self._follower("NEXT")
+        return self._follower(StepBranch.NEXT)
 
     @strawberry.field
     def yes(self) -> Step | None:
-        return self._follower("YES")
+        return self._follower(StepBranch.YES)
 
     @strawberry.field
     def no(self) -> Step | None:
-        return self._follower("NO")
+        return self._follower(StepBranch.NO)
 
     @strawberry.field(description="Why this step would block activation; empty when it is fine.")
     def problems(self) -> list[ValidationProblem]:
@@ -191,7 +177,7 @@ class SequenceVersion(Node):
 @strawberry.type(description="Extra condition on team members for team assignments.")
 class MemberCondition:
     team_roles: list[str]
-    user_roles: list[Role]  # type: ignore[valid-type]
+    user_roles: list[Role]
 
 
 @strawberry.type
@@ -321,7 +307,7 @@ class Sequence(Node):
     )
     async def draft(self, info: Info) -> SequenceVersion | None:
         version = await info.context.sequence_loaders.latest_version.load(self.row.id)
-        ok = version is not None and version.status == "DRAFT"
+        ok = version is not None and version.status == VersionStatus.DRAFT
         return SequenceVersion.from_row(version, self.row) if ok else None
 
     @strawberry.field(description="Version history, newest first.")
@@ -335,7 +321,7 @@ class Sequence(Node):
     async def audit_log(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AuditLogEntry]:
-        from sekvens.resolvers.pagination import paginate
+        from sekvens.schema.pagination import paginate
         from sekvens.storage.audit import entries
 
         stmt = entries(self.row.organization_id, "sequence", self.row.id)
@@ -347,11 +333,11 @@ class Sequence(Node):
         info: Info,
         first: int | None = None,
         after: str | None = None,
-        status: Annotated[ConnectionStatus, strawberry.lazy("sekvens.schema.engine")] | None = None,
+        status: ConnectionStatus | None = None,
     ) -> Connection[Annotated[SequenceTarget, strawberry.lazy("sekvens.schema.engine")]]:
-        from sekvens.resolvers.engine import connections_query
-        from sekvens.resolvers.pagination import paginate
         from sekvens.schema.engine import SequenceTarget
+        from sekvens.schema.pagination import paginate
+        from sekvens.storage.connections import connections_query
 
         stmt = connections_query(
             self.row.organization_id, self.row.id, status=status.value if status else None
@@ -398,7 +384,7 @@ class UpdateSequenceInput:
 class AddStepInput:
     sequence_id: strawberry.ID
     after_step_id: strawberry.ID
-    branch: StepBranch = StepBranch.NEXT  # type: ignore[valid-type]
+    branch: StepBranch = StepBranch.NEXT
     type: str
     name: str | None = None
     description: str | None = None
@@ -417,13 +403,13 @@ class UpdateStepInput:
 class MoveStepInput:
     step_id: strawberry.ID
     after_step_id: strawberry.ID
-    branch: StepBranch = StepBranch.NEXT  # type: ignore[valid-type]
+    branch: StepBranch = StepBranch.NEXT
 
 
 @strawberry.input
 class RemoveStepInput:
     step_id: strawberry.ID
-    keep_branch: StepBranch | None = strawberry.field(  # type: ignore[valid-type]
+    keep_branch: StepBranch | None = strawberry.field(
         default=None, description="For a step with YES and NO: the branch that stays."
     )
 
@@ -436,7 +422,7 @@ class StepInput:
     description: str | None = None
     config: JSON | None = None
     parent_key: str | None = None
-    branch: StepBranch | None = strawberry.field(  # type: ignore[valid-type]
+    branch: StepBranch | None = strawberry.field(
         default=None, description="Which branch of the parent it follows; default NEXT."
     )
 

@@ -7,43 +7,25 @@ A `Tag` carries the organization's whole tree (loaded once per request), so its 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from sekvens.domain.tags import SEPARATOR, TagTree
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
-from sekvens.storage import tags as tag_store
 from sekvens.storage.tables import Tag as TagRow
 
 if TYPE_CHECKING:
-    from sekvens.resolvers.context import Context
     from sekvens.schema.sequences import Sequence
 
-_TREE_LOADER = "_tag_tree"
 
-
-def _tree_loader(ctx: Context) -> DataLoader[int, TagTree]:
-    # Kept on the request's loaders so a mutation's `reset_loaders()` forgets it too.
-    loaders = ctx.loaders
-    loader: DataLoader[int, TagTree] | None = getattr(loaders, _TREE_LOADER, None)
-    if loader is None:
-        reader = ctx.reader
-
-        async def load(organization_ids: list[int]) -> list[TagTree]:
-            return [await tag_store.tree(reader, org) for org in organization_ids]
-
-        loader = DataLoader(load)
-        setattr(loaders, _TREE_LOADER, loader)
-    return loader
-
-
-async def request_tree(ctx: Context) -> TagTree:
-    """The viewer's organization's tags, loaded at most once per request (one statement)."""
-    return await _tree_loader(ctx).load(ctx.viewer.organization_id)
+async def request_tree(ctx: Any) -> TagTree:
+    """The viewer's organization's tags, loaded at most once per request (one statement);
+    `ctx` is the request's context."""
+    tree: TagTree = await ctx.loaders.tag_tree.load(ctx.viewer.organization_id)
+    return tree
 
 
 def tag_gid(tag_id: int) -> str:

@@ -30,7 +30,7 @@ import httpx
 import pytest
 from graphql import GraphQLInterfaceType, GraphQLObjectType, get_named_type
 
-from sekvens.schema.assembly import build_schema
+from sekvens.graphql_schema import build_schema
 from sekvens.schema.cost import is_connection
 from sekvens.storage.db import Database
 from tests.security.world import ROLES, SCOPED, World, build_world, ids_in

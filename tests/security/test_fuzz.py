@@ -29,7 +29,7 @@ from hypothesis_graphql import Mode, from_schema, nodes
 from sekvens.app import create_app
 from sekvens.config import Settings
 from sekvens.domain.global_ids import to_global_id
-from sekvens.schema.assembly import build_schema
+from sekvens.graphql_schema import build_schema
 from sekvens.schema.relay import offset_cursor
 from sekvens.storage.db import Database
 from tests.conftest import Api

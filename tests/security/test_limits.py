@@ -29,7 +29,7 @@ from graphql import parse
 from sekvens.app import create_app
 from sekvens.config import Settings
 from sekvens.ratelimit import RateLimiter
-from sekvens.schema.assembly import build_schema
+from sekvens.graphql_schema import build_schema
 from sekvens.schema.cost import LIST_SIZE, operation_cost
 from sekvens.storage import tokens
 from sekvens.storage.db import Database
@@ -236,9 +236,9 @@ async def test_a_slow_query_times_out_and_the_next_one_runs(
 async def test_a_mutation_cut_by_the_timeout_leaves_nothing(
     api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sekvens.resolvers import teams
+    from sekvens.storage import teams
 
-    original = teams.teams.create_team
+    original = teams.create_team
 
     async def slow(session: Any, *args: Any) -> Any:
         team = await original(session, *args)  # inserted (flushed) in the transaction...
@@ -246,7 +246,7 @@ async def test_a_mutation_cut_by_the_timeout_leaves_nothing(
         return team
 
     async with client(db, operation_timeout_seconds=0.2) as c:
-        monkeypatch.setattr(teams.teams, "create_team", slow)
+        monkeypatch.setattr(teams, "create_team", slow)
         create = 'mutation { createTeam(input: {name: "Slow", kind: OWNER}) { errors { code } } }'
         assert codes(await post(c, api, {"query": create})) == ["TIMEOUT"]
         monkeypatch.undo()

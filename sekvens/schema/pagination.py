@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.resolvers.context import Context
+from sekvens.config import Settings
 from sekvens.schema.relay import Connection, Window, build_connection
 
 NodeT = TypeVar("NodeT")
 
 
+class Reading(Protocol):
+    """What a page needs of the request's context (`resolvers.context.Context` has it)."""
+
+    @property
+    def reader(self) -> AsyncSession: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
 async def paginate(
-    ctx: Context,
+    ctx: Reading,
     stmt: Select[Any],
     to_node: Callable[[Any], NodeT],
     first: int | None = None,

@@ -1,4 +1,5 @@
-"""Build the Strawberry schema: roots, extensions, production hardening."""
+"""The GraphQL schema: the roots of `resolvers/` with the extensions and limits of `schema/`,
+and production hardening."""
 
 from __future__ import annotations
 
