@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AssignTo(StrEnum):
+    """Who works the activities of a connected record."""
+
+    RECORD_OWNER = "RECORD_OWNER"
+    RECORD_FIELD = "RECORD_FIELD"
+    OWNING_TEAM = "OWNING_TEAM"
+    ACCESS_TEAM = "ACCESS_TEAM"
+    CURRENT_USER = "CURRENT_USER"
 
 
 @dataclass(frozen=True)
 class AssignmentRule:
-    assign_to: str  # RECORD_OWNER | RECORD_FIELD | OWNING_TEAM | ACCESS_TEAM | CURRENT_USER
+    #: An `AssignTo` value.
+    assign_to: str
     field_name: str | None = None
     team_roles: tuple[str, ...] = ()
     user_roles: tuple[str, ...] = ()
@@ -54,16 +66,16 @@ def _pick(members: Sequence[Member], rule: AssignmentRule) -> list[int]:
 
 def resolve(rule: AssignmentRule, parties: RecordParties) -> list[int]:
     """The assignees, in a stable order; empty when nobody qualifies."""
-    if rule.assign_to == "RECORD_OWNER":
+    if rule.assign_to == AssignTo.RECORD_OWNER:
         if parties.owner_user_id is not None:
             return [parties.owner_user_id]
         return [m.user_id for m in parties.owning_team]
-    if rule.assign_to == "RECORD_FIELD":
+    if rule.assign_to == AssignTo.RECORD_FIELD:
         return [parties.field_user_id] if parties.field_user_id is not None else []
-    if rule.assign_to == "OWNING_TEAM":
+    if rule.assign_to == AssignTo.OWNING_TEAM:
         return _pick(parties.owning_team, rule)
-    if rule.assign_to == "ACCESS_TEAM":
+    if rule.assign_to == AssignTo.ACCESS_TEAM:
         return _pick(parties.access_team, rule)
-    if rule.assign_to == "CURRENT_USER":
+    if rule.assign_to == AssignTo.CURRENT_USER:
         return [parties.current_user_id] if parties.current_user_id is not None else []
     raise ValueError(f"unknown assignment {rule.assign_to}")

@@ -1,5 +1,6 @@
-"""The states of a connection (a record running in a sequence) and of its activities, and
-the reasons a connection ends: one vocabulary for the tables, the engine and the API.
+"""The states of sequences and their versions, of a connection (a record running in a
+sequence; the API's `SequenceTarget`) and of its activities and emails, and the reasons a
+connection ends: one vocabulary for the tables, the engine and the API.
 
 A connection runs (CONNECTED or PAUSED) until exactly one thing ends it; it then has an
 ending status and a reason. Whatever ends it also closes its open activities (CANCELED,
@@ -12,6 +13,21 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class SequenceStatus(StrEnum):
+    """Whether a sequence runs: records are connected only to an ACTIVE one."""
+
+    INACTIVE = "INACTIVE"
+    ACTIVE = "ACTIVE"
+
+
+class VersionStatus(StrEnum):
+    """DRAFT is editable; ACTIVE is the current one; RETIRED ran before."""
+
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    RETIRED = "RETIRED"
+
+
 class ConnectionStatus(StrEnum):
     CONNECTED = "CONNECTED"
     PAUSED = "PAUSED"
@@ -22,6 +38,19 @@ class ConnectionStatus(StrEnum):
 
 #: A connection in one of these states is running: it holds the record in its sequence.
 RUNNING = (ConnectionStatus.CONNECTED, ConnectionStatus.PAUSED)
+
+
+class ConnectionPhase(StrEnum):
+    """What a running connection waits for at its current step."""
+
+    #: The step is due to run (at `next_run_at`).
+    EXECUTE = "EXECUTE"
+    #: A wait ends at `next_run_at`; then the step's NEXT follows.
+    WAIT = "WAIT"
+    #: An open activity: nothing is due until a seller completes or skips it.
+    ACTIVITY = "ACTIVITY"
+    #: A condition hears engagement events until its time limit at `next_run_at`.
+    EVENTS = "EVENTS"
 
 
 class ConnectionReason(StrEnum):

@@ -1,7 +1,7 @@
 """A sequence version's steps as a tree under START, and the edits the designer makes to it.
 
 Pure: step types are known only through `StepShape`, handed in by the caller. Branches
-are the strings "NEXT", "YES" and "NO" (the plugin API's `Branch` values).
+are `Branch` values (NEXT, YES, NO).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.domain.steps import Branch
 
-NEXT, YES, NO = "NEXT", "YES", "NO"
+NEXT, YES, NO = Branch.NEXT, Branch.YES, Branch.NO
 START_TYPE = "core.start"
 WAIT_TYPE = "core.wait"
 

@@ -22,6 +22,13 @@ class SuppressionSource(StrEnum):
     BOUNCED = "BOUNCED"
 
 
+class EmailOptOut(StrEnum):
+    """Why a record must not get email."""
+
+    DO_NOT_EMAIL = "DO_NOT_EMAIL"
+    SUPPRESSED = "SUPPRESSED"
+
+
 def normalize(address: str) -> str:
     """The form kept and compared: trimmed, lower-cased (addresses match case-insensitively)."""
     return address.strip().lower()

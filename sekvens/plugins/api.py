@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.records import FieldInfo, FieldType, RecordTypeInfo, check_value
+from sekvens.domain.steps import ActivityKind, Branch, EventKind, StepCategory
 from sekvens.domain.templates import (
     MAX_SUBJECT_OUTPUT,
     MAX_TEMPLATE_OUTPUT,
@@ -101,47 +102,13 @@ START_STEP_TYPE = "core.start"
 """Type key of the "Sequence starts here" step that begins every sequence."""
 
 
-class StepCategory(StrEnum):
-    """The designer group a step type appears in."""
-
-    STEP = "STEP"
-    CONDITION = "CONDITION"
-    COMMAND = "COMMAND"
-    LINKEDIN = "LINKEDIN"
-
-
-class Branch(StrEnum):
-    """An outgoing path of a step: NEXT for plain steps, YES/NO for conditions."""
-
-    NEXT = "NEXT"
-    YES = "YES"
-    NO = "NO"
-
-
-class ActivityKind(StrEnum):
-    """What kind of seller activity a step is; conditions check the previous one's kind."""
-
-    EMAIL = "EMAIL"
-    CALL = "CALL"
-    TASK = "TASK"
-    LINKEDIN = "LINKEDIN"
-
-
 class ActivityStatus(StrEnum):
+    """An earlier activity's status as a step sees it: one closed because its connection
+    ended (CANCELED in `sekvens.domain.life_cycles`) reads as SKIPPED."""
+
     OPEN = "OPEN"
     COMPLETED = "COMPLETED"
     SKIPPED = "SKIPPED"
-
-
-class EventKind(StrEnum):
-    """Kinds of engagement events reported for a sent email."""
-
-    EMAIL_DELIVERED = "EMAIL_DELIVERED"
-    EMAIL_OPENED = "EMAIL_OPENED"
-    EMAIL_REPLIED = "EMAIL_REPLIED"
-    LINK_CLICKED = "LINK_CLICKED"
-    ATTACHMENT_DOWNLOADED = "ATTACHMENT_DOWNLOADED"
-    EMAIL_BOUNCED = "EMAIL_BOUNCED"
 
 
 # --- What validation sees ------------------------------------------------------------------

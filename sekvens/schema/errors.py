@@ -9,14 +9,12 @@ import strawberry
 from graphql import GraphQLError
 
 from sekvens.domain.errors import DomainError, Problem
-from sekvens.domain.errors import ErrorCode as DomainErrorCode
-
-ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode", description="Stable error codes.")
+from sekvens.schema.enums import ErrorCode
 
 
 @strawberry.type(description="An expected failure: a stable code, a message, and where it applies.")
 class UserError:
-    code: ErrorCode  # type: ignore[valid-type]
+    code: ErrorCode
     message: str
     field: list[str] | None = strawberry.field(
         default=None, description="Path to the input value the error concerns."
@@ -34,7 +32,7 @@ class UserError:
             code=p.code,
             message=p.message,
             field=list(p.field) or None,
-            step_id=p.step_key,
+            step_id=strawberry.ID(p.step_key) if p.step_key is not None else None,
             index=index,
         )
 
@@ -46,7 +44,7 @@ def user_errors(error: DomainError, index: int | None = None) -> list[UserError]
 class ApiError(GraphQLError):
     """A query-side refusal (no payload to carry it): a GraphQL error with a stable code."""
 
-    def __init__(self, code: DomainErrorCode, message: str, field: Sequence[str] = ()):
+    def __init__(self, code: ErrorCode, message: str, field: Sequence[str] = ()):
         extensions: dict[str, Any] = {"code": code.value}
         if field:
             extensions["field"] = list(field)

@@ -15,7 +15,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from sekvens.domain.sequence_graph import START_TYPE
-from sekvens.schema.engine import ConnectionReason
+from sekvens.schema.enums import ConnectionReason, ConnectionStatus
 from sekvens.schema.sequences import Step, step_of
 from sekvens.storage.stats import SequenceCounts, StepCounts, sequence_counts
 from sekvens.storage.tables import Sequence as SequenceRow
@@ -105,11 +105,11 @@ class SequenceStats:
             counts=counts,
             row=row,
             connected=counts.total,
-            running=status["CONNECTED"],
-            paused=status["PAUSED"],
-            completed=status["COMPLETED"],
-            disconnected=status["DISCONNECTED"],
-            in_error=status["ERROR"],
+            running=status[ConnectionStatus.CONNECTED],
+            paused=status[ConnectionStatus.PAUSED],
+            completed=status[ConnectionStatus.COMPLETED],
+            disconnected=status[ConnectionStatus.DISCONNECTED],
+            in_error=status[ConnectionStatus.ERROR],
             by_reason=[
                 ReasonCount(reason=ConnectionReason(r), count=n)
                 for r, n in sorted(counts.by_reason.items())

@@ -7,22 +7,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from sekvens.plugins.api import ActivityKind as PluginActivityKind
-from sekvens.plugins.api import Branch as PluginBranch
-from sekvens.plugins.api import StepCategory as PluginStepCategory
 from sekvens.plugins.api import StepType as PluginStepType
-
-StepCategory = strawberry.enum(
-    PluginStepCategory, name="StepCategory", description="The designer group of a step type."
-)
-StepBranch = strawberry.enum(
-    PluginBranch,
-    name="StepBranch",
-    description="An outgoing path of a step: NEXT for plain steps, YES/NO for conditions.",
-)
-ActivityKind = strawberry.enum(
-    PluginActivityKind, name="ActivityKind", description="The kind of seller activity a step is."
-)
+from sekvens.schema.enums import ActivityKind, StepBranch, StepCategory
 
 
 @strawberry.type(description="The installed Python distribution that provides a step type.")
@@ -34,16 +20,16 @@ class StepTypeProvider:
 @strawberry.type(description="A kind of step a sequence can hold, provided by a plugin.")
 class StepType:
     key: str = strawberry.field(description="Stable key, `<plugin>.<name>`, e.g. `email.auto`.")
-    category: StepCategory  # type: ignore[valid-type]
+    category: StepCategory
     display_name: str
     description: str
     version: str = strawberry.field(
         description="The step type's version, as its plugin numbers it."
     )
-    branches: list[StepBranch] = strawberry.field(  # type: ignore[valid-type]
+    branches: list[StepBranch] = strawberry.field(
         description="The paths that may follow the step; empty when nothing may follow it."
     )
-    activity_kind: ActivityKind | None = strawberry.field(  # type: ignore[valid-type]
+    activity_kind: ActivityKind | None = strawberry.field(
         description="The seller activity the step is, if any."
     )
     automatic: bool = strawberry.field(description="True when the step runs without a seller.")
@@ -67,7 +53,7 @@ class StepType:
             branches=list(step_type.branches),
             activity_kind=step_type.activity_kind,
             automatic=step_type.automatic,
-            config_schema=step_type.config_schema(),
+            config_schema=JSON(step_type.config_schema()),
             provider=StepTypeProvider(distribution=provider[0], version=provider[1])
             if provider
             else None,

@@ -6,21 +6,15 @@ from datetime import datetime
 
 import strawberry
 
-from sekvens.domain import suppression
+from sekvens.schema.enums import SuppressionSource
 from sekvens.schema.errors import UserError
 from sekvens.storage.tables import SuppressedAddress as SuppressedRow
-
-SuppressionSource = strawberry.enum(
-    suppression.SuppressionSource,
-    name="SuppressionSource",
-    description="How an address came onto the suppression list.",
-)
 
 
 @strawberry.type(description="An address the organization never sends automated email to.")
 class SuppressedAddress:
     address: str = strawberry.field(description="Lower-cased; matched case-insensitively.")
-    source: SuppressionSource  # type: ignore[valid-type]
+    source: SuppressionSource
     note: str
     created_at: datetime
 
@@ -38,8 +32,8 @@ class SuppressedAddress:
 class AddSuppressedAddressesInput:
     addresses: list[str] = strawberry.field(description="At most 1000 per call.")
     note: str = ""
-    source: SuppressionSource = strawberry.field(  # type: ignore[valid-type]
-        default=suppression.SuppressionSource.MANUAL,
+    source: SuppressionSource = strawberry.field(
+        default=SuppressionSource.MANUAL,
         description="MANUAL (typed in) or IMPORT (from another system's list).",
     )
 

@@ -7,9 +7,8 @@ from strawberry.scalars import JSON
 
 from sekvens.authoring.templates import Template
 from sekvens.domain.sequence_graph import Step
-from sekvens.plugins.api import Branch as PluginBranch
+from sekvens.schema.enums import StepBranch
 from sekvens.schema.errors import UserError
-from sekvens.schema.step_types import StepBranch
 
 
 @strawberry.type(description="One step of a template, as a sequence created from it gets it.")
@@ -22,7 +21,7 @@ class TemplateStep:
     parent_key: str | None = strawberry.field(
         description="The key of the step this one follows; null for the START step."
     )
-    branch: StepBranch | None = strawberry.field(  # type: ignore[valid-type]
+    branch: StepBranch | None = strawberry.field(
         description="Which path of the parent step this one is on; null for the START step."
     )
 
@@ -35,7 +34,7 @@ class TemplateStep:
             description=step.description,
             config=step.config,  # type: ignore[arg-type]
             parent_key=step.parent,
-            branch=PluginBranch(step.branch) if step.branch else None,
+            branch=StepBranch(step.branch) if step.branch else None,
         )
 
 

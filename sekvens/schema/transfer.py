@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 from strawberry.scalars import JSON
 
-from sekvens.schema.errors import ErrorCode, UserError
+from sekvens.schema.enums import ErrorCode, ImportAction, ImportConflictPolicy, ImportMode
+from sekvens.schema.errors import UserError
 from sekvens.schema.sequences import Sequence
 from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.transfer.document import TransferProblem as TransferProblemValue
 from sekvens.transfer.import_ import ImportReport as ImportReportValue
 from sekvens.transfer.import_ import SequenceResult
-
-
-@strawberry.enum(description="DRY_RUN writes nothing and reports exactly what APPLY would do.")
-class ImportMode(Enum):
-    DRY_RUN = "DRY_RUN"
-    APPLY = "APPLY"
-
-
-@strawberry.enum(description="What to do with a sequence whose key exists here already.")
-class ImportConflictPolicy(Enum):
-    SKIP = strawberry.enum_value("SKIP", description="Leave the sequence here as it is.")
-    UPDATE = strawberry.enum_value(
-        "UPDATE",
-        description="Replace its steps and properties; an active one gets a draft revision.",
-    )
-    COPY = strawberry.enum_value("COPY", description="Create a copy with a new key.")
-
-
-@strawberry.enum(description="What an import does with one sequence of the document.")
-class ImportAction(Enum):
-    CREATE = "CREATE"
-    UPDATE = "UPDATE"
-    SKIP = "SKIP"
-    COPY = "COPY"
 
 
 @strawberry.input
@@ -74,7 +49,7 @@ class ImportSequencesInput:
 
 @strawberry.type(description="Why an import can't go ahead, with where in the document.")
 class TransferProblem:
-    code: ErrorCode  # type: ignore[valid-type]
+    code: ErrorCode
     message: str
     path: list[str] = strawberry.field(
         description="Where in the document: object keys and list indexes; empty for the"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
 from sekvens.domain.roles import ADMINISTRATORS
-from sekvens.domain.roles import Role as DomainRole
 from sekvens.domain.scopes import Scope
+from sekvens.schema.enums import ApiTokenScope, Role, TeamKind
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
 from sekvens.storage.tables import ApiToken as TokenRow
@@ -18,23 +17,6 @@ from sekvens.storage.tables import Team as TeamRow
 from sekvens.storage.tables import TeamMember as MemberRow
 from sekvens.storage.tables import User as UserRow
 from sekvens.storage.tokens import scopes_of
-
-Role = strawberry.enum(DomainRole, name="Role", description="What a user may do.")
-ApiTokenScope = strawberry.enum(
-    Scope,
-    name="ApiTokenScope",
-    description="What a token may do, within its user's roles: FULL everything; READ queries "
-    "and subscriptions; RECORDS_SYNC upsertRecords; ENGAGEMENT_EVENTS recordEngagementEvents. "
-    "Any token may query `viewer`.",
-)
-
-
-@strawberry.enum(
-    description="OWNER teams own records and sequences; ACCESS teams collaborate on a record."
-)
-class TeamKind(Enum):
-    OWNER = "OWNER"
-    ACCESS = "ACCESS"
 
 
 @strawberry.type(description="A weekday's working hours, in the user's time zone.")
@@ -62,7 +44,7 @@ class User(Node):
     created_at: datetime
 
     @strawberry.field
-    async def roles(self, info: Info) -> list[Role]:  # type: ignore[valid-type]
+    async def roles(self, info: Info) -> list[Role]:
         return await info.context.loaders.roles.load(self.pk)
 
     @strawberry.field(description="The teams this user is a member of.")

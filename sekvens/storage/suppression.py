@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.life_cycles import ConnectionReason, ConnectionStatus
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD
-from sekvens.domain.suppression import NOTE_MAX, SuppressionSource, check_address, normalize
+from sekvens.domain.suppression import (
+    NOTE_MAX,
+    EmailOptOut,
+    SuppressionSource,
+    check_address,
+    normalize,
+)
 from sekvens.storage.connection_endings import end_connections
 from sekvens.storage.search import ESCAPE, contains
 from sekvens.storage.tables import Connection, Record, SuppressedAddress
@@ -143,14 +149,14 @@ async def unsubscribe_record(
 
 async def opt_outs(
     session: AsyncSession, organization_id: int, records: Sequence[Record], email_field: str
-) -> dict[int, str]:
+) -> dict[int, EmailOptOut]:
     """Why each of `records` must not get email, by record id (records that may are left
     out): marked "do not email", or its address in `email_field` is suppressed."""
-    out: dict[int, str] = {}
+    out: dict[int, EmailOptOut] = {}
     addresses: dict[str, list[int]] = {}
     for r in records:
         if (r.fields or {}).get(DO_NOT_EMAIL_FIELD) is True:
-            out[r.id] = "DO_NOT_EMAIL"
+            out[r.id] = EmailOptOut.DO_NOT_EMAIL
             continue
         value = (r.fields or {}).get(email_field)
         if isinstance(value, str) and value.strip():
@@ -164,5 +170,5 @@ async def opt_outs(
         )
         for address in found:
             for record_id in addresses[address]:
-                out[record_id] = "SUPPRESSED"
+                out[record_id] = EmailOptOut.SUPPRESSED
     return out

@@ -6,7 +6,9 @@ so nothing is ever loaded lazily.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +26,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from sekvens.domain.assignment import AssignTo
+from sekvens.domain.life_cycles import (
+    RUNNING,
+    ActivityStatus,
+    ConnectionPhase,
+    ConnectionReason,
+    ConnectionStatus,
+    OutboxStatus,
+    SequenceStatus,
+    VersionStatus,
+)
+from sekvens.domain.steps import ActivityKind, Branch, EventKind
+from sekvens.domain.suppression import SuppressionSource
+from sekvens.domain.teams import TeamKind
 from sekvens.storage.types import Id, Json, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -38,6 +54,16 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: Json, list[Any]: Json}
+
+
+def in_list(column: str, values: Iterable[StrEnum]) -> str:
+    """SQL that `column` holds one of `values`: "status IN ('CONNECTED', 'PAUSED')"."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def one_of(column: str, enum: type[StrEnum]) -> CheckConstraint:
+    """A check that `column` holds a value of `enum` (or null), named after the column."""
+    return CheckConstraint(in_list(column, enum), name=column)
 
 
 def _org_fk() -> Mapped[int]:
@@ -106,7 +132,7 @@ class Team(Base):
     __tablename__ = "teams"
     __table_args__ = (
         UniqueConstraint("organization_id", "name"),
-        CheckConstraint("kind IN ('OWNER', 'ACCESS')", name="kind"),
+        one_of("kind", TeamKind),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -216,7 +242,8 @@ class Sequence(Base):
     __tablename__ = "sequences"
     __table_args__ = (
         UniqueConstraint("organization_id", "key"),
-        CheckConstraint("status IN ('INACTIVE', 'ACTIVE')", name="status"),
+        one_of("status", SequenceStatus),
+        one_of("assign_to", AssignTo),
         Index("ix_sequences_org_status", "organization_id", "status"),
         Index("ix_sequences_org_name", "organization_id", "name"),
     )
@@ -229,7 +256,7 @@ class Sequence(Base):
     #: Name and description case-folded (Unicode-aware, unlike SQLite's lower()) for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
     record_type_id: Mapped[int] = mapped_column(Id, ForeignKey("record_types.id"))
-    status: Mapped[str] = mapped_column(String(16), default="INACTIVE")
+    status: Mapped[str] = mapped_column(String(16), default=SequenceStatus.INACTIVE)
     is_personal: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_user_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id", ondelete="SET NULL"), index=True
@@ -237,7 +264,7 @@ class Sequence(Base):
     owner_team_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("teams.id", ondelete="SET NULL")
     )
-    assign_to: Mapped[str] = mapped_column(String(16), default="RECORD_OWNER")
+    assign_to: Mapped[str] = mapped_column(String(16), default=AssignTo.RECORD_OWNER)
     assign_field: Mapped[str | None] = mapped_column(String(64))
     member_condition: Mapped[dict[str, Any]] = mapped_column(default=dict)
     exit_on_reply: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -262,7 +289,7 @@ class SequenceVersion(Base):
     __tablename__ = "sequence_versions"
     __table_args__ = (
         UniqueConstraint("sequence_id", "number"),
-        CheckConstraint("status IN ('DRAFT', 'ACTIVE', 'RETIRED')", name="status"),
+        one_of("status", VersionStatus),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -270,7 +297,7 @@ class SequenceVersion(Base):
         Id, ForeignKey("sequences.id", ondelete="CASCADE"), index=True
     )
     number: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="DRAFT")
+    status: Mapped[str] = mapped_column(String(16), default=VersionStatus.DRAFT)
     #: The name and description this version gives the sequence: a draft revision's own until
     #: it is activated (the sequence's row keeps what everyone sees); null on rows from before
     #: migration 0005 that had no sequence to copy them from.
@@ -289,7 +316,7 @@ class SequenceVersion(Base):
 
 class SequenceStep(Base):
     __tablename__ = "sequence_steps"
-    __table_args__ = (UniqueConstraint("version_id", "key"),)
+    __table_args__ = (UniqueConstraint("version_id", "key"), one_of("branch", Branch))
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     version_id: Mapped[int] = mapped_column(
@@ -370,9 +397,12 @@ class Connection(Base):
             "sequence_id",
             "record_id",
             unique=True,
-            postgresql_where=text("status IN ('CONNECTED', 'PAUSED')"),
-            sqlite_where=text("status IN ('CONNECTED', 'PAUSED')"),
+            postgresql_where=text(in_list("status", RUNNING)),
+            sqlite_where=text(in_list("status", RUNNING)),
         ),
+        one_of("status", ConnectionStatus),
+        one_of("reason", ConnectionReason),
+        one_of("phase", ConnectionPhase),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -380,11 +410,10 @@ class Connection(Base):
     sequence_id: Mapped[int] = mapped_column(Id, ForeignKey("sequences.id", ondelete="CASCADE"))
     version_id: Mapped[int] = mapped_column(Id, ForeignKey("sequence_versions.id"))
     record_id: Mapped[int] = mapped_column(Id, ForeignKey("records.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="CONNECTED")
+    status: Mapped[str] = mapped_column(String(16), default=ConnectionStatus.CONNECTED)
     reason: Mapped[str | None] = mapped_column(String(40))
-    #: What the connection waits for at its current step: EXECUTE (run the step when due),
-    #: WAIT (advance when due), ACTIVITY (a seller closes it), EVENTS (events or deadline).
-    phase: Mapped[str] = mapped_column(String(16), default="EXECUTE")
+    #: What the connection waits for at its current step (`ConnectionPhase`).
+    phase: Mapped[str] = mapped_column(String(16), default=ConnectionPhase.EXECUTE)
     step_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: A paused connection resumes by itself then (null: until someone resumes it).
     resume_at: Mapped[datetime | None] = mapped_column()
@@ -411,6 +440,9 @@ class Activity(Base):
         UniqueConstraint("idempotency_key"),
         Index("ix_activities_connection", "connection_id"),
         Index("ix_activities_sequence_step", "sequence_id", "step_key", "status"),
+        one_of("status", ActivityStatus),
+        one_of("close_reason", ConnectionReason),
+        one_of("activity_kind", ActivityKind),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -424,7 +456,7 @@ class Activity(Base):
     subject: Mapped[str] = mapped_column(String(400), default="")
     instructions: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="OPEN")
+    status: Mapped[str] = mapped_column(String(16), default=ActivityStatus.OPEN)
     #: For a CANCELED activity: the reason its connection ended.
     close_reason: Mapped[str | None] = mapped_column(String(40))
     outcome: Mapped[str | None] = mapped_column(String(100))
@@ -460,6 +492,7 @@ class OutboxMessage(Base):
         UniqueConstraint("idempotency_key"),
         UniqueConstraint("message_id"),
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        one_of("status", OutboxStatus),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -475,8 +508,8 @@ class OutboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: QUEUED (to deliver), SENT, FAILED (gave up), STORED (kept in the outbox, no transport).
-    status: Mapped[str] = mapped_column(String(16), default="QUEUED")
+    #: An `OutboxStatus`.
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -488,13 +521,15 @@ class SuppressedAddress(Base):
     """An email address the organization never sends automated email to."""
 
     __tablename__ = "suppressed_addresses"
-    __table_args__ = (UniqueConstraint("organization_id", "address"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "address"),
+        one_of("source", SuppressionSource),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     organization_id: Mapped[int] = _org_fk()
     #: Lower-cased and trimmed.
     address: Mapped[str] = mapped_column(String(254))
-    #: MANUAL, IMPORT, UNSUBSCRIBED or BOUNCED
     source: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(String(400), default="")
     created_by_id: Mapped[int | None] = mapped_column(
@@ -510,6 +545,7 @@ class EngagementEvent(Base):
     __table_args__ = (
         UniqueConstraint("organization_id", "event_id"),
         Index("ix_engagement_events_activity", "activity_id", "kind"),
+        one_of("kind", EventKind),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
