@@ -12,7 +12,8 @@ from sekvens.authoring import sequences
 from sekvens.authoring.templates import get_template
 from sekvens.domain.records import FieldType
 from sekvens.domain.roles import Actor, Role
-from sekvens.domain.sequence_graph import START_TYPE, Step
+from sekvens.domain.sequence_graph import NEXT, NO, START_TYPE, YES, Step
+from sekvens.domain.teams import TeamKind
 from sekvens.plugins.registry import Registry
 from sekvens.storage import organizations, record_types, tags, teams, tokens, users
 from sekvens.storage.records import RecordInput, upsert_records
@@ -75,10 +76,10 @@ async def load_demo(session: AsyncSession, name: str = DEMO_ORG) -> list[DemoUse
     ]
 
     owner_team = await teams.create_team(
-        session, org.id, "Nordics sales", "OWNER", "Owns shared accounts"
+        session, org.id, "Nordics sales", TeamKind.OWNER, "Owns shared accounts"
     )
     access_team = await teams.create_team(
-        session, org.id, "Key account team", "ACCESS", "Works key accounts"
+        session, org.id, "Key account team", TeamKind.ACCESS, "Works key accounts"
     )
     for seller in sellers:
         await teams.set_member(session, owner_team, seller, None)
@@ -144,9 +145,9 @@ INTRO_STEPS = [
             }
         },
         "start",
-        "NEXT",
+        NEXT,
     ),
-    Step("wait", "core.wait", "Wait a day", "", {"days": 1}, "intro", "NEXT"),
+    Step("wait", "core.wait", "Wait a day", "", {"days": 1}, "intro", NEXT),
     Step(
         "opened",
         "email.condition",
@@ -154,7 +155,7 @@ INTRO_STEPS = [
         "",
         {"events": ["OPENED"], "days": 2, "advance_immediately": True},
         "wait",
-        "NEXT",
+        NEXT,
     ),
     Step(
         "call",
@@ -163,7 +164,7 @@ INTRO_STEPS = [
         "",
         {"script": "Reference the email they opened."},
         "opened",
-        "YES",
+        YES,
     ),
     Step(
         "nudge",
@@ -172,7 +173,7 @@ INTRO_STEPS = [
         "",
         {"subject": "Find another contact at the company"},
         "opened",
-        "NO",
+        NO,
     ),
 ]
 

@@ -95,8 +95,8 @@ class TransferMutations:
                 ctx.services.registry,
                 viewer,
                 input.document,
-                mode=input.mode.value,
-                on_conflict=str(input.on_conflict.value),
+                mode=input.mode,
+                on_conflict=input.on_conflict,
                 activate=input.activate,
                 max_bytes=max_import_bytes(ctx.settings),
             )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.domain.assignment import AssignmentRule, Member, RecordParties
+from sekvens.domain.assignment import AssignmentRule, AssignTo, Member, RecordParties
 from sekvens.storage.tables import Record, TeamMember, User, UserRole
 
 
@@ -29,7 +29,7 @@ async def parties_for(
             members[m.team_id].append((m.user_id, m.team_role))
             user_ids.add(m.user_id)
     emails: dict[str, int] = {}
-    if rule.assign_to == "RECORD_FIELD" and rule.field_name:
+    if rule.assign_to == AssignTo.RECORD_FIELD and rule.field_name:
         wanted = {
             str(r.fields.get(rule.field_name)).lower()
             for r in records

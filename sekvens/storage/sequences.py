@@ -12,7 +12,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from sekvens.domain.life_cycles import RUNNING
+from sekvens.domain.life_cycles import RUNNING, SequenceStatus, VersionStatus
 from sekvens.domain.sequence_graph import START_TYPE, Step
 from sekvens.storage.search import ESCAPE, contains
 from sekvens.storage.tables import (
@@ -105,7 +105,7 @@ async def add_version(
     version = SequenceVersion(
         sequence_id=sequence.id,
         number=number,
-        status="DRAFT",
+        status=VersionStatus.DRAFT,
         name=sequence.name,
         description=sequence.description,
         created_by_id=user_id,
@@ -128,7 +128,10 @@ async def count_active(session: AsyncSession, organization_id: int) -> int:
         await session.scalar(
             select(func.count())
             .select_from(Sequence)
-            .where(Sequence.organization_id == organization_id, Sequence.status == "ACTIVE")
+            .where(
+                Sequence.organization_id == organization_id,
+                Sequence.status == SequenceStatus.ACTIVE,
+            )
         )
         or 0
     )

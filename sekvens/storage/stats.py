@@ -16,15 +16,16 @@ from sqlalchemy import case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.life_cycles import RUNNING, ActivityStatus, ConnectionStatus
+from sekvens.domain.steps import EventKind
 from sekvens.storage.tables import Activity, Connection, EngagementEvent
 
 #: Engagement kinds counted, and the StepCounts field each one adds to.
 EVENT_FIELDS = {
-    "EMAIL_DELIVERED": "delivered",
-    "EMAIL_OPENED": "opened",
-    "EMAIL_REPLIED": "replied",
-    "LINK_CLICKED": "clicked",
-    "EMAIL_BOUNCED": "bounced",
+    EventKind.EMAIL_DELIVERED: "delivered",
+    EventKind.EMAIL_OPENED: "opened",
+    EventKind.EMAIL_REPLIED: "replied",
+    EventKind.LINK_CLICKED: "clicked",
+    EventKind.EMAIL_BOUNCED: "bounced",
 }
 ACTIVITY_FIELDS = {
     ActivityStatus.OPEN: "open",

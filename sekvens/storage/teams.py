@@ -9,9 +9,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.domain.teams import TeamKind
 from sekvens.storage.tables import Team, TeamMember, User
 
-KINDS = ("OWNER", "ACCESS")
 NAME_MAX = 160
 
 
@@ -36,7 +36,7 @@ async def create_team(
     session: AsyncSession, organization_id: int, name: str, kind: str, description: str = ""
 ) -> Team:
     name = _check_name(name)
-    if kind not in KINDS:
+    if kind not in set(TeamKind):
         raise DomainError.of(ErrorCode.INVALID_VALUE, "Team kind is OWNER or ACCESS.", ["kind"])
     await _check_unique(session, organization_id, name, None)
     team = Team(organization_id=organization_id, name=name, kind=kind, description=description)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.config import Settings
 from sekvens.domain.errors import DomainError
 from sekvens.domain.roles import Actor, Role
+from sekvens.domain.transfer import ImportAction, ImportConflictPolicy, ImportMode
 from sekvens.plugins.registry import Registry
 from sekvens.storage import migrate as migrations
 from sekvens.storage import organizations, users
@@ -164,10 +165,10 @@ def _print_report(report: ImportReport) -> None:
     counts = ", ".join(
         f"{report.count(a)} {word}"
         for a, word in (
-            ("CREATE", "to create" if not report.applied else "created"),
-            ("UPDATE", "to update" if not report.applied else "updated"),
-            ("SKIP", "to skip" if not report.applied else "skipped"),
-            ("COPY", "to copy" if not report.applied else "copied"),
+            (ImportAction.CREATE, "to create" if not report.applied else "created"),
+            (ImportAction.UPDATE, "to update" if not report.applied else "updated"),
+            (ImportAction.SKIP, "to skip" if not report.applied else "skipped"),
+            (ImportAction.COPY, "to copy" if not report.applied else "copied"),
         )
     )
     if report.applied:
@@ -207,7 +208,7 @@ def _print_report(report: ImportReport) -> None:
 @click.option("--dry-run", is_flag=True, help="Write nothing; report what an import would do.")
 @click.option(
     "--on-conflict",
-    type=click.Choice(["skip", "update", "copy"]),
+    type=click.Choice([p.lower() for p in ImportConflictPolicy]),
     default="update",
     show_default=True,
     help="For a sequence whose key exists here already.",
@@ -236,18 +237,18 @@ def import_command(
             actor = await _actor(session, org_name, as_email)
             limit = max_import_bytes(settings)
             data = _read(file, limit)
+            mode = ImportMode.DRY_RUN if dry_run else ImportMode.APPLY
+            policy = ImportConflictPolicy(on_conflict.upper())
             if isinstance(data, TransferProblem):
-                report = ImportReport(
-                    "DRY_RUN" if dry_run else "APPLY", on_conflict.upper(), activate, [data]
-                )
+                report = ImportReport(mode, policy, activate, [data])
             else:
                 report = await import_document(
                     session,
                     registry,
                     actor,
                     data,
-                    mode="DRY_RUN" if dry_run else "APPLY",
-                    on_conflict=on_conflict.upper(),
+                    mode=mode,
+                    on_conflict=policy,
                     activate=activate,
                     max_bytes=limit,
                 )
