@@ -1,7 +1,8 @@
-"""Reads against PostGraphile 4: the home grid, up next, a trivial authenticated read and
-an anonymous `{ __typename }`, each from sekvens and from PostGraphile over the same
-PostgreSQL database, at 1 and at 16 concurrent clients, in alternating rounds. Target:
-sekvens at least 1.0x PostGraphile's req/s on the home grid and up next, and a home grid
+"""Reads against PostGraphile 4: the home grid, the designer, up next, a trivial
+authenticated read and an anonymous `{ __typename }`, each from sekvens and from PostGraphile
+over the same PostgreSQL database, at 1 and at 16 concurrent clients, in alternating rounds.
+Target: sekvens at least 1.0x PostGraphile's req/s on the home grid, the designer and up
+next, and a home grid
 whose cost per request does not grow with the organization (10x the sequences: p50 within
 1.2x).
 
@@ -27,6 +28,7 @@ from typing import Any
 
 from bench import common, data, postgraphile, queries, served
 from bench.up_next import open_activities
+from sekvens.domain.global_ids import to_global_id
 from sekvens.plugins.registry import Registry
 
 SCENARIO = "peer_postgraphile"
@@ -36,6 +38,16 @@ CLIENTS = (1, 16)
 #: sekvens' side of each pair (the grid without `tags.path`, which PostGraphile lacks).
 SEKVENS_GRID = queries.GRID.replace("tags { id name path }", "tags { id name }")
 SEKVENS_VIEWER = "{ viewer { user { email } } }"
+#: The designer without `validation`, which has no equivalent in PostGraphile.
+SEKVENS_DESIGNER = """query Designer($id: ID!) {
+  sequence(id: $id) {
+    id name status
+    steps {
+      id key type category name description config branch depth
+      parent { id } next { id } yes { id } no { id }
+    }
+  }
+}"""
 TYPENAME = "{ __typename }"
 
 
@@ -55,6 +67,8 @@ class Data:
         self.grid: data.BenchOrg
         self.sellers: data.BenchOrg
         self.records: list[int] = []
+        self.designer_id = 0
+        self.designer_steps = 0
 
     async def setup(self, sizes: dict[str, int], first_grid: int) -> None:
         db = data.open_db(self.url)
@@ -71,6 +85,20 @@ class Data:
         finally:
             await db.dispose()
         await self.grow(first_grid, sizes["connections per active sequence"])
+        db = data.open_db(self.url)
+        try:
+            # After the grid's first sequences, so that the grid's first page leaves it out.
+            self.designer_steps = sizes["designer steps"]
+            self.designer_id = await data.sequence(
+                db,
+                self.registry,
+                self.grid,
+                "Designer",
+                data.designer_steps(sizes["designer steps"]),
+                activate=False,
+            )
+        finally:
+            await db.dispose()
 
     async def grow(self, total: int, per: int) -> None:
         """Add sequences to the grid's organization until it has `total`; half are active,
@@ -186,6 +214,31 @@ def up_next_rows(answer: dict[str, Any], peer: bool) -> list[tuple[Any, ...]]:
     ]
 
 
+def designer_rows(answer: dict[str, Any], peer: bool) -> list[tuple[Any, ...]]:
+    """The sequence, then its steps by key: type, name, description, config, parent's key
+    and branch (sekvens gives the parent as a step; PostGraphile the raw `parent_key`)."""
+    seq = answer["data"]["sequence"]
+    if peer:
+        nodes = seq["latestVersion"]["nodes"][0]["steps"]["nodes"]
+        steps = [{**n, "parent": n["parentKey"]} for n in nodes]
+    else:
+        keys = {n["id"]: n["key"] for n in seq["steps"]}
+        steps = [{**n, "parent": keys.get((n["parent"] or {}).get("id"))} for n in seq["steps"]]
+    head: list[tuple[Any, ...]] = [(_key(seq["id"]), seq["name"], seq["status"])]
+    return head + sorted(
+        (
+            n["key"],
+            n["type"],
+            n["name"],
+            n["description"],
+            json.dumps(n["config"], sort_keys=True),
+            n["parent"],
+            n["branch"] if n["parent"] else None,
+        )
+        for n in steps
+    )
+
+
 def viewer_rows(answer: dict[str, Any], peer: bool) -> list[tuple[Any, ...]]:
     user = answer["data"]["user"] if peer else answer["data"]["viewer"]["user"]
     return [(user["email"],)]
@@ -225,6 +278,22 @@ def cases(d: Data, pg: postgraphile.PostGraphile, grid_label: str) -> list[Case]
     )
     return [
         grid,
+        Case(
+            f"designer ({d.designer_steps} steps)",
+            _request(
+                SEKVENS_DESIGNER,
+                {"id": to_global_id("Sequence", d.designer_id)},
+                d.grid.admin_token,
+            ),
+            _request(
+                postgraphile.DESIGNER,
+                {"id": str(d.designer_id)},
+                pg.token(d.grid.admin_id, d.grid.org_id),
+            ),
+            designer_rows,
+            SEKVENS_DESIGNER,
+            postgraphile.DESIGNER,
+        ),
         Case(
             "up next",
             _request(queries.UP_NEXT, {"first": 50}, d.sellers.seller_tokens[seller]),
@@ -418,6 +487,7 @@ def run(opts: common.Options, folder: Any, how: str, grid_sizes: list[int]) -> N
         "sellers": 5,
         "open activities per seller": opts.size(1000, 60),
         "page": 50,
+        "designer steps": 40,
     }
     url = asyncio.run(common.create_database(opts, "peer"))
     servers: list[Any] = []
@@ -467,7 +537,7 @@ def run(opts: common.Options, folder: Any, how: str, grid_sizes: list[int]) -> N
 
     targets: list[common.Target] = []
     for row in rows:
-        goal = row["request"].startswith(("home grid", "up next"))
+        goal = row["request"].startswith(("home grid", "up next", "designer"))
         clients = f"{row['clients']} client{'s' if row['clients'] > 1 else ''}"
         name = f"{row['request']} @ {clients}: req/s vs PostGraphile"
         if goal:
@@ -544,8 +614,9 @@ def run(opts: common.Options, folder: Any, how: str, grid_sizes: list[int]) -> N
             "Statements: sekvens counted in-process as in the statements scenario (pre-pings "
             "not counted); PostGraphile from its debug log of queries (BEGIN, set_config and "
             "COMMIT included), on a separate instance (in smoke runs, the one loaded).",
-            "The home grid's organization is grown in place between sizes (same records); "
-            "up next, the one-row read and `{ __typename }` are measured at the first size.",
+            "The home grid's organization is grown in place between sizes (same records); the "
+            "designer's sequence (not on the grid's page) is one more in it. The designer, up "
+            "next, the one-row read and `{ __typename }` are measured at the first size.",
             *[
                 f"Documents ({c.label}): sekvens `{' '.join(c.mine_doc.split())}`; "
                 f"PostGraphile `{' '.join(c.peer_doc.split())}`"

@@ -69,6 +69,22 @@ UP_NEXT = """query UpNext($first: Int!, $user: BigInt!) {
   }
 }"""
 
+#: The designer: the latest version's steps (sekvens: the suite's designer document without
+#: `validation`; the tree's derived fields, parent, next, yes, no and depth, come from
+#: `parentKey` and `branch`).
+DESIGNER = """query Designer($id: BigInt!) {
+  sequence(id: $id) {
+    id name status
+    latestVersion: sequenceVersions(orderBy: NUMBER_DESC, first: 1) {
+      nodes {
+        steps: sequenceStepsByVersionId(orderBy: POSITION_ASC) {
+          nodes { id key type name description config parentKey branch }
+        }
+      }
+    }
+  }
+}"""
+
 #: The trivial authenticated read: the signed-in user's email.
 VIEWER = """query Viewer($id: BigInt!) { user(id: $id) { email } }"""
 
