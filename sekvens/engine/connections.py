@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStat
 from sekvens.domain.roles import SUPERVISORS, Actor, owns_record
 from sekvens.storage import audit, parties
 from sekvens.storage.connection_endings import end_connection
+from sekvens.storage.records import RecordFilter, filtered
 from sekvens.storage.tables import (
     Activity,
     ActivityAssignee,
@@ -117,6 +119,43 @@ async def connect_records(
             )
         ]
     return results
+
+
+FILTER_CHUNK = 1000
+
+
+@dataclass
+class FilterConnectResult:
+    """What connecting by filter did: records matched, connected, and skipped by the code
+    of their first problem."""
+
+    matched: int = 0
+    connected: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+async def connect_by_filter(
+    session: AsyncSession,
+    actor: Actor,
+    sequence_id: int,
+    filter: RecordFilter,
+    start_at: datetime | None,
+    now: datetime,
+) -> FilterConnectResult:
+    """Connect every record of the actor's organization matching `filter`, in chunks of
+    `FILTER_CHUNK` (the session forgets each chunk's rows after it)."""
+    await get_sequence(session, actor, sequence_id, edit=False)  # NOT_FOUND even if none match
+    stmt = filtered(actor.organization_id, filter)
+    out = FilterConnectResult()
+    last_id = 0
+    while chunk := list(await session.scalars(stmt.where(Record.id > last_id).limit(FILTER_CHUNK))):
+        last_id = chunk[-1].id
+        results = await connect_records(session, actor, sequence_id, chunk, start_at, now)
+        out.matched += len(chunk)
+        out.connected += sum(1 for r in results if r.connection_id)
+        out.skipped.update(p.code.value for r in results for p in r.problems[:1])
+        session.expunge_all()
+    return out
 
 
 async def _team_ids(session: AsyncSession, actor: Actor) -> frozenset[int]:

@@ -107,8 +107,8 @@ async def upsert_records(
     seen: set[tuple[str, str]] = set()
     for item, result in zip(items, results, strict=True):
         result.problems = _check_item(item, types, known_users, known_emails, teams)
-        key = (item.record_type, item.external_id.strip())
-        if key in seen:
+        named = (item.record_type, item.external_id.strip())
+        if named in seen:
             result.problems.append(
                 Problem(
                     ErrorCode.DUPLICATE,
@@ -116,7 +116,7 @@ async def upsert_records(
                     ("externalId",),
                 )
             )
-        seen.add(key)
+        seen.add(named)
 
     valid = [(item, r) for item, r in zip(items, results, strict=True) if not r.problems]
     if not valid:
@@ -305,7 +305,7 @@ class RecordFilter:
     external_ids: list[str] | None = None
 
 
-def filtered(organization_id: int, f: RecordFilter) -> Select[tuple[Record]]:
+def filtered(organization_id: int, f: RecordFilter) -> Select[Record]:
     """Records of the organization matching `f`, in id order."""
     stmt = select(Record).where(Record.organization_id == organization_id)
     if f.record_type is not None:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.actions import tags as tag_actions
 from sekvens.authoring import sequences as authoring
 from sekvens.authoring.checks import shape_of
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
@@ -629,21 +630,7 @@ class _Import:
         if team is not None and row.owner_team_id != team.id:
             await authoring.assign_owner(session, actor, row.id, None, team.id)
         wanted = [tag_ids[p] for p in norm["tags"] if p in tag_ids]
-        added, removed = await tag_store.set_sequence_tags(session, row.id, wanted)
-        if added or removed:
-            tree = await tag_store.tree(session, self.org.id)
-            audit.record(
-                session,
-                self.org.id,
-                actor.user_id,
-                "sequence.tags_set",
-                "sequence",
-                row.id,
-                {
-                    "added": [tree.path(t) for t in added],
-                    "removed": [tree.path(t) for t in removed],
-                },
-            )
+        await tag_actions.write_sequence_tags(session, actor, row.id, wanted)
 
     async def _ensure_tags(self) -> dict[str, int]:
         """Tag ids by path for the sequences written, creating the tags that are missing."""
@@ -663,21 +650,11 @@ class _Import:
                         walked.append(segment.strip())
                         found = by_place.get((parent, name_key(segment)))
                         if found is None:
-                            tag = await tag_store.create_tag(
-                                self.session, self.org.id, segment, parent
+                            tag, _ = await tag_actions.create_tag(
+                                self.session, self.actor, segment, parent, via="import"
                             )
                             found = by_place[(parent, name_key(segment))] = tag.id
-                            created = SEPARATOR.join(walked)
-                            self.report.created_tags.append(created)
-                            audit.record(
-                                self.session,
-                                self.org.id,
-                                self.actor.user_id,
-                                "tag.created",
-                                "tag",
-                                tag.id,
-                                {"name": tag.name, "path": created, "via": "import"},
-                            )
+                            self.report.created_tags.append(SEPARATOR.join(walked))
                         parent = found
                 except DomainError as e:
                     for p in e.problems:

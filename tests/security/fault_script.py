@@ -36,7 +36,7 @@ def halfway(stall: bool) -> Any:
 def patch(mode: str, stall: bool) -> None:
     pause = halfway(stall)
     if mode == "upsert":
-        from sekvens.resolvers import records
+        from sekvens.storage import records
 
         original = records.upsert_records
 

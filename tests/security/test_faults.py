@@ -164,9 +164,9 @@ async def test_connection_killed_mid_query_gives_a_clean_error(
 async def test_connection_killed_mid_transaction_commits_nothing(
     pg: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sekvens.resolvers import teams
+    from sekvens.storage import teams
 
-    original = teams.teams.create_team
+    original = teams.create_team
 
     async def slow(session: Any, *args: Any) -> Any:
         team = await original(session, *args)  # inserted, not committed
@@ -175,7 +175,7 @@ async def test_connection_killed_mid_transaction_commits_nothing(
 
     async with serving(pg) as client:
         api = await make_org(client, pg)
-        monkeypatch.setattr(teams.teams, "create_team", slow)
+        monkeypatch.setattr(teams, "create_team", slow)
         create = 'mutation { createTeam(input: {name: "Lost", kind: OWNER}) { errors { code } } }'
         request = asyncio.ensure_future(gql(client, api, create))
         await wait_for_query(pg, "%sekvens-fault%")
@@ -194,9 +194,9 @@ async def test_timeout_in_the_middle_of_a_statement(
 ) -> None:
     """The client-side timeout cancels a statement the server is running; the connection
     is not handed to the next request in that state."""
-    from sekvens.resolvers import teams
+    from sekvens.storage import teams
 
-    original = teams.teams.create_team
+    original = teams.create_team
 
     async def slow(session: Any, *args: Any) -> Any:
         team = await original(session, *args)
@@ -205,7 +205,7 @@ async def test_timeout_in_the_middle_of_a_statement(
 
     async with serving(pg, operation_timeout_seconds=0.5) as client:
         api = await make_org(client, pg)
-        monkeypatch.setattr(teams.teams, "create_team", slow)
+        monkeypatch.setattr(teams, "create_team", slow)
         create = 'mutation { createTeam(input: {name: "Slow", kind: OWNER}) { errors { code } } }'
         assert_clean_error(await gql(client, api, create), code="TIMEOUT")
         monkeypatch.undo()
