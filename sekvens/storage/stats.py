@@ -20,7 +20,7 @@ from sekvens.domain.steps import EventKind
 from sekvens.storage.tables import Activity, Connection, EngagementEvent
 
 #: Engagement kinds counted, and the StepCounts field each one adds to.
-EVENT_FIELDS = {
+EVENT_FIELDS: dict[str, str] = {
     EventKind.EMAIL_DELIVERED: "delivered",
     EventKind.EMAIL_OPENED: "opened",
     EventKind.EMAIL_REPLIED: "replied",
