@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sekvens.authoring.checks import Checker, shape_of
+from sekvens.authoring.checks import Checker
 from sekvens.config import Settings
 from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph, Step
 from sekvens.domain.sequence_rules import graph_problems
@@ -72,7 +72,7 @@ class Bare:
     def __init__(self, db: Database, registry: Registry):
         self.db = db
         self.registry = registry
-        self.shape = shape_of(registry)
+        self.shape = registry.shape
 
     async def viewer(self, request: Request) -> tuple[int, int]:
         """(user id, organization id) of the bearer token: the same two statements as

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.authoring.checks import Checker, shape_of
+from sekvens.authoring.checks import Checker
 from sekvens.domain import sequence_access as access
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.global_ids import to_global_id
@@ -28,6 +28,7 @@ from sekvens.storage import audit, record_types
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
 from sekvens.storage.connection_endings import end_connections
+from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Connection, Organization, Sequence, SequenceVersion, Team, User
 from sekvens.storage.types import utcnow
 
@@ -117,7 +118,7 @@ async def workspace(
     if version is None:
         version = (await store.latest_versions(session, [seq.id]))[seq.id]
     rows = (await store.steps_of(session, [version.id]))[version.id]
-    graph = SequenceGraph(store.to_steps(rows), shape_of(registry))
+    graph = SequenceGraph(store.to_steps(rows), registry.shape)
     return Workspace(
         seq, version, graph, await checker_for(session, registry, org, seq.record_type_id)
     )
@@ -194,9 +195,7 @@ async def create(
     session.add(seq)
     await session.flush()
     graph = (
-        SequenceGraph(list(steps), shape_of(registry))
-        if steps
-        else SequenceGraph.blank(shape_of(registry))
+        SequenceGraph(list(steps), registry.shape) if steps else SequenceGraph.blank(registry.shape)
     )
     graph.check()
     await store.add_version(session, seq, 1, graph.to_list(), actor.user_id)
@@ -462,7 +461,7 @@ async def activate(
 async def _check_active_limit(session: AsyncSession, org: Organization) -> None:
     """Holds under concurrent activations: PostgreSQL locks the organization row; SQLite's
     write transactions (BEGIN IMMEDIATE) are serial already."""
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         await session.execute(
             select(Organization.id).where(Organization.id == org.id).with_for_update()
         )

@@ -9,7 +9,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.domain.life_cycles import ActivityStatus, ConnectionPhase
 from sekvens.domain.roles import SUPERVISORS, Actor
+from sekvens.domain.steps import ActivityKind
 from sekvens.storage import audit
 from sekvens.storage.tables import Activity, ActivityAssignee, Connection, Organization, User
 
@@ -35,7 +37,7 @@ async def get_activity(session: AsyncSession, actor: Actor, activity_id: int) ->
 
 
 def _require_open(activity: Activity) -> None:
-    if activity.status != "OPEN":
+    if activity.status != ActivityStatus.OPEN:
         raise DomainError.of(
             ErrorCode.ACTIVITY_CLOSED,
             f"The activity is closed already ({activity.status}).",
@@ -46,8 +48,12 @@ def _require_open(activity: Activity) -> None:
 async def _move_on(session: AsyncSession, activity: Activity, now: datetime) -> None:
     """The connection waiting on this activity advances (the worker runs it now)."""
     conn = await session.get(Connection, activity.connection_id)
-    if conn is not None and conn.phase == "ACTIVITY" and conn.current_step_key == activity.step_key:
-        conn.phase, conn.next_run_at = "WAIT", now
+    if (
+        conn is not None
+        and conn.phase == ConnectionPhase.ACTIVITY
+        and conn.current_step_key == activity.step_key
+    ):
+        conn.phase, conn.next_run_at = ConnectionPhase.WAIT, now
 
 
 async def close(
@@ -67,7 +73,7 @@ async def close(
         raise DomainError.of(
             ErrorCode.TOO_LONG, f"Notes are at most {NOTES_MAX} characters.", ["notes"]
         )
-    if status == "COMPLETED" and activity.activity_kind == "CALL":
+    if status == ActivityStatus.COMPLETED and activity.activity_kind == ActivityKind.CALL:
         org = await session.get(Organization, actor.organization_id)
         assert org is not None
         if not outcome:
@@ -80,7 +86,8 @@ async def close(
                 f"'{outcome}' is not a call outcome; use one of: {', '.join(org.call_outcomes)}.",
                 ["outcome"],
             )
-    activity.status, activity.outcome = status, outcome if status == "COMPLETED" else None
+    activity.status = status
+    activity.outcome = outcome if status == ActivityStatus.COMPLETED else None
     activity.notes = notes or activity.notes
     activity.closed_at, activity.closed_by_id = now, actor.user_id
     await _move_on(session, activity, now)

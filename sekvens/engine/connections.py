@@ -16,10 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring.sequences import get_sequence
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
-from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus
+from sekvens.domain.life_cycles import (
+    RUNNING,
+    ConnectionPhase,
+    ConnectionReason,
+    ConnectionStatus,
+    SequenceStatus,
+)
 from sekvens.domain.roles import SUPERVISORS, Actor, owns_record
 from sekvens.storage import audit, parties
 from sekvens.storage.connection_endings import end_connection
+from sekvens.storage.db import is_postgres
 from sekvens.storage.records import RecordFilter, filtered
 from sekvens.storage.tables import (
     Activity,
@@ -30,6 +37,7 @@ from sekvens.storage.tables import (
     Sequence,
     SequenceStep,
     TeamMember,
+    in_list,
 )
 
 BULK_MAX = 1000
@@ -54,7 +62,7 @@ class ConnectResult:
 
 async def _active_sequence(session: AsyncSession, actor: Actor, sequence_id: int) -> Sequence:
     seq = await get_sequence(session, actor, sequence_id, edit=False)
-    if seq.status != "ACTIVE" or seq.current_version_id is None:
+    if seq.status != SequenceStatus.ACTIVE or seq.current_version_id is None:
         raise DomainError.of(
             ErrorCode.SEQUENCE_INACTIVE, "Only an active sequence accepts records.", ["sequenceId"]
         )
@@ -95,7 +103,7 @@ async def connect_records(
     now: datetime,
 ) -> list[ConnectResult]:
     """Connect each record (None: it was not found) as `actor`, and say per record what
-    happened (see `connect_checked`)."""
+    happened (see `new_connections`)."""
     seq = await _active_sequence(session, actor, sequence_id)
     org = await session.get(Organization, actor.organization_id)
     assert org is not None
@@ -109,7 +117,7 @@ async def connect_records(
             and not owns_record(actor, team_ids, r.owner_user_id, r.owner_team_id, r.access_team_id)
         }
     allowed = [None if i in forbidden else r for i, r in enumerate(records)]
-    results = await connect_checked(session, org, seq, allowed, actor.user_id, start_at, now)
+    results = await new_connections(session, org, seq, allowed, actor.user_id, start_at, now)
     for i in forbidden:
         results[i].problems = [
             Problem(
@@ -191,7 +199,7 @@ async def _require_may_act(session: AsyncSession, actor: Actor, conn: Connection
         )
 
 
-async def connect_checked(
+async def new_connections(
     session: AsyncSession,
     org: Organization,
     seq: Sequence,
@@ -201,20 +209,22 @@ async def connect_checked(
     now: datetime,
     handed_over_from: int | None = None,
 ) -> list[ConnectResult]:
-    """The connect rules, for a user's connect and for a hand-over alike: the sequence is
-    active, and per record: found, of the sequence's record type, active, not running in
-    this sequence already, someone to assign, the monthly quota not used up. Writes one
-    audit entry (`sequence.records_connected`)."""
-    if seq.status != "ACTIVE" or seq.current_version_id is None:
-        problem = Problem(ErrorCode.SEQUENCE_INACTIVE, "The sequence is not active.", ())
-        return [ConnectResult(i, problems=[problem]) for i in range(len(records))]
+    """Connect `records` to `seq` at its START step: the one way a connection begins, for a
+    user's connect and for a hand-over alike. The connect rules: the sequence is active, and
+    per record: found, of the sequence's record type, active, not running in this sequence
+    already, someone to assign, the monthly quota not used up. Writes one audit entry
+    (`sequence.records_connected`)."""
+    if seq.status != SequenceStatus.ACTIVE or seq.current_version_id is None:
+        inactive = Problem(ErrorCode.SEQUENCE_INACTIVE, "The sequence is not active.", ())
+        return [ConnectResult(i, problems=[inactive]) for i in range(len(records))]
     results = [ConnectResult(i) for i in range(len(records))]
     present = [r for r in records if r is not None]
     rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
     found = await parties.parties_for(session, org.id, present, rule, connected_by_id)
     quota = await _quota_left(session, org, now)
     start_key = await _start_key(session, seq.current_version_id)
-    rows, seen = [], set()
+    rows: list[tuple[ConnectResult, dict[str, Any]]] = []
+    seen: set[int] = set()
     for record, result in zip(records, results, strict=True):
         if record is None:
             result.problems.append(
@@ -222,7 +232,7 @@ async def connect_checked(
             )
             continue
         result.record_id = record.id
-        problem = None
+        problem: Problem | None = None
         if record.organization_id != org.id:
             problem = Problem(ErrorCode.NOT_FOUND, "No such record.", ())
         elif record.record_type_id != seq.record_type_id:
@@ -264,8 +274,8 @@ async def connect_checked(
                     "sequence_id": seq.id,
                     "version_id": seq.current_version_id,
                     "record_id": record.id,
-                    "status": "CONNECTED",
-                    "phase": "EXECUTE",
+                    "status": ConnectionStatus.CONNECTED,
+                    "phase": ConnectionPhase.EXECUTE,
                     "step_state": {},
                     "current_step_key": start_key,
                     "steps_done": 0,
@@ -280,14 +290,14 @@ async def connect_checked(
     if rows:
         # A record already running in this sequence is refused by the partial unique index;
         # asking the index (not a SELECT first) keeps this linear and free of races.
-        dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        dialect_insert = pg_insert if is_postgres(session) else sqlite_insert
         stmt = (
             dialect_insert(Connection)
             .on_conflict_do_nothing(
                 index_elements=["sequence_id", "record_id"],
                 # The partial unique index's own predicate, as literal SQL (no bound
                 # parameters: the insert runs as an executemany).
-                index_where=text("status IN ('CONNECTED', 'PAUSED')"),
+                index_where=text(in_list("status", RUNNING)),
             )
             .returning(Connection.id, Connection.record_id)
         )
@@ -325,7 +335,7 @@ async def get_connection(
     session: AsyncSession, actor: Actor, connection_id: int, lock: bool = True
 ) -> Connection:
     stmt = select(Connection).where(Connection.id == connection_id)
-    if lock and session.bind.dialect.name == "postgresql":
+    if lock and is_postgres(session):
         stmt = stmt.with_for_update()
     conn = await session.scalar(stmt)
     if conn is None or conn.organization_id != actor.organization_id:
@@ -373,7 +383,7 @@ async def pause(
     conn = await get_connection(session, actor, connection_id)
     await _require_may_act(session, actor, conn)
     _require_running(conn)
-    if conn.status == "PAUSED":  # answered as resuming a running one is
+    if conn.status == ConnectionStatus.PAUSED:  # answered as resuming a running one is
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "The connection is paused already.", ["connectionId"]
         )
@@ -381,7 +391,7 @@ async def pause(
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "Resume in the future, or leave it empty.", ["resumeAt"]
         )
-    conn.status, conn.resume_at = "PAUSED", resume_at
+    conn.status, conn.resume_at = ConnectionStatus.PAUSED, resume_at
     audit.record(
         session,
         actor.organization_id,
@@ -399,11 +409,11 @@ async def resume(
 ) -> Connection:
     conn = await get_connection(session, actor, connection_id)
     await _require_may_act(session, actor, conn)
-    if conn.status != "PAUSED":
+    if conn.status != ConnectionStatus.PAUSED:
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "The connection is not paused.", ["connectionId"]
         )
-    conn.status, conn.resume_at = "CONNECTED", None
+    conn.status, conn.resume_at = ConnectionStatus.CONNECTED, None
     if conn.next_run_at is not None:
         conn.next_run_at = max(conn.next_run_at, now)
     audit.record(

@@ -59,8 +59,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sekvens.config import Settings
-from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus
-from sekvens.engine.tracking import Tracker
+from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus, OutboxStatus
+from sekvens.engine.link_signing import LinkSigner
 from sekvens.plugins.api import Clock
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import Database
@@ -84,7 +84,7 @@ RESERVED_HEADERS = frozenset(
     }
 )
 #: Connection statuses a failed email turns into ERROR (a disconnected one stays as it is).
-FAILABLE = ("CONNECTED", "PAUSED", "COMPLETED")
+FAILABLE = (*RUNNING, ConnectionStatus.COMPLETED)
 BACKOFF_MAX = timedelta(hours=12)
 ERROR_MAX = 2000
 #: PostgreSQL: the first key of the advisory locks that are delivery claims ("SEKV"); the
@@ -194,7 +194,7 @@ class Deliverer:
         retry_base: timedelta = timedelta(minutes=1),
         timeout: float = 30.0,
         batch_size: int = 20,
-        tracker: Tracker | None = None,
+        signer: LinkSigner | None = None,
     ):
         if max_attempts < 1:
             raise ValueError("SEKVENS_MAIL_MAX_ATTEMPTS must be at least 1")
@@ -204,17 +204,17 @@ class Deliverer:
         self.retry_base = retry_base
         self.timeout = timeout
         self.batch_size = batch_size
-        self.tracker = tracker
+        self.signer = signer
         self.postgres = db.engine.dialect.name == "postgresql"
         #: How long a claimed batch is ours: every message may take a connect and a send.
         self.lease = timedelta(seconds=max(300.0, 2 * timeout * (batch_size + 1)))
         #: Wraps each write session, so a connection put in ERROR is announced like the
-        #: engine's own changes (create_app sets the engine's event bus `track` here).
+        #: engine's own changes (build_engine sets the engine's change bus `track` here).
         self.track: Callable[[AsyncSession], AsyncSession] = lambda session: session
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, db: Database, clock: Clock, tracker: Tracker | None = None
+        cls, settings: Settings, db: Database, clock: Clock, signer: LinkSigner | None = None
     ) -> Deliverer | None:
         """The deliverer `SEKVENS_SMTP_URL` asks for; None without it (mail stays STORED)."""
         if not settings.smtp_url:
@@ -227,7 +227,7 @@ class Deliverer:
             max_attempts=settings.mail_max_attempts,
             retry_base=timedelta(seconds=settings.mail_retry_seconds),
             timeout=settings.smtp_timeout_seconds,
-            tracker=tracker,
+            signer=signer,
         )
 
     def backoff(self, attempts: int) -> timedelta:
@@ -238,8 +238,8 @@ class Deliverer:
 
     async def run_due(self) -> int:
         """Send what is due now; returns the number of messages attempted."""
-        if self.tracker is not None and self.tracker.enabled:
-            self.tracker.check()  # a key problem is the operator's, not the messages'
+        if self.signer is not None and self.signer.enabled:
+            self.signer.check()  # a key problem is the operator's, not the messages'
         if not await self._due_exists(self.clock.now()):  # spares a connection, or
             return 0  # SQLite's write lock, on an idle poll
         if not self.postgres:
@@ -292,7 +292,7 @@ class Deliverer:
         try:
             await conn.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "QUEUED")
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.QUEUED)
                 .values(next_attempt_at=self.clock.now() + self.lease)
             )
         except Exception:
@@ -311,7 +311,9 @@ class Deliverer:
             raise
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
-        due = and_(OutboxMessage.status == "QUEUED", OutboxMessage.next_attempt_at <= now)
+        due = and_(
+            OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now
+        )
         if self.postgres:  # and no live session holds a claim on it
             due = and_(due, (OutboxMessage.id % CLAIM_KEYS).not_in(_CLAIMED))
         return due
@@ -382,11 +384,11 @@ class Deliverer:
         msg["To"] = row.to_address
         msg["Subject"] = row.subject
         text, html = row.text, row.html
-        if self.tracker is not None and self.tracker.enabled:
-            for name, value in self.tracker.unsubscribe_headers(row.id).items():
+        if self.signer is not None and self.signer.enabled:
+            for name, value in self.signer.unsubscribe_headers(row.id).items():
                 msg[name] = value
-            text = self.tracker.unsubscribe_footer(row.id, row.text)
-            html = self.tracker.decorate(row.id, row.text, row.html)
+            text = self.signer.unsubscribe_footer(row.id, row.text)
+            html = self.signer.decorate(row.id, row.text, row.html)
         msg.set_content(text)
         if html is not None:
             msg.add_alternative(html, subtype="html")
@@ -429,10 +431,12 @@ class Deliverer:
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id == job.outbox_id,
-                    OutboxMessage.status == "QUEUED",
+                    OutboxMessage.status == OutboxStatus.QUEUED,
                     OutboxMessage.attempts == job.attempt,
                 )
-                .values(status="SENT", sent_at=now, next_attempt_at=None, last_error=None)
+                .values(
+                    status=OutboxStatus.SENT, sent_at=now, next_attempt_at=None, last_error=None
+                )
                 .execution_options(synchronize_session=False)
             )
             if conn is not None:
@@ -448,7 +452,7 @@ class Deliverer:
             if self.postgres:
                 stmt = stmt.with_for_update()
             row = await session.scalar(stmt)
-            if row is None or row.status != "QUEUED" or row.attempts != job.attempt:
+            if row is None or row.status != OutboxStatus.QUEUED or row.attempts != job.attempt:
                 log.warning("outbox message %s changed while being sent; left as is", job.outbox_id)
                 return
             row.last_error = failure.text[:ERROR_MAX]
@@ -472,7 +476,7 @@ class Deliverer:
         """FAILED, and the connection that sent it in ERROR with the reason (like
         `Runner.fail`), so the failure shows where sellers and managers look."""
         now = self.clock.now()
-        row.status, row.next_attempt_at = "FAILED", None
+        row.status, row.next_attempt_at = OutboxStatus.FAILED, None
         row.last_error = reason[:ERROR_MAX]
         log.warning("outbox message %s to %s FAILED: %s", row.id, row.to_address, reason)
         if row.connection_id is None:

@@ -11,12 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import ErrorCode, Problem
-from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus
+from sekvens.domain.life_cycles import (
+    RUNNING,
+    ConnectionPhase,
+    ConnectionReason,
+    ConnectionStatus,
+)
 from sekvens.domain.suppression import SuppressionSource
-from sekvens.engine.runner import Runner
-from sekvens.plugins.api import EngagementEvent as EventView
+from sekvens.engine.runner import Batch, Runner, event_view
 from sekvens.plugins.api import EventKind
 from sekvens.storage import suppression
+from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage, Sequence
 from sekvens.storage.types import utcnow
 
@@ -42,12 +47,6 @@ class EventResult:
     #: The connection a recorded event concerns.
     connection_id: int | None = None
     problems: list[Problem] = field(default_factory=list)
-
-
-def view(row: EngagementEvent) -> EventView:
-    return EventView(
-        row.event_id, EventKind(row.kind), row.occurred_at, row.message_id, dict(row.data)
-    )
 
 
 async def record_events(
@@ -136,7 +135,7 @@ async def react(
     if not conn_ids:
         return
     stmt = select(Connection).where(Connection.id.in_(conn_ids), Connection.status.in_(RUNNING))
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         stmt = stmt.with_for_update()
     conns = {c.id: c for c in await session.scalars(stmt)}
     if not conns:
@@ -158,11 +157,11 @@ async def react(
             )
             continue
         if (
-            conn.status == "CONNECTED"
-            and conn.phase == "EVENTS"
-            and await _awaits(runner, batch, conn, activity)
+            conn.status == ConnectionStatus.CONNECTED
+            and conn.phase == ConnectionPhase.EVENTS
+            and _awaits(batch, conn, activity)
         ):
-            await runner.on_event(batch, conn, view(event))
+            await runner.on_event(batch, conn, event_view(event))
 
 
 async def _suppress_bounced(session: AsyncSession, events: Seq[EngagementEvent]) -> None:
@@ -188,24 +187,10 @@ async def _suppress_bounced(session: AsyncSession, events: Seq[EngagementEvent])
         )
 
 
-async def _awaits(runner: Runner, batch: Any, conn: Connection, activity: Activity) -> bool:
+def _awaits(batch: Batch, conn: Connection, activity: Activity) -> bool:
     """Whether the condition the connection waits at tests this activity."""
     graph = batch.graphs[conn.version_id]
-    for key in graph.ancestors(conn.current_step_key):
+    for key in graph.ancestors(conn.current_step_key or ""):
         if graph.shape(key).activity_kind is not None:
             return key == activity.step_key
     return False
-
-
-async def stored_events(
-    session: AsyncSession, connection_id: int, step_key: str
-) -> list[EngagementEvent]:
-    """Events already recorded for a connection's activity at `step_key`, oldest first."""
-    return list(
-        await session.scalars(
-            select(EngagementEvent)
-            .join(Activity, Activity.id == EngagementEvent.activity_id)
-            .where(Activity.connection_id == connection_id, Activity.step_key == step_key)
-            .order_by(EngagementEvent.occurred_at, EngagementEvent.id)
-        )
-    )

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.domain.life_cycles import OutboxStatus
 from sekvens.domain.templates import MAX_SUBJECT_OUTPUT, MAX_TEMPLATE_OUTPUT
 from sekvens.plugins.api import MailMessage, RecipientOptedOut
 from sekvens.storage import suppression
@@ -87,7 +88,7 @@ class OutboxMail:
                 text=message.text,
                 html=message.html,
                 headers=dict(message.headers),
-                status="QUEUED" if self.deliver else "STORED",
+                status=OutboxStatus.QUEUED if self.deliver else OutboxStatus.STORED,
                 next_attempt_at=self.now if self.deliver else None,
                 created_at=self.now,
             )

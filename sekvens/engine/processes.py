@@ -61,8 +61,8 @@ async def run_worker(settings: Settings, once: bool = False, name: str = "worker
     try:
         if settings.migrate_on_start:
             await migrate.upgrade(db.engine)
-        engine, tracker = build_engine(settings, db)
-        tracker.check()
+        engine, signer = build_engine(settings, db)
+        signer.check()
         log.info("%s started (pid %s)", name, multiprocessing.current_process().pid)
         if once:
             done = 0

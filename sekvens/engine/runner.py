@@ -8,24 +8,30 @@ all; idempotency keys (connection, step) make a repeated run create nothing twic
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.authoring.checks import shape_of
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.calendar import due_after, next_working_instant
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.global_ids import from_global_id, key_of
-from sekvens.domain.life_cycles import ActivityStatus, ConnectionReason, ConnectionStatus
+from sekvens.domain.life_cycles import (
+    ActivityStatus,
+    ConnectionPhase,
+    ConnectionReason,
+    ConnectionStatus,
+)
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD, RecordTypeInfo, check_value
 from sekvens.domain.sequence_graph import SequenceGraph, Step
+from sekvens.domain.steps import Branch
 from sekvens.domain.working_hours import DEFAULT_WORKING_HOURS
-from sekvens.engine.connections import connect_checked
+from sekvens.engine.connections import new_connections
 from sekvens.engine.mail import OutboxMail
 from sekvens.plugins.api import (
     ActivityKind,
@@ -34,6 +40,7 @@ from sekvens.plugins.api import (
     CreateActivity,
     Done,
     EngagementEvent,
+    EventKind,
     ExecutionContext,
     Exit,
     Fail,
@@ -41,8 +48,6 @@ from sekvens.plugins.api import (
     Outcome,
     RecipientOptedOut,
     RecordView,
-    StepCategory,
-    StepRef,
     TakeBranch,
     WaitFor,
     WaitForEvents,
@@ -63,12 +68,28 @@ from sekvens.storage.tables import (
     SequenceVersion,
     User,
 )
+from sekvens.storage.tables import EngagementEvent as EngagementEventRow
 
 log = logging.getLogger("sekvens.engine")
 
 #: Automatic steps chained in one run before the engine yields (a tree has no loops, so this
 #: only bounds very long all-automatic paths).
 MAX_CHAIN = 500
+
+
+class WorkingTime(TypedDict):
+    """The calendar a connection's work is due in (the keywords of `domain.calendar`)."""
+
+    time_zone: str
+    working_hours: Seq[Mapping[str, Any]]
+    holidays: Seq[str]
+
+
+def event_view(row: EngagementEventRow) -> EngagementEvent:
+    """A stored engagement event as a condition's `on_event` sees it."""
+    return EngagementEvent(
+        row.event_id, EventKind(row.kind), row.occurred_at, row.message_id, dict(row.data)
+    )
 
 
 @dataclass
@@ -93,18 +114,18 @@ class Batch:
         s = self.session
         need = {c.sequence_id for c in conns} - set(self.sequences)
         if need:
-            for row in await s.scalars(select(Sequence).where(Sequence.id.in_(need))):
-                self.sequences[row.id] = row
+            for seq in await s.scalars(select(Sequence).where(Sequence.id.in_(need))):
+                self.sequences[seq.id] = seq
         need = {c.record_id for c in conns} - set(self.records)
         if need:
-            for row in await s.scalars(select(Record).where(Record.id.in_(need))):
-                self.records[row.id] = row
+            for record in await s.scalars(select(Record).where(Record.id.in_(need))):
+                self.records[record.id] = record
         for org_id in {c.organization_id for c in conns} - set(self.orgs):
             org = await s.get(Organization, org_id)
             assert org is not None
             self.orgs[org_id] = org
-            for type_id, (row, info) in (await record_types.load_infos(s, org_id)).items():
-                self.types[type_id] = (row.name, info)
+            for type_id, (record_type, info) in (await record_types.load_infos(s, org_id)).items():
+                self.types[type_id] = (record_type.name, info)
         need = {c.version_id for c in conns} - set(self.graphs)
         if need:
             rows = await s.execute(
@@ -117,7 +138,7 @@ class Batch:
                 cached = self.cache.get(version_id)
                 if cached is None or cached[0] != created.get(version_id):
                     steps = (await seq_store.steps_of(s, [version_id]))[version_id]
-                    graph = SequenceGraph(seq_store.to_steps(steps), shape_of(self.registry))
+                    graph = SequenceGraph(seq_store.to_steps(steps), self.registry.shape)
                     cached = self.cache[version_id] = (created[version_id], graph)
                 self.graphs[version_id] = cached[1]
 
@@ -171,7 +192,7 @@ class Runner:
     async def advance(self, batch: Batch, conn: Connection) -> None:
         """Run the connection's due work and every automatic step after it."""
         for _ in range(MAX_CHAIN):
-            if conn.status != "CONNECTED" or conn.phase == "ACTIVITY":
+            if conn.status != ConnectionStatus.CONNECTED or conn.phase == ConnectionPhase.ACTIVITY:
                 return
             graph = batch.graphs[conn.version_id]
             key = conn.current_step_key
@@ -180,13 +201,13 @@ class Runner:
                     batch.session, conn, f"Step '{key}' is not in the sequence version."
                 )
                 return
-            if conn.phase == "WAIT":
-                await self.follow(batch.session, conn, graph, key, "NEXT")
+            if conn.phase == ConnectionPhase.WAIT:
+                await self.follow(batch.session, conn, graph, key, Branch.NEXT)
                 continue
             step = graph.steps[key]
             try:
                 ctx = await self.context(batch, conn, step)
-                if conn.phase == "EVENTS":
+                if conn.phase == ConnectionPhase.EVENTS:
                     outcome = await self.registry.run_on_deadline(step.type, ctx)
                 else:
                     outcome = await self.registry.run_execute(step.type, ctx)
@@ -238,13 +259,15 @@ class Runner:
             return await self.follow(batch.session, conn, graph, step.key, outcome.branch.value)
         if isinstance(outcome, WaitFor | WaitForEvents):
             duration = outcome.duration if isinstance(outcome, WaitFor) else outcome.deadline
-            conn.phase = "WAIT" if isinstance(outcome, WaitFor) else "EVENTS"
+            conn.phase = (
+                ConnectionPhase.WAIT if isinstance(outcome, WaitFor) else ConnectionPhase.EVENTS
+            )
             conn.next_run_at = await self.due(batch, conn, now, duration)
             if isinstance(outcome, WaitForEvents) and ctx.previous_activity is not None:
                 await self.replay_events(batch, conn, ctx.previous_activity.step_key)
             return True
         if isinstance(outcome, WaitUntil):
-            conn.phase, conn.next_run_at = "WAIT", max(outcome.at, now)
+            conn.phase, conn.next_run_at = ConnectionPhase.WAIT, max(outcome.at, now)
             return True
         if isinstance(outcome, Exit):
             await self.end(
@@ -275,17 +298,21 @@ class Runner:
     async def replay_events(self, batch: Batch, conn: Connection, activity_step: str) -> None:
         """Events that happened before the condition was reached count too (an open during
         the wait before it, say): hand them over in order until the condition moves on."""
-        from sekvens.engine.events import stored_events, view
-
         waiting_at = conn.current_step_key
-        for row in await stored_events(batch.session, conn.id, activity_step):
+        stored = await batch.session.scalars(
+            select(EngagementEventRow)
+            .join(Activity, Activity.id == EngagementEventRow.activity_id)
+            .where(Activity.connection_id == conn.id, Activity.step_key == activity_step)
+            .order_by(EngagementEventRow.occurred_at, EngagementEventRow.id)
+        )
+        for row in list(stored):
             if (
-                conn.status != "CONNECTED"
+                conn.status != ConnectionStatus.CONNECTED
                 or conn.current_step_key != waiting_at
-                or conn.phase != "EVENTS"
+                or conn.phase != ConnectionPhase.EVENTS
             ):
                 return
-            await self.on_event(batch, conn, view(row))
+            await self.on_event(batch, conn, event_view(row))
 
     async def follow(
         self, session: AsyncSession, conn: Connection, graph: SequenceGraph, key: str, branch: str
@@ -298,7 +325,7 @@ class Runner:
                 session, conn, ConnectionStatus.COMPLETED, ConnectionReason.SEQUENCE_COMPLETED
             )
             return True
-        conn.current_step_key, conn.phase, conn.step_state = child, "EXECUTE", {}
+        conn.current_step_key, conn.phase, conn.step_state = child, ConnectionPhase.EXECUTE, {}
         conn.step_entered_at, conn.next_run_at = now, now
         return False
 
@@ -358,7 +385,7 @@ class Runner:
             await self.record_automatic_activity(
                 batch, conn, step, None, ActivityStatus.SKIPPED, opted_out.message
             )
-        return await self.follow(batch.session, conn, graph, step.key, "NEXT")
+        return await self.follow(batch.session, conn, graph, step.key, Branch.NEXT)
 
     # --- What a step sees ----------------------------------------------------------------
 
@@ -386,7 +413,7 @@ class Runner:
             record_type=info,
             connection_id=str(conn.id),
             sequence_id=str(conn.sequence_id),
-            step=self.ref(graph, step.key),
+            step=self.registry.step_ref(graph, step.key),
             previous_activity=await self.previous_activity(batch, conn, graph, step.key),
             clock=self.clock,
             mail=OutboxMail(
@@ -403,17 +430,6 @@ class Runner:
             state=dict(conn.step_state or {}),
             call_outcomes=tuple(org.call_outcomes),
             sender=sender.email if sender else None,
-        )
-
-    def ref(self, graph: SequenceGraph, key: str) -> StepRef:
-        step = graph.steps[key]
-        step_type = self.registry.get(step.type)
-        return StepRef(
-            key,
-            step.type,
-            step_type.category if step_type else StepCategory.STEP,
-            step_type.activity_kind if step_type else None,
-            step.name,
         )
 
     async def previous_activity(
@@ -435,7 +451,7 @@ class Runner:
                 type=row.step_type,
                 activity_kind=ActivityKind(row.activity_kind) if row.activity_kind else None,
                 status=ViewStatus(
-                    row.status if row.status != ActivityStatus.CANCELED else "SKIPPED"
+                    row.status if row.status != ActivityStatus.CANCELED else ViewStatus.SKIPPED
                 ),
                 outcome=row.outcome,
                 message_id=row.message_id,
@@ -455,17 +471,13 @@ class Runner:
         batch.assignees[conn.id] = resolve(rule, found[record.id])
         return batch.assignees[conn.id]
 
-    async def due(
-        self, batch: Batch, conn: Connection, start: datetime, duration: timedelta
-    ) -> datetime:
-        seq = batch.sequences[conn.sequence_id]
+    async def working_time(self, batch: Batch, conn: Connection) -> WorkingTime:
+        """The first assignee's time zone and working hours (the organization's time zone
+        and the default hours without them), and the organization's holidays."""
         org = batch.orgs[conn.organization_id]
         assignees = await self.assignees(batch, conn)
         user = await batch.user(assignees[0]) if assignees else None
-        return due_after(
-            start,
-            duration,
-            skip_non_working_time=seq.skip_non_working_time,
+        return WorkingTime(
             time_zone=user.time_zone if user else org.default_time_zone,
             working_hours=(
                 user.working_hours if user and user.working_hours else DEFAULT_WORKING_HOURS
@@ -473,7 +485,43 @@ class Runner:
             holidays=org.holidays,
         )
 
+    async def due(
+        self, batch: Batch, conn: Connection, start: datetime, duration: timedelta
+    ) -> datetime:
+        seq = batch.sequences[conn.sequence_id]
+        return due_after(
+            start,
+            duration,
+            skip_non_working_time=seq.skip_non_working_time,
+            **await self.working_time(batch, conn),
+        )
+
     # --- Activities -----------------------------------------------------------------------
+
+    async def add_activity(
+        self, batch: Batch, conn: Connection, step: Step, now: datetime, **fields: Any
+    ) -> Activity | None:
+        """The step's activity with `fields`, written now; None when the step has one
+        already (its idempotency key is the connection and the step)."""
+        key = f"{conn.id}:{step.key}"
+        if await batch.session.scalar(select(Activity.id).where(Activity.idempotency_key == key)):
+            return None
+        activity = Activity(
+            organization_id=conn.organization_id,
+            connection_id=conn.id,
+            sequence_id=conn.sequence_id,
+            record_id=conn.record_id,
+            step_key=step.key,
+            step_type=step.type,
+            activity_kind=batch.graphs[conn.version_id].shape(step.key).activity_kind,
+            proposed_due_at=now,
+            idempotency_key=key,
+            created_at=now,
+            **fields,
+        )
+        batch.session.add(activity)
+        await batch.session.flush()
+        return activity
 
     async def create_activity(
         self, batch: Batch, conn: Connection, step: Step, outcome: CreateActivity
@@ -489,48 +537,25 @@ class Runner:
             )
             return True
         now = self.clock.now()
-        key = f"{conn.id}:{step.key}"
-        existing = await batch.session.scalar(
-            select(Activity.id).where(Activity.idempotency_key == key)
+        due = now
+        if batch.sequences[conn.sequence_id].skip_non_working_time:
+            due = next_working_instant(now, **await self.working_time(batch, conn))
+        activity = await self.add_activity(
+            batch,
+            conn,
+            step,
+            now,
+            subject=outcome.subject[:400],
+            instructions=outcome.instructions,
+            data=dict(outcome.data),
+            status=ActivityStatus.OPEN,
+            due_at=due,
         )
-        if existing is None:
-            graph = batch.graphs[conn.version_id]
-            seq = batch.sequences[conn.sequence_id]
-            due = now
-            if seq.skip_non_working_time:
-                user = await batch.user(assignees[0])
-                org = batch.orgs[conn.organization_id]
-                due = next_working_instant(
-                    now,
-                    time_zone=user.time_zone if user else org.default_time_zone,
-                    working_hours=(
-                        user.working_hours if user and user.working_hours else DEFAULT_WORKING_HOURS
-                    ),
-                    holidays=org.holidays,
-                )
-            activity = Activity(
-                organization_id=conn.organization_id,
-                connection_id=conn.id,
-                sequence_id=conn.sequence_id,
-                record_id=conn.record_id,
-                step_key=step.key,
-                step_type=step.type,
-                activity_kind=graph.shape(step.key).activity_kind,
-                subject=outcome.subject[:400],
-                instructions=outcome.instructions,
-                data=dict(outcome.data),
-                status="OPEN",
-                proposed_due_at=now,
-                due_at=due,
-                idempotency_key=key,
-                created_at=now,
-            )
-            batch.session.add(activity)
-            await batch.session.flush()
+        if activity is not None:
             batch.session.add_all(
                 ActivityAssignee(activity_id=activity.id, user_id=u) for u in assignees
             )
-        conn.phase, conn.next_run_at = "ACTIVITY", None
+        conn.phase, conn.next_run_at = ConnectionPhase.ACTIVITY, None
         return True
 
     async def record_automatic_activity(
@@ -544,32 +569,19 @@ class Runner:
     ) -> None:
         """Automatic work with an activity kind (an automated email) is kept as a closed
         activity, so history, statistics and conditions see it like manual work."""
-        key = f"{conn.id}:{step.key}"
-        if await batch.session.scalar(select(Activity.id).where(Activity.idempotency_key == key)):
-            return
         now = self.clock.now()
-        graph = batch.graphs[conn.version_id]
-        batch.session.add(
-            Activity(
-                organization_id=conn.organization_id,
-                connection_id=conn.id,
-                sequence_id=conn.sequence_id,
-                record_id=conn.record_id,
-                step_key=step.key,
-                step_type=step.type,
-                activity_kind=graph.shape(step.key).activity_kind,
-                subject=step.name,
-                status=status,
-                notes=notes,
-                proposed_due_at=now,
-                due_at=now,
-                closed_at=now,
-                message_id=message_id,
-                idempotency_key=key,
-                created_at=now,
-            )
+        await self.add_activity(
+            batch,
+            conn,
+            step,
+            now,
+            subject=step.name,
+            status=status,
+            notes=notes,
+            due_at=now,
+            closed_at=now,
+            message_id=message_id,
         )
-        await batch.session.flush()
 
     # --- Hand-over ------------------------------------------------------------------------
 
@@ -596,7 +608,7 @@ class Runner:
             )
         else:
             result = (
-                await connect_checked(
+                await new_connections(
                     batch.session,
                     org,
                     target,

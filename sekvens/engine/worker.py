@@ -16,28 +16,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence as Seq
-from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.config import Settings
+from sekvens.domain.life_cycles import ConnectionPhase, ConnectionStatus
+from sekvens.engine.change_bus import ChangeBus
 from sekvens.engine.clock import SystemClock
-from sekvens.engine.delivery import keepalive
-from sekvens.engine.notify import EventBus
+from sekvens.engine.delivery import Deliverer, keepalive
+from sekvens.engine.link_signing import LinkSigner
 from sekvens.engine.runner import Runner
 from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
-from sekvens.storage.db import Database
+from sekvens.storage.db import Database, is_postgres
 from sekvens.storage.tables import Connection
-
-if TYPE_CHECKING:
-    from sekvens.config import Settings
-    from sekvens.engine.delivery import Deliverer
-    from sekvens.engine.tracking import Tracker
 
 log = logging.getLogger("sekvens.engine")
 
-DUE_PHASES = ("EXECUTE", "WAIT", "EVENTS")
+DUE_PHASES = (ConnectionPhase.EXECUTE, ConnectionPhase.WAIT, ConnectionPhase.EVENTS)
 
 
 class Engine:
@@ -51,11 +48,11 @@ class Engine:
         batch_size: int = 200,
         deliver_mail: bool = False,
         deliverer: Deliverer | None = None,
-        bus: EventBus | None = None,
+        bus: ChangeBus | None = None,
     ):
         self.db = db
-        #: Publishes what each batch changed, after it commits (see sekvens.engine.notify).
-        self.bus = bus or EventBus.for_database(db.settings.database_url)
+        #: Publishes what each batch changed, after it commits (see sekvens.engine.change_bus).
+        self.bus = bus or ChangeBus.for_database(db.settings.database_url)
         self.clock = clock or SystemClock()
         #: With a deliverer (SMTP configured) automated email is QUEUED and sent by `run_batch`.
         self.deliverer = deliverer
@@ -74,17 +71,17 @@ class Engine:
             .where(
                 or_(
                     and_(
-                        Connection.status == "CONNECTED",
+                        Connection.status == ConnectionStatus.CONNECTED,
                         Connection.phase.in_(DUE_PHASES),
                         Connection.next_run_at <= now,
                     ),
-                    and_(Connection.status == "PAUSED", Connection.resume_at <= now),
+                    and_(Connection.status == ConnectionStatus.PAUSED, Connection.resume_at <= now),
                 )
             )
             .order_by(Connection.next_run_at, Connection.id)
             .limit(self.batch_size)
         )
-        postgres = session.bind.dialect.name == "postgresql"
+        postgres = is_postgres(session)
         if postgres:
             stmt = stmt.with_for_update(skip_locked=True)
         conns = list(await session.scalars(stmt))
@@ -106,8 +103,8 @@ class Engine:
         batch = self.runner.batch(session)
         await batch.load(conns)
         for conn in conns:
-            if conn.status == "PAUSED":
-                conn.status, conn.resume_at = "CONNECTED", None
+            if conn.status == ConnectionStatus.PAUSED:
+                conn.status, conn.resume_at = ConnectionStatus.CONNECTED, None
                 if conn.next_run_at is not None:
                     conn.next_run_at = max(conn.next_run_at, self.clock.now())
             try:
@@ -154,17 +151,14 @@ def build_engine(
     db: Database,
     registry: Registry | None = None,
     clock: Clock | None = None,
-) -> tuple[Engine, Tracker]:
+) -> tuple[Engine, LinkSigner]:
     """The engine as `sekvens serve` and `sekvens worker` run it: the installed step types,
     SMTP delivery and tracking when configured (mail stays STORED in the outbox otherwise)."""
-    from sekvens.engine.delivery import Deliverer
-    from sekvens.engine.tracking import Tracker
-
     clock = clock or SystemClock()
     registry = registry or Registry.from_entry_points(disabled=settings.disabled_step_types)
-    tracker = Tracker(settings)
-    deliverer = Deliverer.from_settings(settings, db, clock, tracker)
+    signer = LinkSigner(settings)
+    deliverer = Deliverer.from_settings(settings, db, clock, signer)
     engine = Engine(db, registry, clock, deliverer=deliverer)
     if deliverer is not None:
         deliverer.track = engine.bus.track  # a connection failed by delivery is announced
-    return engine, tracker
+    return engine, signer

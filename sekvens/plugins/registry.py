@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sekvens.domain.sequence_graph import SequenceGraph, StepShape
 from sekvens.plugins.api import (
     ActivityKind,
     Branch,
@@ -24,6 +25,7 @@ from sekvens.plugins.api import (
     Problem,
     RecipientOptedOut,
     StepCategory,
+    StepRef,
     StepType,
     TakeBranch,
     ValidationContext,
@@ -159,6 +161,34 @@ class Registry:
     def provider(self, key: str) -> tuple[str, str] | None:
         """(distribution name, version) of the package providing `key`, when known."""
         return self._providers.get(key)
+
+    # --- What authoring and the engine see of a step ---------------------------------------
+
+    def shape(self, type_key: str) -> StepShape | None:
+        """What the sequence graph needs of a step type (its `ShapeOf`); None when it is not
+        installed."""
+        step_type = self._types.get(type_key)
+        if step_type is None:
+            return None
+        return StepShape(
+            branches=tuple(b.value for b in step_type.branches),
+            activity_kind=step_type.activity_kind.value if step_type.activity_kind else None,
+            is_condition=step_type.category is StepCategory.CONDITION
+            or Branch.YES in step_type.branches,
+        )
+
+    def step_ref(self, graph: SequenceGraph, key: str) -> StepRef:
+        """The step at `key` as validation and execution see it (an uninstalled type is a
+        plain step without an activity kind)."""
+        step = graph.steps[key]
+        step_type = self._types.get(step.type)
+        return StepRef(
+            key=key,
+            type=step.type,
+            category=step_type.category if step_type else StepCategory.STEP,
+            activity_kind=step_type.activity_kind if step_type else None,
+            name=step.name,
+        )
 
     # --- Never-raising calls into plugins ------------------------------------------------------
 

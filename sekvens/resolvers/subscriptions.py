@@ -1,6 +1,6 @@
 """Subscriptions: live updates of the viewer's activities and of a sequence's connections.
 
-Each resolver listens to the event bus (`sekvens.engine.notify`), keeps the ids meant for
+Each resolver listens to the change bus (`sekvens.engine.change_bus`), keeps the ids meant for
 its viewer and reads those rows again, so an event carries nothing a reader may not see.
 
 A websocket shares one `Context` among its operations, and nested fields read through the
@@ -23,7 +23,7 @@ from strawberry.types import Info
 
 from sekvens.authoring.sequences import get_sequence
 from sekvens.domain.errors import DomainError
-from sekvens.engine.notify import Change
+from sekvens.engine.change_bus import Change
 from sekvens.resolvers.context import Context
 from sekvens.resolvers.query import context
 from sekvens.resolvers.sequences import sequence_pk

@@ -3,7 +3,7 @@
 Ending a connection sets its ending status and reason, and in the same transaction closes
 its work: open activities become CANCELED with the reason (they leave every seller's up
 next and can no longer be worked), and automated emails still queued become CANCELED
-unless the connection completed (its last step may just have queued one). The event bus
+unless the connection completed (its last step may just have queued one). The change bus
 sees the UPDATEs, so `upNextChanged` and `connectionChanged` announce them.
 """
 
@@ -23,6 +23,7 @@ from sekvens.domain.life_cycles import (
     ConnectionStatus,
     OutboxStatus,
 )
+from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, Connection, OutboxMessage
 
 ERROR_MAX = 2000
@@ -62,7 +63,7 @@ async def end_connections(
     """End every running connection matching the SQL condition `where`, closing their work;
     returns their ids."""
     stmt = select(Connection.id).where(where, Connection.status.in_(RUNNING))
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         stmt = stmt.with_for_update()
     ids = list(await session.scalars(stmt))
     for chunk in _chunks(ids):

@@ -38,6 +38,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def is_postgres(session: AsyncSession) -> bool:
+    """Whether `session` talks to PostgreSQL (row locks, `pg_notify`, dialect inserts)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = async_database_url(url)
     if url.startswith("sqlite"):

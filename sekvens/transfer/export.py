@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.authoring import sequences as authoring
-from sekvens.authoring.checks import Checker, shape_of
+from sekvens.authoring.checks import Checker
 from sekvens.domain import sequence_access as access
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.records import FieldInfo, RecordTypeInfo
@@ -170,7 +170,7 @@ class Exporter:
             lookup_sequence=self.infos.get,
         )
         graph = SequenceGraph(
-            [replace(s, config=dict(s.config)) for s in steps], shape_of(self.registry)
+            [replace(s, config=dict(s.config)) for s in steps], self.registry.shape
         )
         gid = authoring.sequence_gid(seq.id)
         found = Entry(seq, {})

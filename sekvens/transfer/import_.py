@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.actions import tags as tag_actions
 from sekvens.authoring import sequences as authoring
-from sekvens.authoring.checks import shape_of
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.records import RecordTypeInfo
 from sekvens.domain.roles import Actor
@@ -446,7 +445,7 @@ class _Import:
 
     async def _check_sequences(self) -> None:
         exporter: Exporter | None = None
-        shape = shape_of(self.registry)
+        shape = self.registry.shape
         for i, seq in enumerate(self.incoming):
             result = self.report.sequences[i]
             norm = self.normalize(seq)

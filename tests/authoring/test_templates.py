@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from sekvens.authoring import sequences, templates
-from sekvens.authoring.checks import shape_of
 from sekvens.domain.errors import DomainError
 from sekvens.domain.record_type_defaults import DEFAULT_RECORD_TYPES
 from sekvens.domain.roles import Actor, Role
@@ -69,7 +68,7 @@ def test_builtin_is_a_tree_in_designer_order(template_id: str) -> None:
     template = templates.builtin_template(template_id)
     assert template is not None and template.is_builtin
     assert template.name and template.description
-    graph = SequenceGraph(template.steps, shape_of(REGISTRY))
+    graph = SequenceGraph(template.steps, REGISTRY.shape)
     graph.check()
     assert [s.key for s in graph.to_list()] == [s.key for s in template.steps]
     assert template.steps[0].type == "core.start"
@@ -80,7 +79,7 @@ def test_builtins_use_conditions_on_both_branches() -> None:
     """Some templates test an email and some a call, each with both paths designed."""
     used: set[str] = set()
     for template in templates.builtin_templates():
-        graph = SequenceGraph(template.steps, shape_of(REGISTRY))
+        graph = SequenceGraph(template.steps, REGISTRY.shape)
         for step in template.steps:
             if step.type in ("email.condition", "call.condition"):
                 assert graph.follower(step.key, "YES") is not None, (template.id, step.key)

@@ -149,7 +149,7 @@ async def test_concurrent_deliverers_send_each_message_once(
 
     source: Deliverer = mail_engine.deliverer
     workers = [
-        Deliverer(source.db, source.clock, source.smtp, batch_size=3, tracker=source.tracker)
+        Deliverer(source.db, source.clock, source.smtp, batch_size=3, signer=source.signer)
         for _ in range(4)
     ]
     while sum(await asyncio.gather(*(w.run_due() for w in workers))):

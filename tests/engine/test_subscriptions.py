@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from sekvens.config import Settings
-from sekvens.engine.notify import Change, EventBus, changed
+from sekvens.engine.change_bus import Change, ChangeBus, changed
 from sekvens.engine.worker import Engine
 from sekvens.plugins.registry import Registry
 from sekvens.schema.relay import from_global_id
@@ -108,7 +108,7 @@ async def client(url: str, token: str | None) -> AsyncIterator[Client]:
         yield c
 
 
-async def subscribed(bus: EventBus, count: int) -> None:
+async def subscribed(bus: ChangeBus, count: int) -> None:
     """Wait until `count` subscribers listen on the bus (subscribing is asynchronous)."""
     for _ in range(TIMEOUT * 100):
         if bus.subscriber_count >= count:
@@ -351,7 +351,7 @@ async def test_notify_reaches_the_bus_of_another_process(pg_api: Api, clock: Mov
     # The API above is one "process"; A runs a worker and B serves subscribers. Each has its
     # own bus, and A its own database engine, as separate processes would.
     db_a = Database(Settings(database_url=url))
-    bus_a, bus_b = EventBus.for_database(url), EventBus.for_database(url)
+    bus_a, bus_b = ChangeBus.for_database(url), ChangeBus.for_database(url)
     engine_a = Engine(db_a, Registry.from_entry_points(), clock, bus=bus_a)
     try:
         await bus_a.start()

@@ -19,12 +19,11 @@ from sqlalchemy import select
 
 from sekvens.app import create_app
 from sekvens.config import Settings
-from sekvens.engine.tracking import (
+from sekvens.engine.link_signing import (
     CLICK,
     OPEN,
-    PIXEL,
+    LinkSigner,
     SecretKeyError,
-    Tracker,
     load_secret_key,
     message_links,
     secret_file,
@@ -32,6 +31,7 @@ from sekvens.engine.tracking import (
 )
 from sekvens.storage.db import Database
 from sekvens.storage.tables import EngagementEvent, OutboxMessage
+from sekvens.tracking_endpoints import PIXEL
 from tests.conftest import Api, MovableClock
 from tests.engine.conftest import PUBLIC_URL, Inbox
 from tests.engine.helpers import (
@@ -127,7 +127,7 @@ async def test_bad_tokens_are_404_and_never_redirect(
     [address] = await connect_leads(mail_api, seq)
     await mail_engine.run_until_idle()
     pixel, clicks = tracked_urls(inbox, address)
-    tracker: Tracker = mail_engine.deliverer.tracker
+    signer: LinkSigner = mail_engine.deliverer.signer
     async with db.session() as session:
         pk = await session.scalar(
             select(OutboxMessage.id).where(OutboxMessage.to_address == address)
@@ -140,11 +140,11 @@ async def test_bad_tokens_are_404_and_never_redirect(
     open_token = pixel.removeprefix("/t/o/").removesuffix(".gif")
     bad = [
         f"/t/c/{payload}.{flipped}",  # tampered mac
-        f"/t/c/{tracker.sign(CLICK, pk, 'https://evil.example/')[:-3]}abc",
+        f"/t/c/{signer.sign(CLICK, pk, 'https://evil.example/')[:-3]}abc",
         f"/t/c/{payload[:-2]}{mac}",  # tampered payload
         f"/t/c/{open_token}",  # an open token is no click token
-        f"/t/c/{tracker.sign(CLICK, pk, 'https://evil.example/')}",  # signed, not in the email
-        f"/t/c/{tracker.sign(CLICK, pk + 10_000_000, LINK)}",  # no such message
+        f"/t/c/{signer.sign(CLICK, pk, 'https://evil.example/')}",  # signed, not in the email
+        f"/t/c/{signer.sign(CLICK, pk + 10_000_000, LINK)}",  # no such message
         "/t/c/garbage",
         "/t/c/a.b.c",
         f"/t/o/{payload}.{mac}.gif",  # a click token is no open token
@@ -162,10 +162,10 @@ URLSAFE = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
 STANDARD = str.maketrans("-_", "+/")
 
 
-def other_encodings(tracker: Tracker, kind: str, pk: int, url: str = "") -> list[str]:
+def other_encodings(signer: LinkSigner, kind: str, pk: int, url: str = "") -> list[str]:
     """The genuine token of (kind, pk, url) as lenient base64 decoders also read it: padded,
     in the standard alphabet, with other unused low bits, or with the id zero-padded."""
-    token = tracker.sign(kind, pk, url)
+    token = signer.sign(kind, pk, url)
     payload, mac = token.split(".")
     last = URLSAFE[URLSAFE.index(mac[-1]) ^ 1]  # 16 bytes: the last character's low bits unused
     zero_padded = base64.urlsafe_b64encode(f"0{pk}:{url}".encode()).decode().rstrip("=")
@@ -186,27 +186,27 @@ async def test_tokens_in_another_encoding_are_404(
     [address] = await connect_leads(mail_api, seq)
     await mail_engine.run_until_idle()
     pixel, _ = tracked_urls(inbox, address)
-    tracker: Tracker = mail_engine.deliverer.tracker
+    signer: LinkSigner = mail_engine.deliverer.signer
     async with db.session() as session:
         pk = await session.scalar(
             select(OutboxMessage.id).where(OutboxMessage.to_address == address)
         )
-    assert pk is not None and pixel == f"/t/o/{tracker.sign(OPEN, pk)}.gif"
+    assert pk is not None and pixel == f"/t/o/{signer.sign(OPEN, pk)}.gif"
     superscript_two = base64.urlsafe_b64encode("\u00b2:".encode()).decode()  # "²".isdigit()
-    for token in [*other_encodings(tracker, OPEN, pk), f"{superscript_two}.AAAA"]:
+    for token in [*other_encodings(signer, OPEN, pk), f"{superscript_two}.AAAA"]:
         assert (await mail_http.get(f"/t/o/{token}.gif")).status_code == 404, token
     assert await events_of(db, (await outbox(mail_api))[address]["messageId"]) == []
     assert (await mail_http.get(pixel)).status_code == 200
 
 
 def test_a_token_has_one_encoding() -> None:
-    tracker = Tracker(Settings(public_url="https://t.example", secret_key="k" * 40))
-    pk = next(pk for pk in range(1, 1000) if set(tracker.sign(OPEN, pk)) & set("-_"))
-    variants = other_encodings(tracker, OPEN, pk)
+    signer = LinkSigner(Settings(public_url="https://t.example", secret_key="k" * 40))
+    pk = next(pk for pk in range(1, 1000) if set(signer.sign(OPEN, pk)) & set("-_"))
+    variants = other_encodings(signer, OPEN, pk)
     assert len(variants) == 4  # the standard alphabet is among them
     for token in variants:
-        assert tracker.verify(OPEN, token) is None, token
-    assert tracker.verify(OPEN, tracker.sign(OPEN, pk)) == (pk, "")
+        assert signer.verify(OPEN, token) is None, token
+    assert signer.verify(OPEN, signer.sign(OPEN, pk)) == (pk, "")
 
 
 def test_links_and_html() -> None:
@@ -220,17 +220,17 @@ def test_links_and_html() -> None:
     rendered = text_to_html("1 < 2\nhttps://a.example/?q=<x>")
     assert "1 &lt; 2<br>" in rendered and '<a href="https://a.example/?q=">' in rendered
 
-    tracker = Tracker(Settings(public_url="https://t.example/", secret_key="k" * 40))
-    decorated = tracker.decorate(7, "", page + "<A HREF='https://d.example'>d</A></body>")
+    signer = LinkSigner(Settings(public_url="https://t.example/", secret_key="k" * 40))
+    decorated = signer.decorate(7, "", page + "<A HREF='https://d.example'>d</A></body>")
     hrefs = [html.unescape(h) for h in re.findall(r'href="([^"]+)"', decorated, re.I)]
     assert hrefs[1] == "mailto:q@r"
     for href, url in ((hrefs[0], "https://c.example/?a=1&b=2"), (hrefs[2], "https://d.example")):
         assert href.startswith("https://t.example/t/c/")
-        assert tracker.verify(CLICK, href.rsplit("/", 1)[1]) == (7, url)
+        assert signer.verify(CLICK, href.rsplit("/", 1)[1]) == (7, url)
     assert decorated.index("<img") < decorated.index("</body>")
-    assert tracker.verify(OPEN, tracker.sign(OPEN, 7)) == (7, "")
-    other = Tracker(Settings(public_url="https://t.example", secret_key="j" * 40))
-    assert other.verify(OPEN, tracker.sign(OPEN, 7)) is None
+    assert signer.verify(OPEN, signer.sign(OPEN, 7)) == (7, "")
+    other = LinkSigner(Settings(public_url="https://t.example", secret_key="j" * 40))
+    assert other.verify(OPEN, signer.sign(OPEN, 7)) is None
 
 
 def test_the_embedded_default_generates_and_keeps_a_secret_key(tmp_path: Path) -> None:
@@ -260,7 +260,7 @@ async def test_production_on_postgresql_refuses_to_start_without_a_secret_key() 
             pass
     development = Settings(database_url=settings.database_url)
     assert load_secret_key(development) is None  # a per-process key, with a warning
-    assert Tracker(development).key
+    assert LinkSigner(development).key
 
 
 def test_settings_from_the_environment() -> None:

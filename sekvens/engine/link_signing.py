@@ -1,15 +1,11 @@
-"""Open and click tracking: signed tokens, the html a tracked email carries, and the endpoints.
+"""Link signing for open and click tracking: the secret key, signed tokens, and the html a
+tracked email carries.
 
 A delivered email's html part gets a 1x1 open pixel (`/t/o/<token>.gif`) and every http(s)
 link rewritten to `/t/c/<token>`. A token is `<payload>.<mac>`: the payload names the outbox
 message (and, for a click, the original URL); the mac is HMAC-SHA256, truncated to 128 bits,
-over (version, kind, message id, url) with a key derived from `SEKVENS_SECRET_KEY`. The click
-endpoint redirects only when the mac is right *and* the URL is one of the links of the stored
-message, so it is never an open redirect; anything else is 404.
-
-Hits become engagement events through `record_events`, with ids derived from the token and the
-minute (`tracking:open:<message>:<minute>`): repeated hits within a minute (an image proxy
-plus the reader, a double click) are one event; later hits are new events.
+over (version, kind, message id, url) with a key derived from `SEKVENS_SECRET_KEY`. What a
+hit on those links does is in `engine/tracking_hits.py`.
 """
 
 from __future__ import annotations
@@ -26,24 +22,10 @@ import secrets
 from collections.abc import Iterable
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from sekvens.config import Settings
-from sekvens.engine.events import EventInput, record_events
-from sekvens.plugins.api import EventKind
-from sekvens.storage import suppression
-from sekvens.storage.tables import Connection, OutboxMessage
-
-if TYPE_CHECKING:
-    from sekvens.engine.worker import Engine
-    from sekvens.storage.db import Database
 
 log = logging.getLogger("sekvens.tracking")
 
@@ -54,17 +36,6 @@ TOKEN_MAX = 4096
 _MAC_BYTES = 16
 _VERSION = b"sekvens-tracking-v1"
 _MESSAGE_ID = re.compile(r"[0-9]{1,18}")
-
-#: The classic 43-byte transparent 1x1 GIF.
-PIXEL = (
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
-    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
-)
-NO_CACHE = {
-    "Cache-Control": "no-store, no-cache, must-revalidate, private",
-    "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
-}
 _GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
@@ -181,7 +152,7 @@ def _text_urls(text: str) -> Iterable[tuple[int, int, str]]:
             yield m.start(), m.start() + len(url), url
 
 
-def _is_web(url: str) -> bool:
+def is_web(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
@@ -193,7 +164,7 @@ class _Hrefs(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             for name, value in attrs:
-                if name == "href" and value and _is_web(value.strip()):
+                if name == "href" and value and is_web(value.strip()):
                     self.hrefs.add(value.strip())
 
 
@@ -231,7 +202,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class Tracker:
+class LinkSigner:
     """Signs and checks tracking tokens and decorates html. Enabled with a public URL; the key
     is read (or generated) on first use, and at app startup through `check`."""
 
@@ -323,7 +294,7 @@ class Tracker:
         def href(m: re.Match[str]) -> str:
             raw = m.group(2)
             url = htmllib.unescape(raw[1:-1] if raw[:1] in "\"'" else raw).strip()
-            if not _is_web(url):
+            if not is_web(url):
                 return m.group(0)
             return f'{m.group(1)}"{htmllib.escape(self.click_url(message_pk, url))}"'
 
@@ -337,121 +308,3 @@ class Tracker:
             return tracked + pixel
         at = ends[-1].start()
         return tracked[:at] + pixel + tracked[at:]
-
-
-# --- Endpoints ---------------------------------------------------------------------------------
-
-
-class TrackingEndpoints:
-    """GET /t/o/{token}.gif, GET /t/c/{token}, and /t/u/{token}: GET shows a button, POST
-    (the button, or a mail client's one-click request) unsubscribes."""
-
-    def __init__(self, tracker: Tracker, db: Database, engine: Engine):
-        self.tracker, self.db, self.engine = tracker, db, engine
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/t/o/{token}.gif", self.opened, methods=["GET"]),
-            Route("/t/c/{token}", self.clicked, methods=["GET"]),
-            Route("/t/u/{token}", self.unsubscribe, methods=["GET", "POST"]),
-        ]
-
-    async def unsubscribe(self, request: Request) -> Response:
-        """Link scanners fetch every link, so GET only asks; POST suppresses the address and
-        ends the record's running connections (UNSUBSCRIBED)."""
-        token = request.path_params["token"]
-        found = self.tracker.verify(UNSUBSCRIBE, token)
-        if found is None:
-            return _not_found()
-        if request.method == "GET":
-            return HTMLResponse(_UNSUBSCRIBE_FORM, headers=NO_CACHE)
-        now = self.engine.clock.now()
-        session = self.engine.bus.track(self.db.session(write=True))
-        async with session, session.begin():
-            row = await session.get(OutboxMessage, found[0])
-            if row is None:
-                return _not_found()
-            record_id = await session.scalar(
-                select(Connection.record_id).where(Connection.id == row.connection_id)
-            )
-            await suppression.unsubscribe_record(
-                session, row.organization_id, record_id, row.to_address, now
-            )
-        return HTMLResponse(_UNSUBSCRIBED, headers=NO_CACHE)
-
-    async def opened(self, request: Request) -> Response:
-        found = self.tracker.verify(OPEN, request.path_params["token"])
-        if found is None or not await self.hit(found[0], OPEN, ""):
-            return _not_found()
-        return Response(PIXEL, media_type="image/gif", headers=NO_CACHE)
-
-    async def clicked(self, request: Request) -> Response:
-        found = self.tracker.verify(CLICK, request.path_params["token"])
-        if found is None or not _is_web(found[1]):
-            return _not_found()
-        message_pk, url = found
-        if not await self.hit(message_pk, CLICK, url):
-            return _not_found()
-        return RedirectResponse(url, 302, headers=NO_CACHE)
-
-    async def hit(self, message_pk: int, kind: str, url: str) -> bool:
-        """Record the event; False when the message is gone or the link is not in it. A
-        failure to record is logged and the reader still gets the pixel or the redirect."""
-        allowed = False
-        now = self.engine.clock.now()
-        minute = int(now.timestamp() // 60)
-        if kind == CLICK:
-            digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-            event_id = f"tracking:click:{message_pk}:{digest}:{minute}"
-            event_kind, data = EventKind.LINK_CLICKED, {"source": "tracking", "url": url}
-        else:
-            event_id = f"tracking:open:{message_pk}:{minute}"
-            event_kind, data = EventKind.EMAIL_OPENED, {"source": "tracking"}
-        try:
-            # Tracked by the engine's bus: a condition that moves on is announced.
-            session = self.engine.bus.track(self.db.session(write=True))
-            async with session, session.begin():
-                row = await session.get(OutboxMessage, message_pk)
-                if row is None or row.status == "STORED":
-                    return False
-                if kind == CLICK and url not in message_links(row.text, row.html):
-                    return False
-                allowed = True
-                await record_events(
-                    session,
-                    self.engine.runner,
-                    row.organization_id,
-                    [
-                        EventInput(
-                            event_id=event_id,
-                            kind=event_kind.value,
-                            occurred_at=now,
-                            message_id=row.message_id,
-                            data=data,
-                        )
-                    ],
-                )
-        except IntegrityError:  # the same hit recorded concurrently: a duplicate
-            log.debug("tracking event %s was recorded concurrently", event_id)
-        except Exception:
-            log.exception("recording tracking event %s failed", event_id)
-            return allowed
-        self.engine.wake()
-        return allowed
-
-
-_PAGE = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-    '<meta name="viewport" content="width=device-width"><title>Unsubscribe</title></head>'
-    '<body style="font-family:sans-serif;max-width:32em;margin:4em auto">{}</body></html>'
-)
-_UNSUBSCRIBE_FORM = _PAGE.format(
-    "<h1>Unsubscribe</h1><p>Stop receiving these emails?</p>"
-    '<form method="post"><button type="submit" name="List-Unsubscribe" value="One-Click">'
-    "Unsubscribe</button></form>"
-)
-_UNSUBSCRIBED = _PAGE.format("<h1>Unsubscribed</h1><p>You will not get these emails again.</p>")
-
-
-def _not_found() -> Response:
-    return PlainTextResponse("Not found", 404, headers=NO_CACHE)

@@ -1,4 +1,4 @@
-"""The event bus: after a transaction commits, tell subscribers which connections and
+"""The change bus: after a transaction commits, tell subscribers which connections and
 activities it changed.
 
 A `Change` carries ids only (connection id -> sequence id, activity id -> assignee user
@@ -7,7 +7,7 @@ show data a reader may not see.
 
 How a change travels:
 
-* `EventBus.track(session)` watches an `AsyncSession`: every flush collects the
+* `ChangeBus.track(session)` watches an `AsyncSession`: every flush collects the
   connections, activities and activity assignees it wrote. Just before the outermost
   commit the bus resolves the activities' assignees and, on PostgreSQL, issues
   `SELECT pg_notify(...)` in that same transaction, so other processes hear of the change
@@ -31,9 +31,9 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
@@ -115,7 +115,7 @@ def _dump(origin: str, body: dict[str, list[Any]]) -> str:
 class Subscriber:
     """One consumer's view of the bus: `async for change in subscriber` yields merged changes."""
 
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: ChangeBus):
         self._bus = bus
         self._loop = asyncio.get_running_loop()
         self._pending = Change()
@@ -163,7 +163,7 @@ class _Tracker:
     and DELETEs through a SELECT of the rows they are about to change.
     """
 
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: ChangeBus):
         self.bus = bus
         self._reset()
 
@@ -207,11 +207,15 @@ class _Tracker:
     def do_orm_execute(self, state: ORMExecuteState) -> Any:
         if state.is_select or not (state.is_insert or state.is_update or state.is_delete):
             return None
-        table = _TRACKED.get(getattr(getattr(state.statement, "table", None), "name", None))
+        table = _TRACKED.get(getattr(getattr(state.statement, "table", None), "name", ""))
         if table is None:
             return None
         params = state.parameters
-        rows = params if isinstance(params, list) else [params] if params else []
+        rows: list[Mapping[str, Any]] = []
+        if isinstance(params, list):
+            rows = params
+        elif params:
+            rows = [cast(Mapping[str, Any], params)]
         if table is ActivityAssignee.__table__:
             for row in rows:
                 self._activity(row.get("activity_id"))
@@ -227,9 +231,9 @@ class _Tracker:
         if not getattr(state.statement, "_returning", ()):
             return None
         frozen = state.invoke_statement().freeze()
-        for row in frozen().mappings():
-            if "id" in row:
-                self._track_row(table, row["id"], row.get("sequence_id"))
+        for returned in frozen().mappings():
+            if "id" in returned:
+                self._track_row(table, returned["id"], returned.get("sequence_id"))
         return frozen()
 
     def _track_row(self, table: Any, pk: int, sequence_id: int | None = None) -> None:
@@ -241,17 +245,19 @@ class _Tracker:
     def _before_change(self, session: Session, table: Any, where: Any) -> None:
         """The rows an UPDATE or DELETE is about to change (at most TRACK_MAX)."""
         if table is Connection.__table__:
-            stmt = select(Connection.id, Connection.sequence_id).where(where)
-            for pk, sequence_id in session.execute(stmt.limit(TRACK_MAX)):
+            connections = select(Connection.id, Connection.sequence_id).where(where)
+            for pk, sequence_id in session.execute(connections.limit(TRACK_MAX)):
                 self._connection(pk, sequence_id)
         elif table is Activity.__table__:
-            stmt = select(Activity.id, Activity.connection_id, Activity.sequence_id).where(where)
-            for pk, connection_id, sequence_id in session.execute(stmt.limit(TRACK_MAX)):
+            activities = select(Activity.id, Activity.connection_id, Activity.sequence_id)
+            for pk, connection_id, sequence_id in session.execute(
+                activities.where(where).limit(TRACK_MAX)
+            ):
                 self._activity(pk)
                 self._connection(connection_id, sequence_id)
         else:
-            stmt = select(ActivityAssignee.activity_id, ActivityAssignee.user_id).where(where)
-            for activity_id, user_id in session.execute(stmt.limit(TRACK_MAX)):
+            assignees = select(ActivityAssignee.activity_id, ActivityAssignee.user_id).where(where)
+            for activity_id, user_id in session.execute(assignees.limit(TRACK_MAX)):
                 self._activity(activity_id)
                 self.former.setdefault(activity_id, set()).add(user_id)
 
@@ -301,7 +307,7 @@ class _Tracker:
 
 
 #: The tables whose changes are published, by name (DML statements carry annotated copies).
-_TRACKED = {m.__table__.name: m.__table__ for m in (Connection, Activity, ActivityAssignee)}
+_TRACKED = {m.__tablename__: m.__table__ for m in (Connection, Activity, ActivityAssignee)}
 
 
 def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
@@ -309,7 +315,7 @@ def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-class EventBus:
+class ChangeBus:
     """Fan-out of `Change`s to subscribers in this process, and across processes through
     PostgreSQL LISTEN/NOTIFY when `listen_url` names a PostgreSQL database."""
 
@@ -322,7 +328,7 @@ class EventBus:
         self._listening: asyncio.Event | None = None
 
     @classmethod
-    def for_database(cls, database_url: str) -> EventBus:
+    def for_database(cls, database_url: str) -> ChangeBus:
         """A bus that listens across processes on PostgreSQL and stays local on SQLite."""
         url = async_database_url(database_url)
         return cls(database_url if url.startswith("postgresql") else None)
