@@ -15,13 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.authoring.checks import Checker
 from sekvens.domain import sequence_access as access
+from sekvens.domain.assignment import AssignTo
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.global_ids import to_global_id
-from sekvens.domain.life_cycles import ConnectionReason, ConnectionStatus
+from sekvens.domain.life_cycles import (
+    ConnectionReason,
+    ConnectionStatus,
+    SequenceStatus,
+    VersionStatus,
+)
 from sekvens.domain.records import FieldType
 from sekvens.domain.roles import Actor, Role
 from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
 from sekvens.domain.sequence_rules import check_description, check_name, check_step_text
+from sekvens.domain.teams import TeamKind
 from sekvens.plugins.api import SequenceInfo
 from sekvens.plugins.registry import Registry
 from sekvens.storage import audit, record_types
@@ -33,7 +40,6 @@ from sekvens.storage.tables import Connection, Organization, Sequence, SequenceV
 from sekvens.storage.types import utcnow
 
 ROLE_NAMES = frozenset(r.value for r in Role)
-ASSIGN_TO = ("RECORD_OWNER", "RECORD_FIELD", "OWNING_TEAM", "ACCESS_TEAM", "CURRENT_USER")
 
 
 def sequence_gid(sequence_id: int) -> str:
@@ -97,7 +103,8 @@ async def checker_for(
     infos = await record_types.load_infos(session, org.id)
     by_id: dict[str, SequenceInfo] = {}
     for s, type_name in await store.infos(session, org.id):
-        info = SequenceInfo(sequence_gid(s.id), s.key, s.name, type_name, s.status == "ACTIVE")
+        active = s.status == SequenceStatus.ACTIVE
+        info = SequenceInfo(sequence_gid(s.id), s.key, s.name, type_name, active)
         by_id[info.id] = by_id[info.key] = info
     return Checker(
         registry=registry,
@@ -132,9 +139,9 @@ async def editable(
     seq = await get_sequence(session, actor, sequence_id)
     org = await organization(session, actor)
     ws = await workspace(session, registry, org, seq)
-    if ws.version.status == "DRAFT":
+    if ws.version.status == VersionStatus.DRAFT:
         return ws
-    if seq.status == "ACTIVE":
+    if seq.status == SequenceStatus.ACTIVE:
         raise DomainError.of(
             ErrorCode.SEQUENCE_ACTIVE,
             "An active sequence can't be edited: create a revision (createSequenceRevision) "
@@ -211,8 +218,8 @@ async def update(
     sequence's when the revision is activated: until then everyone sees the running ones."""
     seq = await get_sequence(session, actor, sequence_id)
     latest = (await store.latest_versions(session, [seq.id]))[seq.id]
-    drafting = seq.status == "ACTIVE"
-    if drafting and latest.status != "DRAFT":
+    drafting = seq.status == SequenceStatus.ACTIVE
+    if drafting and latest.status != VersionStatus.DRAFT:
         raise DomainError.of(
             ErrorCode.SEQUENCE_ACTIVE,
             "The name and description of an active sequence are read-only: create a revision "
@@ -233,7 +240,7 @@ async def update(
         if description is not None:
             seq.description = description
         seq.search_text = store.search_text(seq.name, seq.description)
-        if latest.status == "DRAFT":
+        if latest.status == VersionStatus.DRAFT:
             latest.name, latest.description = seq.name, seq.description
     seq.updated_at = utcnow()
     _log(
@@ -412,8 +419,8 @@ async def activate(
     seq = await get_sequence(session, actor, sequence_id)
     org = await organization(session, actor)
     ws = await workspace(session, registry, org, seq)
-    replacing = seq.status == "ACTIVE"
-    if replacing and ws.version.status != "DRAFT":
+    replacing = seq.status == SequenceStatus.ACTIVE
+    if replacing and ws.version.status != VersionStatus.DRAFT:
         raise DomainError.of(
             ErrorCode.SEQUENCE_ACTIVE, "The sequence is already active.", ["sequenceId"]
         )
@@ -429,12 +436,12 @@ async def activate(
     if not replacing:
         await _check_active_limit(session, org)
     now = utcnow()
-    if ws.version.status == "DRAFT":
+    if ws.version.status == VersionStatus.DRAFT:
         if seq.current_version_id is not None and seq.current_version_id != ws.version.id:
             previous = await session.get(SequenceVersion, seq.current_version_id)
             if previous is not None:
-                previous.status = "RETIRED"
-        ws.version.status = "ACTIVE"
+                previous.status = VersionStatus.RETIRED
+        ws.version.status = VersionStatus.ACTIVE
         ws.version.activated_at = now
         ws.version.activated_by_id = actor.user_id
         ws.version.change_description = (change_description or "").strip()
@@ -444,7 +451,7 @@ async def activate(
         seq.description = draft_description(ws.version, seq)
         seq.search_text = store.search_text(seq.name, seq.description)
         ws.version.name, ws.version.description = seq.name, seq.description
-    seq.status = "ACTIVE"
+    seq.status = SequenceStatus.ACTIVE
     seq.activated_at = now
     seq.updated_at = now
     _log(
@@ -489,11 +496,11 @@ async def _end_all_connections(session: AsyncSession, seq: Sequence) -> int:
 
 async def deactivate(session: AsyncSession, actor: Actor, sequence_id: int) -> tuple[Sequence, int]:
     seq = await get_sequence(session, actor, sequence_id)
-    if seq.status != "ACTIVE":
+    if seq.status != SequenceStatus.ACTIVE:
         raise DomainError.of(
             ErrorCode.SEQUENCE_INACTIVE, "The sequence is not active.", ["sequenceId"]
         )
-    seq.status = "INACTIVE"
+    seq.status = SequenceStatus.INACTIVE
     seq.updated_at = utcnow()
     disconnected = await _end_all_connections(session, seq)
     _log(session, actor, seq, "sequence.deactivated", None, disconnected=disconnected)
@@ -505,14 +512,14 @@ async def create_revision(
 ) -> Workspace:
     seq = await get_sequence(session, actor, sequence_id)
     org = await organization(session, actor)
-    if seq.status != "ACTIVE":
+    if seq.status != SequenceStatus.ACTIVE:
         raise DomainError.of(
             ErrorCode.SEQUENCE_INACTIVE,
             "Only an active sequence needs a revision; edit an inactive one directly.",
             ["sequenceId"],
         )
     ws = await workspace(session, registry, org, seq)
-    if ws.version.status == "DRAFT":
+    if ws.version.status == VersionStatus.DRAFT:
         raise DomainError.of(
             ErrorCode.DRAFT_EXISTS, f"Revision {ws.version.number} is open already.", ["sequenceId"]
         )
@@ -529,13 +536,13 @@ async def discard_revision(session: AsyncSession, actor: Actor, sequence_id: int
     seq = await get_sequence(session, actor, sequence_id)
     await organization(session, actor)
     latest = (await store.latest_versions(session, [seq.id]))[seq.id]
-    if latest.status != "DRAFT" or latest.number == 1:
+    if latest.status != VersionStatus.DRAFT or latest.number == 1:
         raise DomainError.of(
             ErrorCode.NO_DRAFT,
             "There is no draft revision to discard"
             + (
                 ": the sequence has never been activated (edit or delete it instead)."
-                if latest.status == "DRAFT"
+                if latest.status == VersionStatus.DRAFT
                 else "."
             ),
             ["sequenceId"],
@@ -581,7 +588,7 @@ async def clone(
 
 async def delete(session: AsyncSession, actor: Actor, sequence_id: int, force: bool) -> int:
     seq = await get_sequence(session, actor, sequence_id)
-    if seq.status == "ACTIVE" and not force:
+    if seq.status == SequenceStatus.ACTIVE and not force:
         raise DomainError.of(
             ErrorCode.SEQUENCE_ACTIVE,
             "The sequence is active: deactivate it first, or delete with force: true "
@@ -600,7 +607,7 @@ async def delete(session: AsyncSession, actor: Actor, sequence_id: int, force: b
 
 
 def _require_inactive(seq: Sequence, what: str) -> None:
-    if seq.status == "ACTIVE":
+    if seq.status == SequenceStatus.ACTIVE:
         raise DomainError.of(
             ErrorCode.SEQUENCE_ACTIVE,
             f"Deactivate the sequence before changing its {what}.",
@@ -619,12 +626,12 @@ async def set_assignment(
 ) -> Sequence:
     seq = await get_sequence(session, actor, sequence_id)
     _require_inactive(seq, "assignment")
-    if assign_to not in ASSIGN_TO:
+    if assign_to not in set(AssignTo):
         raise DomainError.of(
-            ErrorCode.INVALID_VALUE, f"assignTo is one of {', '.join(ASSIGN_TO)}.", ["assignTo"]
+            ErrorCode.INVALID_VALUE, f"assignTo is one of {', '.join(AssignTo)}.", ["assignTo"]
         )
     problems: list[Problem] = []
-    if assign_to == "RECORD_FIELD":
+    if assign_to == AssignTo.RECORD_FIELD:
         infos = await record_types.load_infos(session, actor.organization_id)
         info = infos[seq.record_type_id][1]
         f = info.fields.get(field_name or "")
@@ -665,7 +672,7 @@ async def set_assignment(
         for k, vals in (("team_roles", team_roles or ()), ("user_roles", user_roles or ()))
         if vals
     }
-    if condition and assign_to not in ("OWNING_TEAM", "ACCESS_TEAM"):
+    if condition and assign_to not in (AssignTo.OWNING_TEAM, AssignTo.ACCESS_TEAM):
         problems.append(
             Problem(
                 ErrorCode.INVALID_VALUE,
@@ -760,7 +767,7 @@ async def assign_owner(
             raise DomainError.of(
                 ErrorCode.UNKNOWN_TEAM, "No such team in this organization.", ["teamId"]
             )
-        if team.kind != "OWNER":
+        if team.kind != TeamKind.OWNER:
             raise DomainError.of(
                 ErrorCode.WRONG_TEAM_KIND, "Only an OWNER team owns sequences.", ["teamId"]
             )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.life_cycles import ConnectionReason, ConnectionStatus
 from sekvens.domain.records import FieldType, RecordTypeInfo, check_fields
+from sekvens.domain.teams import TeamKind
 from sekvens.storage import audit
 from sekvens.storage.connection_endings import end_connections
 from sekvens.storage.record_types import load_infos
@@ -256,8 +257,8 @@ def _check_item(
             Problem(ErrorCode.UNKNOWN_USER, "No such user in this organization.", ("ownerUserId",))
         )
     for team_id, kind, path in (
-        (item.owner_team_id, "OWNER", "ownerTeamId"),
-        (item.access_team_id, "ACCESS", "accessTeamId"),
+        (item.owner_team_id, TeamKind.OWNER, "ownerTeamId"),
+        (item.access_team_id, TeamKind.ACCESS, "accessTeamId"),
     ):
         if team_id is None:
             continue

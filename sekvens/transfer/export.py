@@ -23,6 +23,7 @@ from sekvens.authoring import sequences as authoring
 from sekvens.authoring.checks import Checker
 from sekvens.domain import sequence_access as access
 from sekvens.domain.errors import DomainError, ErrorCode
+from sekvens.domain.life_cycles import SequenceStatus
 from sekvens.domain.records import FieldInfo, RecordTypeInfo
 from sekvens.domain.roles import Actor, describe
 from sekvens.domain.sequence_graph import SequenceGraph, Step
@@ -141,7 +142,8 @@ class Exporter:
         exporter.types = await record_types.load_infos(session, org.id)
         for seq, type_name in await store.infos(session, org.id):
             gid = authoring.sequence_gid(seq.id)
-            info = SequenceInfo(gid, seq.key, seq.name, type_name, seq.status == "ACTIVE")
+            active = seq.status == SequenceStatus.ACTIVE
+            info = SequenceInfo(gid, seq.key, seq.name, type_name, active)
             exporter.infos[gid] = exporter.infos[seq.key] = info
             exporter.by_ref[gid] = exporter.by_ref[seq.key] = seq
         return exporter
@@ -150,7 +152,7 @@ class Exporter:
         """The version an export shows: the running one of an active sequence, else the
         newest (what the designer shows)."""
         version = None
-        if seq.status == "ACTIVE" and seq.current_version_id is not None:
+        if seq.status == SequenceStatus.ACTIVE and seq.current_version_id is not None:
             version = await self.session.get(SequenceVersion, seq.current_version_id)
         if version is None:
             version = (await store.latest_versions(self.session, [seq.id]))[seq.id]

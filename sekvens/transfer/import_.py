@@ -19,11 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.actions import tags as tag_actions
 from sekvens.authoring import sequences as authoring
+from sekvens.domain.assignment import AssignTo
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.life_cycles import SequenceStatus, VersionStatus
 from sekvens.domain.records import RecordTypeInfo
 from sekvens.domain.roles import Actor
 from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
 from sekvens.domain.tags import SEPARATOR, name_key
+from sekvens.domain.teams import TeamKind
+from sekvens.domain.transfer import ImportAction, ImportConflictPolicy, ImportMode
 from sekvens.plugins.registry import Registry
 from sekvens.storage import audit, record_types
 from sekvens.storage import sequences as store
@@ -40,8 +44,6 @@ from sekvens.transfer.document import (
 )
 from sekvens.transfer.export import Exporter, check_transfer_role
 
-MODES = ("DRY_RUN", "APPLY")
-CONFLICT_POLICIES = ("SKIP", "UPDATE", "COPY")
 #: Compared to decide that an UPDATE would change nothing (status and versions aside).
 COMPARED = ("name", "description", "assignment", "options", "tags", "steps")
 
@@ -53,7 +55,7 @@ class SequenceResult:
     index: int
     key: str
     name: str
-    action: str  # CREATE | UPDATE | SKIP | COPY
+    action: ImportAction
     unchanged: bool = False
     new_key: str | None = None
     activated: bool = False
@@ -80,8 +82,8 @@ class SequenceResult:
 
 @dataclass
 class ImportReport:
-    mode: str
-    on_conflict: str
+    mode: ImportMode
+    on_conflict: ImportConflictPolicy
     activate: bool
     problems: list[TransferProblem] = field(default_factory=list)
     sequences: list[SequenceResult] = field(default_factory=list)
@@ -98,7 +100,7 @@ class ImportReport:
         out += [(r.index, p) for r in self.sequences for p in r.problems]
         return out
 
-    def count(self, action: str) -> int:
+    def count(self, action: ImportAction) -> int:
         return sum(1 for r in self.sequences if r.action == action)
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,8 +147,8 @@ async def import_document(
     actor: Actor,
     raw: Any,
     *,
-    mode: str = "DRY_RUN",
-    on_conflict: str = "UPDATE",
+    mode: ImportMode = ImportMode.DRY_RUN,
+    on_conflict: ImportConflictPolicy = ImportConflictPolicy.UPDATE,
     activate: bool = False,
     max_bytes: int = DEFAULT_MAX_IMPORT_BYTES,
 ) -> ImportReport:
@@ -155,8 +157,6 @@ async def import_document(
     Raises `DomainError` only for refusals that have nothing to do with the document
     (FORBIDDEN, FEATURE_DISABLED); everything else is in the report.
     """
-    if mode not in MODES or on_conflict not in CONFLICT_POLICIES:
-        raise ValueError(f"mode is one of {MODES}, on_conflict one of {CONFLICT_POLICIES}")
     check_transfer_role(actor)
     org = await authoring.organization(session, actor)
     report = ImportReport(mode, on_conflict, activate)
@@ -170,7 +170,7 @@ async def import_document(
         await run.write()
     if report.ok and activate:
         await run.activate()
-    report.applied = mode == "APPLY" and report.ok
+    report.applied = mode == ImportMode.APPLY and report.ok
     return report
 
 
@@ -359,7 +359,7 @@ class _Import:
         for i, seq in enumerate(self.incoming):
             owner = seq.get("ownerTeam")
             if owner is not None:
-                check(owner, "OWNER", ("sequences", str(i), "ownerTeam"))
+                check(owner, TeamKind.OWNER, ("sequences", str(i), "ownerTeam"))
 
     def _check_references(self) -> None:
         keys = {seq["key"] for seq in self.incoming}
@@ -388,15 +388,15 @@ class _Import:
         policy = self.report.on_conflict
         for i, seq in enumerate(self.incoming):
             existing = self.existing.get(seq["key"])
-            action = "CREATE" if existing is None else policy
+            action = ImportAction.CREATE if existing is None else ImportAction(policy)
             result = SequenceResult(i, seq["key"], seq["name"], action, sequence=existing)
-            if action == "COPY":
+            if action == ImportAction.COPY:
                 result.new_key = self.key_map[seq["key"]] = new_key()
             self.report.sequences.append(result)
 
     def normalize(self, seq: dict[str, Any]) -> dict[str, Any]:
         """The sequence with every default filled in and references remapped."""
-        assignment = {"assignTo": "RECORD_OWNER", **seq.get("assignment", {})}
+        assignment = {"assignTo": AssignTo.RECORD_OWNER, **seq.get("assignment", {})}
         options = {
             "exitOnReply": False,
             "skipNonWorkingTime": self.org.skip_non_working_time,
@@ -427,7 +427,7 @@ class _Import:
             "name": seq["name"],
             "description": seq.get("description", ""),
             "recordType": seq["recordType"],
-            "status": seq.get("status", "INACTIVE"),
+            "status": seq.get("status", SequenceStatus.INACTIVE),
             "isPersonal": seq.get("isPersonal", False),
             "ownerTeam": seq.get("ownerTeam"),
             "assignment": {
@@ -463,7 +463,7 @@ class _Import:
                 except DomainError as e:
                     result.problems += self.mapped(i, e)
             existing = self.existing.get(seq["key"])
-            if result.action != "UPDATE" or existing is None:
+            if result.action != ImportAction.UPDATE or existing is None:
                 continue
             type_row = self.types.get(norm["recordType"])
             if type_row is not None and type_row[0].id != existing.record_type_id:
@@ -487,8 +487,8 @@ class _Import:
             if norm["ownerTeam"] is not None:
                 unchanged = unchanged and current["ownerTeam"] == norm["ownerTeam"]
             if unchanged:
-                result.action, result.unchanged = "SKIP", True
-            elif existing.status == "ACTIVE":
+                result.action, result.unchanged = ImportAction.SKIP, True
+            elif existing.status == SequenceStatus.ACTIVE:
                 for part in ("assignment", "options"):
                     if current[part] != norm[part]:
                         self.problem(
@@ -541,10 +541,10 @@ class _Import:
             return
         for i, norm in enumerate(self.normalized):
             result = self.report.sequences[i]
-            if result.action == "SKIP":
+            if result.action == ImportAction.SKIP:
                 continue
             try:
-                if result.action == "UPDATE":
+                if result.action == ImportAction.UPDATE:
                     assert result.sequence is not None
                     row = await self._update(result.sequence, norm)
                 else:
@@ -584,9 +584,9 @@ class _Import:
 
     async def _update(self, seq: Sequence, norm: dict[str, Any]) -> Sequence:
         session, registry, actor = self.session, self.registry, self.actor
-        if seq.status == "ACTIVE":
+        if seq.status == SequenceStatus.ACTIVE:
             latest = (await store.latest_versions(session, [seq.id]))[seq.id]
-            if latest.status != "DRAFT":
+            if latest.status != VersionStatus.DRAFT:
                 await authoring.create_revision(session, registry, actor, seq.id)
         await authoring.set_steps(session, registry, actor, seq.id, self.steps_of(norm))
         if (seq.name, seq.description) != (norm["name"], norm["description"]):
@@ -607,7 +607,7 @@ class _Import:
         )
         if (
             now != (a["assignTo"], a["fieldName"], a["teamRoles"], a["userRoles"])
-            and row.status != "ACTIVE"
+            and row.status != SequenceStatus.ACTIVE
         ):
             await authoring.set_assignment(
                 session,
@@ -621,7 +621,7 @@ class _Import:
         if (row.exit_on_reply, row.skip_non_working_time) != (
             o["exitOnReply"],
             o["skipNonWorkingTime"],
-        ) and row.status != "ACTIVE":
+        ) and row.status != SequenceStatus.ACTIVE:
             await authoring.set_options(
                 session, actor, row.id, o["exitOnReply"], o["skipNonWorkingTime"]
             )
@@ -637,7 +637,7 @@ class _Import:
         by_place = {(n.parent_id, name_key(n.name)): n.id for n in tree.nodes.values()}
         out: dict[str, int] = {}
         for i, result in enumerate(self.report.sequences):
-            if result.action == "SKIP":
+            if result.action == ImportAction.SKIP:
                 continue
             for j, path in enumerate(self.incoming[i].get("tags", [])):
                 if path in out:
@@ -679,16 +679,18 @@ class _Import:
         for i in dependency_order(self.document):
             result, norm = self.report.sequences[i], self.normalized[i]
             row = result.sequence
-            if row is None or result.problems or (result.action == "SKIP" and not result.unchanged):
+            skipped = result.action == ImportAction.SKIP and not result.unchanged
+            if row is None or result.problems or skipped:
                 continue
-            if row.status == "ACTIVE":
-                if result.action != "UPDATE":  # never activate a draft the import did not write
+            if row.status == SequenceStatus.ACTIVE:
+                # Never activate a draft the import did not write.
+                if result.action != ImportAction.UPDATE:
                     continue
                 latest = (await store.latest_versions(self.session, [row.id]))[row.id]
-                if latest.status != "DRAFT":
+                if latest.status != VersionStatus.DRAFT:
                     continue
                 description: str | None = change
-            elif norm["status"] == "ACTIVE":
+            elif norm["status"] == SequenceStatus.ACTIVE:
                 description = None
             else:
                 continue
