@@ -28,8 +28,8 @@ from graphql import parse
 
 from sekvens.app import create_app
 from sekvens.config import Settings
-from sekvens.ratelimit import RateLimiter
 from sekvens.graphql_schema import build_schema
+from sekvens.ratelimit import RateLimiter
 from sekvens.schema.cost import LIST_SIZE, operation_cost
 from sekvens.storage import tokens
 from sekvens.storage.db import Database
