@@ -1,4 +1,5 @@
-"""A cost limit per operation, computed from the document before it runs.
+"""The cost of an operation, computed from the document before it runs (the limit on it is
+`extensions/cost_limit.py`).
 
 The model (docs/security.md):
 
@@ -15,17 +16,15 @@ over costs little to price: pricing is linear in the size of the document.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLInt,
     GraphQLList,
     GraphQLNamedType,
@@ -40,10 +39,6 @@ from graphql import (
     get_operation_ast,
     value_from_ast,
 )
-from strawberry.extensions import SchemaExtension
-from strawberry.types.graphql import OperationType
-
-from sekvens.domain.errors import ErrorCode
 
 #: How many items a list that is not a connection is assumed to hold.
 LIST_SIZE = 10
@@ -150,43 +145,3 @@ def _with_defaults(operation: OperationDefinitionNode, variables: Mapping[str, A
         if name not in values and definition.default_value is not None:
             values[name] = value_from_ast(definition.default_value, GraphQLInt)
     return values
-
-
-class CostLimiter(SchemaExtension):
-    """Refuses an operation whose cost is over `max_cost` before it runs: QUERY_TOO_COSTLY."""
-
-    def __init__(self, max_cost: int, page_size: int):
-        self.max_cost = max_cost
-        self.page_size = page_size
-
-    def on_execute(self) -> Iterator[None]:
-        ec = self.execution_context
-        assert ec.graphql_document is not None
-        cost = operation_cost(
-            ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables, self.page_size
-        )
-        if cost > self.max_cost:
-            error = GraphQLError(
-                f"This operation costs {cost}, over the limit of {self.max_cost}: ask for "
-                "smaller pages (first/last) or fewer nested lists.",
-                extensions={
-                    "code": ErrorCode.QUERY_TOO_COSTLY.value,
-                    "cost": cost,
-                    "maxCost": self.max_cost,
-                },
-            )
-            refuse(self, error)
-        yield
-
-
-def refuse(extension: SchemaExtension, error: GraphQLError) -> None:
-    """Answer `error` instead of running the operation (call from `on_execute`, before yield).
-
-    Queries and mutations get it as their result, so the other extensions (metrics,
-    masking) see it; a subscription has no result to set, so it is raised, which
-    Strawberry turns into the subscription's error.
-    """
-    ec = extension.execution_context
-    if ec.operation_type == OperationType.SUBSCRIPTION:
-        raise error
-    ec.result = ExecutionResult(data=None, errors=[error])

@@ -17,7 +17,7 @@ from strawberry.extensions import SchemaExtension
 
 from sekvens.domain.errors import ErrorCode
 from sekvens.domain.scopes import Scope, missing_scope
-from sekvens.schema.cost import refuse
+from sekvens.schema.extensions.refusals import refuse
 
 
 def root_fields(

@@ -31,7 +31,7 @@ from strawberry.extensions import SchemaExtension
 
 from sekvens.config import Settings
 from sekvens.domain.errors import ErrorCode
-from sekvens.schema.cost import refuse
+from sekvens.schema.extensions.refusals import refuse
 
 #: What is validated and run in place of a refused document: nothing of it is validated.
 REFUSED_DOCUMENT = parse("query Refused { __typename }")
@@ -167,11 +167,12 @@ class DocumentLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         yield
         ec = self.execution_context
-        assert ec.graphql_document is not None
-        self.refusal = self.check(ec.graphql_document, ec._provided_operation_name)  # type: ignore[attr-defined]
+        if ec.graphql_document is None:  # it failed to parse: that error answers
+            return
+        self.refusal = self.check(ec.graphql_document, ec._provided_operation_name)
         if self.refusal is not None:  # validate and run a stand-in (PersistedQueries does too)
             ec.graphql_document = REFUSED_DOCUMENT
-            ec._provided_operation_name = None  # type: ignore[attr-defined]
+            ec._provided_operation_name = None
 
     def on_execute(self) -> Iterator[None]:
         if self.refusal is not None:

@@ -10,8 +10,7 @@ from graphql import DocumentNode, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
 
 from sekvens.domain.errors import ErrorCode
-from sekvens.schema.cost import refuse
-from sekvens.schema.extensions import _literal_path
+from sekvens.schema.extensions.refusals import literal_path, refuse
 
 NUL = "\x00"
 MESSAGE = "Text can't hold the NUL character (U+0000)."
@@ -63,7 +62,7 @@ class NoNulInText(SchemaExtension):
         # A literal can only spell a NUL as an escape (the parser refuses the raw character).
         if field is None and document is not None and "\\u" in (ec.query or ""):
             node = _in_document(document)
-            field = _literal_path(document, node) if node is not None else None
+            field = literal_path(document, node) if node is not None else None
         if field is not None:
             refuse(
                 self,
