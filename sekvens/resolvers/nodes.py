@@ -13,7 +13,8 @@ from sekvens.schema.engine import Activity, SequenceTarget
 from sekvens.schema.organization import Organization
 from sekvens.schema.records import Record, RecordType
 from sekvens.schema.relay import Node, from_global_id, key_of
-from sekvens.schema.sequences import Sequence, SequenceVersion, step_of
+from sekvens.schema.sequences import Sequence, SequenceVersion
+from sekvens.schema.steps import step_of
 from sekvens.schema.tags import Tag, request_tree
 from sekvens.schema.users import Team, User
 from sekvens.storage import organizations

@@ -45,9 +45,8 @@ from sekvens.schema.sequences import (
     StepPayload,
     UpdateSequenceInput,
     UpdateStepInput,
-    step_gid,
-    step_of,
 )
+from sekvens.schema.steps import step_gid, step_of
 from sekvens.storage import sequences as store
 from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.storage.tables import SequenceVersion as VersionRow

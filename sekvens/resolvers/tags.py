@@ -18,13 +18,12 @@ from sekvens.resolvers.mutation_base import mutate
 from sekvens.resolvers.query import context
 from sekvens.schema.errors import ApiError
 from sekvens.schema.relay import decode_id
-from sekvens.schema.sequences import Sequence
+from sekvens.schema.sequences import Sequence, SetSequenceTagsPayload
 from sekvens.schema.tags import (
     CreateTagInput,
     DeleteTagInput,
     DeleteTagPayload,
     SetSequenceTagsInput,
-    SetSequenceTagsPayload,
     Tag,
     TagPayload,
     UpdateTagInput,

@@ -20,9 +20,11 @@ from sekvens.schema.enums import (
     OutboxStatus,
 )
 from sekvens.schema.errors import UserError
+from sekvens.schema.pagination import paginate
 from sekvens.schema.records import Record, RecordFilterInput
 from sekvens.schema.relay import Connection, Node, to_global_id
-from sekvens.schema.sequences import Sequence, Step, step_of
+from sekvens.schema.sequences import Sequence
+from sekvens.schema.steps import Step, step_of
 from sekvens.schema.users import User
 from sekvens.storage.audit import entries
 from sekvens.storage.tables import Activity as ActivityRow
@@ -116,7 +118,6 @@ class SequenceTarget(Node):
     async def audit_log(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AuditLogEntry]:
-        from sekvens.schema.pagination import paginate
 
         stmt = entries(self.row.organization_id, "connection", self.row.id)
         return await paginate(info.context, stmt, AuditLogEntry.from_row, first, after)

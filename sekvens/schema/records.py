@@ -7,19 +7,26 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry import LazyType
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from sekvens.schema.enums import FieldType
 from sekvens.schema.errors import UserError
+from sekvens.schema.pagination import paginate
 from sekvens.schema.relay import Connection, Node, to_global_id
 from sekvens.schema.users import Team, User
+from sekvens.storage.connections import connections_query
 from sekvens.storage.tables import Record as RecordRow
 from sekvens.storage.tables import RecordField as FieldRow
 from sekvens.storage.tables import RecordType as RecordTypeRow
 
 if TYPE_CHECKING:
     from sekvens.schema.engine import SequenceTarget
+
+#: `SequenceTarget` names its record back: imported when a page of it is built, as
+#: Strawberry resolves the lazy annotation.
+SEQUENCE_TARGET: LazyType[str, str] = LazyType("SequenceTarget", "sekvens.schema.engine")
 
 
 @strawberry.type
@@ -107,12 +114,9 @@ class Record(Node):
     async def connections(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[SequenceTarget, strawberry.lazy("sekvens.schema.engine")]]:
-        from sekvens.schema.engine import SequenceTarget
-        from sekvens.schema.pagination import paginate
-        from sekvens.storage.connections import connections_query
-
         stmt = connections_query(info.context.viewer.organization_id, record_id=self.pk)
-        return await paginate(info.context, stmt, SequenceTarget.from_row, first, after)
+        target = SEQUENCE_TARGET.resolve_type()
+        return await paginate(info.context, stmt, target.from_row, first, after)
 
     @classmethod
     def from_row(cls, row: RecordRow) -> Record:

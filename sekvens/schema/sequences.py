@@ -6,129 +6,44 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry import LazyType
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from sekvens.domain.errors import Problem
 from sekvens.schema.audit import AuditLogEntry
 from sekvens.schema.enums import (
     AssignTo,
     ConnectionStatus,
-    ErrorCode,
     Role,
     SequenceStatus,
     StepBranch,
-    StepCategory,
     VersionStatus,
 )
 from sekvens.schema.errors import UserError
+from sekvens.schema.pagination import paginate
 from sekvens.schema.records import RecordType
 from sekvens.schema.relay import Connection, Node, to_global_id
+from sekvens.schema.stats import SequenceStats
+from sekvens.schema.steps import Design, Step, ValidationProblem, steps_of
 from sekvens.schema.tags import Tag
 from sekvens.schema.users import Team, User
-
-if TYPE_CHECKING:
-    from sekvens.schema.engine import SequenceTarget
-    from sekvens.schema.stats import SequenceStats
+from sekvens.storage.audit import entries
+from sekvens.storage.connections import connections_query
 from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.storage.tables import SequenceVersion as VersionRow
 
+if TYPE_CHECKING:
+    from sekvens.schema.engine import SequenceTarget
 
-def step_gid(version_id: int, key: str) -> str:
-    return to_global_id("Step", f"{version_id}:{key}")
-
-
-@strawberry.type(description="Something that would block activation, with the step it concerns.")
-class ValidationProblem:
-    code: ErrorCode
-    message: str
-    field: list[str] | None
-    step_id: strawberry.ID | None
-    step_key: str | None
-
-    @classmethod
-    def of(cls, p: Problem, version_id: int) -> ValidationProblem:
-        return cls(
-            code=p.code,
-            message=p.message,
-            field=list(p.field) or None,
-            step_id=strawberry.ID(step_gid(version_id, p.step_key)) if p.step_key else None,
-            step_key=p.step_key,
-        )
+#: `SequenceTarget` names its sequence back: imported when a page of it is built, as
+#: Strawberry resolves the lazy annotation.
+SEQUENCE_TARGET: LazyType[str, str] = LazyType("SequenceTarget", "sekvens.schema.engine")
 
 
 @strawberry.type
 class SequenceValidation:
     can_activate: bool
     problems: list[ValidationProblem]
-
-
-@strawberry.type(description="One node of the designer graph.")
-class Step(Node):
-    design: strawberry.Private[object]
-    key: str = strawberry.field(description="Stable across versions and environments.")
-    type: str = strawberry.field(description="The step type's key, e.g. `email.auto`.")
-    name: str
-    description: str
-    config: JSON
-    branch: StepBranch | None = strawberry.field(
-        description="Which branch of the parent this step is on."
-    )
-    depth: int
-
-    @strawberry.field
-    def category(self, info: Info) -> StepCategory | None:
-        step_type = info.context.services.registry.get(self.type)
-        return step_type.category if step_type else None
-
-    def _follower(self, branch: str) -> Step | None:
-        key = self.design.graph.follower(self.key, branch)  # type: ignore[attr-defined]
-        return step_of(self.design, key) if key else None
-
-    @strawberry.field
-    def parent(self) -> Step | None:
-        parent = self.design.graph.steps[self.key].parent  # type: ignore[attr-defined]
-        return step_of(self.design, parent) if parent else None
-
-    @strawberry.field(name="next")
-    def next_step(self) -> Step | None:
-        return self._follower(StepBranch.NEXT)
-
-    @strawberry.field
-    def yes(self) -> Step | None:
-        return self._follower(StepBranch.YES)
-
-    @strawberry.field
-    def no(self) -> Step | None:
-        return self._follower(StepBranch.NO)
-
-    @strawberry.field(description="Why this step would block activation; empty when it is fine.")
-    def problems(self) -> list[ValidationProblem]:
-        version_id = self.design.version.id  # type: ignore[attr-defined]
-        per_step = self.design.step_problems()  # type: ignore[attr-defined]
-        return [ValidationProblem.of(p, version_id) for p in per_step.get(self.key, [])]
-
-
-def step_of(design: object, key: str, depth: int | None = None) -> Step:
-    s = design.graph.steps[key]  # type: ignore[attr-defined]
-    version_id = design.version.id  # type: ignore[attr-defined]
-    if depth is None:
-        depth = len(design.graph.ancestors(key))  # type: ignore[attr-defined]
-    return Step(
-        id=strawberry.ID(step_gid(version_id, key)),
-        design=design,
-        key=key,
-        type=s.type,
-        name=s.name,
-        description=s.description,
-        config=s.config,
-        branch=s.branch,
-        depth=depth,
-    )
-
-
-def steps_of(design: object) -> list[Step]:
-    return [step_of(design, k, d) for k, d in design.graph.walk()]  # type: ignore[attr-defined]
 
 
 @strawberry.type
@@ -246,7 +161,7 @@ class Sequence(Node):
             activated_at=row.activated_at,
         )
 
-    async def _design(self, info: Info) -> object:
+    async def _design(self, info: Info) -> Design:
         loaders = info.context.sequence_loaders
         version = await loaders.latest_version.load(self.row.id)
         return await loaders.design(self.row.id, self.row.record_type_id, version)
@@ -287,8 +202,8 @@ class Sequence(Node):
     @strawberry.field(description="What would block activating the newest version.")
     async def validation(self, info: Info) -> SequenceValidation:
         design = await self._design(info)
-        problems = design.problems()  # type: ignore[attr-defined]
-        version_id = design.version.id  # type: ignore[attr-defined]
+        problems = design.problems()
+        version_id = design.version.id
         return SequenceValidation(
             can_activate=not problems,
             problems=[ValidationProblem.of(p, version_id) for p in problems],
@@ -321,9 +236,6 @@ class Sequence(Node):
     async def audit_log(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AuditLogEntry]:
-        from sekvens.schema.pagination import paginate
-        from sekvens.storage.audit import entries
-
         stmt = entries(self.row.organization_id, "sequence", self.row.id)
         return await paginate(info.context, stmt, AuditLogEntry.from_row, first, after)
 
@@ -335,21 +247,14 @@ class Sequence(Node):
         after: str | None = None,
         status: ConnectionStatus | None = None,
     ) -> Connection[Annotated[SequenceTarget, strawberry.lazy("sekvens.schema.engine")]]:
-        from sekvens.schema.engine import SequenceTarget
-        from sekvens.schema.pagination import paginate
-        from sekvens.storage.connections import connections_query
-
         stmt = connections_query(
             self.row.organization_id, self.row.id, status=status.value if status else None
         )
-        return await paginate(info.context, stmt, SequenceTarget.from_row, first, after)
+        target = SEQUENCE_TARGET.resolve_type()
+        return await paginate(info.context, stmt, target.from_row, first, after)
 
     @strawberry.field(description="Live counts: connections by status and reason, and per step.")
-    async def stats(
-        self, info: Info
-    ) -> Annotated[SequenceStats, strawberry.lazy("sekvens.schema.stats")]:
-        from sekvens.schema.stats import SequenceStats
-
+    async def stats(self, info: Info) -> SequenceStats:
         return await SequenceStats.load(info, self.row)
 
     @strawberry.field
@@ -531,3 +436,12 @@ class DeleteSequencePayload:
     errors: list[UserError]
     deleted_sequence_id: strawberry.ID | None = None
     disconnected_count: int = 0
+
+
+@strawberry.type
+class SetSequenceTagsPayload:
+    errors: list[UserError]
+    sequence: Sequence | None = None
+    tags: list[Tag] = strawberry.field(
+        default_factory=list, description="The sequence's tags, by path."
+    )

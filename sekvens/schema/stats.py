@@ -16,7 +16,7 @@ from strawberry.types import Info
 
 from sekvens.domain.sequence_graph import START_TYPE
 from sekvens.schema.enums import ConnectionReason, ConnectionStatus
-from sekvens.schema.sequences import Step, step_of
+from sekvens.schema.steps import Step, step_of
 from sekvens.storage.stats import SequenceCounts, StepCounts, sequence_counts
 from sekvens.storage.tables import Sequence as SequenceRow
 

@@ -7,7 +7,7 @@ A `Tag` carries the organization's whole tree (loaded once per request), so its 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -16,9 +16,6 @@ from sekvens.domain.tags import SEPARATOR, TagTree
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
 from sekvens.storage.tables import Tag as TagRow
-
-if TYPE_CHECKING:
-    from sekvens.schema.sequences import Sequence
 
 
 async def request_tree(ctx: Any) -> TagTree:
@@ -128,13 +125,4 @@ class DeleteTagPayload:
     lifted_tags: list[Tag] = strawberry.field(
         default_factory=list,
         description="The deleted tag's children, now one level up under its parent.",
-    )
-
-
-@strawberry.type
-class SetSequenceTagsPayload:
-    errors: list[UserError]
-    sequence: Annotated[Sequence, strawberry.lazy("sekvens.schema.sequences")] | None = None
-    tags: list[Tag] = strawberry.field(
-        default_factory=list, description="The sequence's tags, by path."
     )
