@@ -63,7 +63,7 @@ from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStat
 from sekvens.engine.link_signing import LinkSigner
 from sekvens.plugins.api import Clock
 from sekvens.storage.connection_endings import end_connection
-from sekvens.storage.db import Database
+from sekvens.storage.db import Database, rows_matched
 from sekvens.storage.tables import Connection, OutboxMessage
 
 log = logging.getLogger("sekvens.delivery")
@@ -443,7 +443,7 @@ class Deliverer:
                 done = (await conn.execute(sent)).rowcount
             else:
                 async with self.db.session(write=True) as session, session.begin():
-                    done = (await session.execute(sent)).rowcount  # type: ignore[attr-defined]
+                    done = await rows_matched(session, sent)
             if not done:
                 log.warning("outbox message %s changed while being sent; left as is", job.outbox_id)
             return

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence as Seq
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarResult, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
@@ -18,7 +18,7 @@ class EngineLoaders:
     def __init__(self, session: AsyncSession, organization_id: int):
         def by_id(model: type[Any]) -> DataLoader[int, Any]:
             async def load(ids: Seq[int]) -> list[Any]:
-                rows = await session.scalars(
+                rows: ScalarResult[Any] = await session.scalars(
                     select(model).where(model.id.in_(ids), model.organization_id == organization_id)
                 )
                 found = {r.id: r for r in rows}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarResult, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
@@ -22,8 +22,6 @@ from sekvens.storage.tables import (
     User,
     UserRole,
 )
-
-RowT = TypeVar("RowT")
 
 
 class Loaders:
@@ -47,7 +45,7 @@ class Loaders:
 
     def _by_id(self, model: type[Any]) -> DataLoader[int, Any]:
         async def load(ids: Sequence[int]) -> list[Any]:
-            rows = await self._session.scalars(
+            rows: ScalarResult[Any] = await self._session.scalars(
                 select(model).where(model.id.in_(ids), model.organization_id == self._org)
             )
             found = {r.id: r for r in rows}
@@ -60,9 +58,10 @@ class Loaders:
         # an org-scoped path, so the children need no organization filter of their own.
         async def load(ids: Sequence[int]) -> list[list[Any]]:
             groups: dict[int, list[Any]] = defaultdict(list)
-            for row in await self._session.scalars(
+            rows: ScalarResult[Any] = await self._session.scalars(
                 select(model).where(key.in_(ids)).order_by(order)
-            ):
+            )
+            for row in rows:
                 groups[getattr(row, key.key)].append(row)
             return [groups.get(i, []) for i in ids]
 

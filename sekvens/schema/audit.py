@@ -61,7 +61,7 @@ class AuditLogEntry:
             action=row.action,
             at=row.created_at,
             version=row.version,
-            detail=row.detail,
+            detail=JSON(row.detail),
             entity_type=row.entity_type,
             entity_id=(
                 strawberry.ID(to_global_id(node_type, row.entity_id))

@@ -47,7 +47,7 @@ def entries(
     action: str | None = None,
     actor_user_id: int | None = None,
     since: datetime | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     """An organization's entries, newest first; `action` ending in '.' is a prefix."""
     stmt = select(AuditEntry).where(AuditEntry.organization_id == organization_id)
     if entity_type is not None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Executable, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,6 +41,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def is_postgres(session: AsyncSession) -> bool:
     """Whether `session` talks to PostgreSQL (row locks, `pg_notify`, dialect inserts)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+async def rows_matched(session: AsyncSession, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE matched. A session types every result as a plain
+    `Result`; for these statements it is a `CursorResult`, which has the count."""
+    result = await session.execute(statement)
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import GridPreference
 from sekvens.storage.types import utcnow
 
@@ -24,7 +25,7 @@ async def save(
     session: AsyncSession, user_id: int, view: str, columns: list[dict[str, Any]]
 ) -> None:
     """Store the layout (an insert or an update in one statement, also under concurrency)."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if is_postgres(session) else sqlite_insert
     now = utcnow()
     stmt = insert(GridPreference).values(
         user_id=user_id, view=view, columns=columns, updated_at=now

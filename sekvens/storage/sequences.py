@@ -180,7 +180,7 @@ def grid(
     modified_after: datetime | None = None,
     modified_before: datetime | None = None,
     order: Seq[tuple[str, str]] = (),
-) -> Select[tuple[Sequence]]:
+) -> Select[Sequence]:
     """The home grid: search in name and description only (Unicode case-insensitive),
     filter and sort on every column; ties broken by id so pages are stable."""
     stmt = select(Sequence).where(Sequence.organization_id == organization_id)
@@ -212,8 +212,8 @@ def grid(
     ):
         if value is not None:
             stmt = stmt.where(column >= value if op == ">=" else column < value)
-    for column, direction in order:
-        expr = _order_expression(column)
+    for order_column, direction in order:
+        expr = _order_expression(order_column)
         stmt = stmt.order_by(expr.desc() if direction == "DESC" else expr.asc())
     return stmt.order_by(Sequence.id)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import ColumnElement, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.life_cycles import RUNNING, ActivityStatus, ConnectionStatus
@@ -27,7 +27,7 @@ EVENT_FIELDS: dict[str, str] = {
     EventKind.LINK_CLICKED: "clicked",
     EventKind.EMAIL_BOUNCED: "bounced",
 }
-ACTIVITY_FIELDS = {
+ACTIVITY_FIELDS: dict[str, str] = {
     ActivityStatus.OPEN: "open",
     ActivityStatus.COMPLETED: "completed",
     ActivityStatus.SKIPPED: "skipped",
@@ -79,13 +79,15 @@ async def sequence_counts(
     if not ids:
         return out
 
-    at_step = case((Connection.status.in_(RUNNING), Connection.current_step_key), else_=None)
-    rows = await session.execute(
+    at_step: ColumnElement[str | None] = case(
+        (Connection.status.in_(RUNNING), Connection.current_step_key), else_=None
+    )
+    connection_rows = await session.execute(
         select(Connection.sequence_id, Connection.status, Connection.reason, at_step, func.count())
         .where(Connection.sequence_id.in_(ids))
         .group_by(Connection.sequence_id, Connection.status, Connection.reason, at_step)
     )
-    for sequence_id, status, reason, step_key, n in rows:
+    for sequence_id, status, reason, step_key, n in connection_rows:
         counts = out[sequence_id]
         counts.by_status[status] = counts.by_status.get(status, 0) + n
         if reason:
@@ -93,18 +95,18 @@ async def sequence_counts(
         if step_key:
             counts.step(step_key).current += n
 
-    rows = await session.execute(
+    activity_rows = await session.execute(
         select(Activity.sequence_id, Activity.step_key, Activity.status, func.count())
         .where(Activity.sequence_id.in_(ids))
         .group_by(Activity.sequence_id, Activity.step_key, Activity.status)
     )
-    for sequence_id, step_key, status, n in rows:
+    for sequence_id, step_key, status, n in activity_rows:
         name = ACTIVITY_FIELDS.get(status)
         if name:
             step = out[sequence_id].step(step_key)
             setattr(step, name, getattr(step, name) + n)
 
-    rows = await session.execute(
+    event_rows = await session.execute(
         select(
             Activity.sequence_id,
             Activity.step_key,
@@ -115,7 +117,7 @@ async def sequence_counts(
         .where(Activity.sequence_id.in_(ids), EngagementEvent.kind.in_(EVENT_FIELDS))
         .group_by(Activity.sequence_id, Activity.step_key, EngagementEvent.kind)
     )
-    for sequence_id, step_key, kind, n in rows:
+    for sequence_id, step_key, kind, n in event_rows:
         step = out[sequence_id].step(step_key)
         name = EVENT_FIELDS[kind]
         setattr(step, name, getattr(step, name) + n)

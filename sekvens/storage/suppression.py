@@ -21,6 +21,7 @@ from sekvens.domain.suppression import (
     normalize,
 )
 from sekvens.storage.connection_endings import end_connections
+from sekvens.storage.db import rows_matched
 from sekvens.storage.search import ESCAPE, contains
 from sekvens.storage.tables import Connection, Record, SuppressedAddress
 
@@ -111,13 +112,13 @@ async def suppress(
 
 async def remove(session: AsyncSession, organization_id: int, addresses: Sequence[str]) -> int:
     """Take addresses off the list; returns how many were on it."""
-    result = await session.execute(
+    return await rows_matched(
+        session,
         delete(SuppressedAddress).where(
             SuppressedAddress.organization_id == organization_id,
             SuppressedAddress.address.in_({normalize(a) for a in addresses}),
-        )
+        ),
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def listed(organization_id: int, search: str | None) -> Select[Any]:

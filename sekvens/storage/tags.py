@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.tags import TagNode, TagTree
+from sekvens.storage.db import rows_matched
 from sekvens.storage.tables import Organization, SequenceTag, Tag
 
 
@@ -97,10 +98,10 @@ async def delete_tag(session: AsyncSession, tag: Tag) -> tuple[list[int], int]:
         await session.execute(
             update(Tag).where(Tag.parent_id == tag.id).values(parent_id=tag.parent_id)
         )
-    removed = await session.execute(delete(SequenceTag).where(SequenceTag.tag_id == tag.id))
+    removed = await rows_matched(session, delete(SequenceTag).where(SequenceTag.tag_id == tag.id))
     await session.delete(tag)
     await session.flush()
-    return lifted, removed.rowcount or 0  # type: ignore[attr-defined]
+    return lifted, removed
 
 
 # --- Tags of sequences ---------------------------------------------------------------------

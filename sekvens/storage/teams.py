@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.teams import TeamKind
+from sekvens.storage.db import rows_matched
 from sekvens.storage.tables import Team, TeamMember, User
 
 NAME_MAX = 160
@@ -84,10 +85,12 @@ async def set_member(
 
 
 async def remove_member(session: AsyncSession, team: Team, user_id: int) -> bool:
-    result = await session.execute(
-        delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.user_id == user_id)
+    return bool(
+        await rows_matched(
+            session,
+            delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.user_id == user_id),
+        )
     )
-    return bool(result.rowcount)
 
 
 async def members_of(session: AsyncSession, team_ids: Iterable[int]) -> dict[int, list[TeamMember]]:
