@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.actions import tokens as token_actions
 from sekvens.actions import users as user_actions
+from sekvens.cli_transaction import run_in_transaction
 from sekvens.config import Settings
-from sekvens.domain.errors import DomainError
 from sekvens.domain.roles import Role
 from sekvens.domain.scopes import Scope
 from sekvens.storage import migrate as migrations
@@ -23,34 +22,9 @@ from sekvens.storage.db import Database
 from sekvens.storage.tables import Organization, User
 from sekvens.transfer.cli import export_command, import_command
 
-T = TypeVar("T")
-
 
 def _settings() -> Settings:
     return Settings.from_env()
-
-
-def _run(work: Callable[[AsyncSession], Awaitable[T]], migrate_first: bool = True) -> T:
-    """Run `work` in one write transaction, migrating first on the embedded default."""
-
-    async def main() -> T:
-        settings = _settings()
-        db = Database(settings)
-        try:
-            if migrate_first and settings.migrate_on_start:
-                await migrations.upgrade(db.engine)
-            async with db.session(write=True) as session, session.begin():
-                return await work(session)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except DomainError as e:
-        for p in e.problems:
-            where = f" ({'.'.join(p.field)})" if p.field else ""
-            click.echo(f"error: {p.code.value}{where}: {p.message}", err=True)
-        sys.exit(1)
 
 
 async def _org(session: AsyncSession, name: str) -> Organization:
@@ -133,7 +107,7 @@ def _load_demo_if_empty() -> None:
             return None
         return await load_demo(session)
 
-    created = _run(work)
+    created = run_in_transaction(_settings(), work)
     if created is None:
         click.echo(
             "The database has data already; no demo loaded. A token for the demo administrator:\n"
@@ -171,7 +145,7 @@ def demo(org_name: str) -> None:
     """Create a demo organization with users, teams and records; print a token per user."""
     from sekvens.demo import load_demo
 
-    _print_demo(_run(lambda s: load_demo(s, org_name)))
+    _print_demo(run_in_transaction(_settings(), lambda s: load_demo(s, org_name)))
 
 
 @main.group()
@@ -187,7 +161,7 @@ def org_create(name: str) -> None:
     async def work(session: AsyncSession) -> str:
         return (await organizations.create_organization(session, name)).name
 
-    click.echo(f"organization '{_run(work)}' created")
+    click.echo(f"organization '{run_in_transaction(_settings(), work)}' created")
 
 
 @main.group()
@@ -228,7 +202,7 @@ def user_create(
             return (await token_actions.create_token(session, None, created.id, "cli"))[1]
         return None
 
-    secret = _run(work)
+    secret = run_in_transaction(_settings(), work)
     click.echo(f"user {email.strip().lower()} created")
     if secret:
         click.echo(secret)
@@ -258,7 +232,7 @@ def token_create(org_name: str, email: str, name: str, scopes: tuple[str, ...]) 
         chosen = tuple(Scope(s) for s in scopes) or (Scope.FULL,)
         return (await token_actions.create_token(session, None, u.id, name, scopes=chosen))[1]
 
-    click.echo(_run(work))
+    click.echo(run_in_transaction(_settings(), work))
 
 
 @main.command()

@@ -7,25 +7,21 @@ manager). sekvens.cli registers them on the `sekvens` group.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.cli_transaction import run_in_transaction
 from sekvens.config import Settings
-from sekvens.domain.errors import DomainError
 from sekvens.domain.roles import Actor, Role
 from sekvens.domain.transfer import ImportAction, ImportConflictPolicy, ImportMode
 from sekvens.plugins.registry import Registry
-from sekvens.storage import migrate as migrations
 from sekvens.storage import organizations, users
-from sekvens.storage.db import Database
 from sekvens.storage.tables import User, UserRole
 from sekvens.transfer.document import (
     TransferProblem,
@@ -40,28 +36,8 @@ from sekvens.transfer.import_ import ImportReport, import_document
 T = TypeVar("T")
 
 
-def _run(work: Callable[[AsyncSession, Settings, Registry], Awaitable[T]]) -> T:
-    """Run `work` with a write session whose transaction `work` ends itself."""
-
-    async def main() -> T:
-        settings = Settings.from_env()
-        db = Database(settings)
-        try:
-            if settings.migrate_on_start:
-                await migrations.upgrade(db.engine)
-            registry = Registry.from_entry_points(disabled=settings.disabled_step_types)
-            async with db.session(write=True) as session:
-                return await work(session, settings, registry)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except DomainError as e:
-        for p in e.problems:
-            where = f" ({'.'.join(p.field)})" if p.field else ""
-            click.echo(f"error: {p.code.value}{where}: {p.message}", err=True)
-        sys.exit(1)
+def _registry(settings: Settings) -> Registry:
+    return Registry.from_entry_points(disabled=settings.disabled_step_types)
 
 
 async def _actor(session: AsyncSession, org_name: str, email: str | None) -> Actor:
@@ -128,18 +104,20 @@ def export_command(
     if bool(keys) == export_all:
         raise click.UsageError("name sequences with --sequence KEY, or give --all")
 
-    async def work(session: AsyncSession, settings: Settings, registry: Registry) -> Any:
-        async with session.begin():
-            actor = await _actor(session, org_name, as_email)
-            check_transfer_role(actor)
-            rows = await sequences_by_key(session, actor, None if export_all else list(keys))
-            if not rows:
-                raise click.ClickException(f"'{org_name}' has no sequences")
-            return await export_document(
-                session, registry, actor, rows, not no_dependencies, environment_name(settings)
-            )
+    settings = Settings.from_env()
+    registry = _registry(settings)
 
-    document = _run(work)
+    async def work(session: AsyncSession) -> Any:
+        actor = await _actor(session, org_name, as_email)
+        check_transfer_role(actor)
+        rows = await sequences_by_key(session, actor, None if export_all else list(keys))
+        if not rows:
+            raise click.ClickException(f"'{org_name}' has no sequences")
+        return await export_document(
+            session, registry, actor, rows, not no_dependencies, environment_name(settings)
+        )
+
+    document = run_in_transaction(settings, work)
     text = dumps(document)
     if output == "-":
         click.echo(text, nl=False)
@@ -231,37 +209,29 @@ def import_command(
 ) -> None:
     """Import a sequences document; exits 1 when it has problems (nothing is written then)."""
 
-    async def work(session: AsyncSession, settings: Settings, registry: Registry) -> ImportReport:
-        await session.begin()
-        try:
-            actor = await _actor(session, org_name, as_email)
-            limit = max_import_bytes(settings)
-            data = _read(file, limit)
-            mode = ImportMode.DRY_RUN if dry_run else ImportMode.APPLY
-            policy = ImportConflictPolicy(on_conflict.upper())
-            if isinstance(data, TransferProblem):
-                report = ImportReport(mode, policy, activate, [data])
-            else:
-                report = await import_document(
-                    session,
-                    registry,
-                    actor,
-                    data,
-                    mode=mode,
-                    on_conflict=policy,
-                    activate=activate,
-                    max_bytes=limit,
-                )
-            if report.applied:
-                await session.commit()
-            else:
-                await session.rollback()
-            return report
-        except BaseException:
-            await session.rollback()
-            raise
+    settings = Settings.from_env()
+    registry = _registry(settings)
 
-    report = _run(work)
+    async def work(session: AsyncSession) -> ImportReport:
+        actor = await _actor(session, org_name, as_email)
+        limit = max_import_bytes(settings)
+        data = _read(file, limit)
+        mode = ImportMode.DRY_RUN if dry_run else ImportMode.APPLY
+        policy = ImportConflictPolicy(on_conflict.upper())
+        if isinstance(data, TransferProblem):
+            return ImportReport(mode, policy, activate, [data])
+        return await import_document(
+            session,
+            registry,
+            actor,
+            data,
+            mode=mode,
+            on_conflict=policy,
+            activate=activate,
+            max_bytes=limit,
+        )
+
+    report = run_in_transaction(settings, work, keep=lambda r: r.applied)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
