@@ -125,15 +125,6 @@ class TagTree:
             stack.extend(c.id for c in self._children.get(current, ()))
         return out
 
-    def with_descendants(self, tag_ids: Iterable[int]) -> set[int]:
-        """The known tags among `tag_ids` and every tag below them."""
-        out: set[int] = set()
-        for tag_id in tag_ids:
-            if tag_id in self.nodes:
-                out.add(tag_id)
-                out.update(self.descendants(tag_id))
-        return out
-
     def height(self, tag_id: int) -> int:
         """How many levels the tag and its subtree span: 1 for a tag without children."""
         below = [self.height(c.id) for c in self._children.get(tag_id, ())]

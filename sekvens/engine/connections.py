@@ -44,15 +44,6 @@ BULK_MAX = 1000
 
 
 @dataclass
-class RecordRef:
-    """A record by id, or by record type + external id."""
-
-    record_id: int | None = None
-    record_type: str | None = None
-    external_id: str | None = None
-
-
-@dataclass
 class ConnectResult:
     index: int
     connection_id: int | None = None

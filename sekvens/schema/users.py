@@ -14,7 +14,6 @@ from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
 from sekvens.storage.tables import ApiToken as TokenRow
 from sekvens.storage.tables import Team as TeamRow
-from sekvens.storage.tables import TeamMember as MemberRow
 from sekvens.storage.tables import User as UserRow
 from sekvens.storage.tokens import scopes_of
 
@@ -146,10 +145,6 @@ class ApiToken(Node):
             revoked_at=row.revoked_at,
             scopes=[s for s in Scope if s in scopes_of(row)],
         )
-
-
-def member_from_row(member: MemberRow, user: UserRow) -> TeamMember:
-    return TeamMember(user=User.from_row(user), team_role=member.team_role)
 
 
 # Inputs and payloads

@@ -153,19 +153,6 @@ async def by_key(session: AsyncSession, organization_id: int, key: str) -> Seque
     )
 
 
-ORDER_COLUMNS = (
-    "NAME",
-    "STATUS",
-    "RECORD_TYPE",
-    "OWNER",
-    "CREATED_AT",
-    "MODIFIED_AT",
-    "ACTIVE_CONNECTIONS",
-    "STEP_COUNT",
-    "IS_PERSONAL",
-)
-
-
 def grid(
     organization_id: int,
     *,

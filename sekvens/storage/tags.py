@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, literal, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
@@ -174,17 +174,6 @@ async def set_sequence_tags(
             insert(SequenceTag), [{"sequence_id": sequence_id, "tag_id": t} for t in added]
         )
     return added, removed
-
-
-async def copy_sequence_tags(session: AsyncSession, from_id: int, to_id: int) -> None:
-    """Give sequence `to_id` the tags of `from_id` (for a clone; `to_id` has none yet)."""
-    target = literal(to_id, SequenceTag.sequence_id.type)
-    await session.execute(
-        insert(SequenceTag).from_select(
-            ["sequence_id", "tag_id"],
-            select(target, SequenceTag.tag_id).where(SequenceTag.sequence_id == from_id),
-        )
-    )
 
 
 def sequence_ids_tagged(organization_id: int, tag_ids: Iterable[int]) -> Select[Any]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,15 +88,3 @@ async def remove_member(session: AsyncSession, team: Team, user_id: int) -> bool
             delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.user_id == user_id),
         )
     )
-
-
-async def members_of(session: AsyncSession, team_ids: Iterable[int]) -> dict[int, list[TeamMember]]:
-    ids = list(set(team_ids))
-    out: dict[int, list[TeamMember]] = defaultdict(list)
-    if ids:
-        rows = await session.scalars(
-            select(TeamMember).where(TeamMember.team_id.in_(ids)).order_by(TeamMember.user_id)
-        )
-        for m in rows:
-            out[m.team_id].append(m)
-    return out

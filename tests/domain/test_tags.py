@@ -61,7 +61,6 @@ def test_paths_depths_and_order() -> None:
         "Oslo",
     ]
     assert sorted(SAMPLE.descendants(1)) == [2, 3, 4, 6]
-    assert SAMPLE.with_descendants([2, 5, 99]) == {2, 3, 4, 5}
     assert SAMPLE.height(1) == 4
     assert SAMPLE.height(5) == 1
 
