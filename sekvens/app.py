@@ -143,8 +143,10 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     socket's bucket (its verified token's, else its address's). Over the rate, a `subscribe`
     gets an `error` (RATE_LIMITED) and does not run; any other message closes with 4429."""
 
+    view: GraphQLApp  # the handler class of GraphQLApp only
+
     async def handle_message(self, message: WSMessage) -> None:
-        view: GraphQLApp = self.view  # type: ignore[assignment]
+        view = self.view
         kind = message.get("type") if isinstance(message, dict) else None
         if kind != "complete":
             ws = self.context.request
@@ -283,16 +285,13 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.scope.setdefault("state", {})
         ctx = Context(self.services, state.get("sekvens_viewer"), request, response)
-        if isinstance(request, WebSocket):
-            # Strawberry hands the connection_init payload only to a context with this attribute.
-            ctx.connection_params = None  # type: ignore[attr-defined]
         state["sekvens_context"] = ctx
         return ctx
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Websocket clients authenticate in connection_init: {"authorization": "Bearer ..."};
         without a token, or with a wrong one, the socket is closed (4403)."""
-        params = getattr(context, "connection_params", None) or {}
+        params = context.connection_params or {}
         auth = params.get("authorization") or params.get("Authorization")
         try:
             context.viewer_or_none = await self.identify(

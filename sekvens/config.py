@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Env = Literal["development", "production"]
 
@@ -94,12 +94,12 @@ class Settings:
         return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         e = os.environ if environ is None else environ
         env = e.get("SEKVENS_ENV", "development")
         if env not in ("development", "production"):
             raise ValueError("SEKVENS_ENV must be 'development' or 'production'")
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "database_url": e.get("SEKVENS_DATABASE_URL", cls.database_url),
             "host": e.get("SEKVENS_HOST", cls.host),
             "port": int(e.get("SEKVENS_PORT", cls.port)),
@@ -159,4 +159,4 @@ class Settings:
             "secret_key": e.get("SEKVENS_SECRET_KEY") or None,
         }
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)

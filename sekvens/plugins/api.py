@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -426,7 +426,8 @@ class StepType(ABC, Generic[ConfigT]):
                 )
                 for err in exc.errors()
             ]
-        return config, []  # type: ignore[return-value]
+        # `config_model` is a ClassVar, which cannot name ConfigT; it holds ConfigT's class.
+        return cast(ConfigT, config), []
 
     def validate(self, config: ConfigT, context: ValidationContext) -> list[Problem]:
         """Graph- and record-type-aware rules beyond the config model; none by default."""

@@ -67,6 +67,8 @@ class Context:
         self.viewer_or_none = viewer
         self.request = request
         self.response = response
+        #: A websocket's connection_init payload: Strawberry sets it on a context that has it.
+        self.connection_params: dict[str, Any] | None = None
         self._session: AsyncSession | None = None
         self._loaders: Loaders | None = None
         self._sequence_loaders: SequenceLoaders | None = None

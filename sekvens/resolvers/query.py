@@ -89,7 +89,7 @@ class Viewer:
     organization: Organization
 
     @strawberry.field
-    async def roles(self, info: Info) -> list[Role]:  # type: ignore[valid-type]
+    async def roles(self, info: Info) -> list[Role]:
         return await info.context.loaders.roles.load(self.user.pk)
 
 
@@ -126,7 +126,7 @@ class CoreQueries:
         last: int | None = None,
         before: str | None = None,
         search: str | None = None,
-        role: Role | None = None,  # type: ignore[valid-type]
+        role: Role | None = None,
         is_active: bool | None = None,
     ) -> Connection[User]:
         ctx = context(info)

@@ -18,7 +18,7 @@ class StepTypeQueries:
     def step_types(
         self,
         info: Info,
-        category: StepCategory | None = None,  # type: ignore[valid-type]
+        category: StepCategory | None = None,
     ) -> list[StepType]:
         registry = context(info).services.registry
         wanted = None if category is None else PluginStepCategory(category)

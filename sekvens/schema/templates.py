@@ -32,7 +32,7 @@ class TemplateStep:
             type=step.type,
             name=step.name,
             description=step.description,
-            config=step.config,  # type: ignore[arg-type]
+            config=JSON(step.config),
             parent_key=step.parent,
             branch=StepBranch(step.branch) if step.branch else None,
         )

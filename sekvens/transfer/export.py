@@ -188,9 +188,9 @@ class Exporter:
             config = copy.deepcopy(s.config)
             prop = SEQUENCE_REFERENCES.get(s.type)
             ref = config.get(prop) if prop else None
-            if isinstance(ref, str) and ref.strip() in self.by_ref:
+            if prop and isinstance(ref, str) and ref.strip() in self.by_ref:
                 target = self.by_ref[ref.strip()]
-                config[prop] = target.key  # type: ignore[index]
+                config[prop] = target.key
                 if target.id != seq.id and target not in found.targets:
                     found.targets.append(target)
             out_steps.append(

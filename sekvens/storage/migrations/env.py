@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from sekvens.storage.tables import Base
 
 target_metadata = Base.metadata
 
 
-def run(connection) -> None:  # type: ignore[no-untyped-def]
+def run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
