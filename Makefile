@@ -24,7 +24,7 @@ lint: install
 	$(BIN)/ruff check sekvens tests examples bench
 	$(BIN)/ruff format --check sekvens tests examples bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy sekvens/domain sekvens/plugins/api.py
+	$(BIN)/mypy sekvens
 
 format: install
 	$(BIN)/ruff check --fix sekvens tests examples bench

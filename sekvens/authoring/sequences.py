@@ -31,7 +31,7 @@ from sekvens.domain.sequence_rules import check_description, check_name, check_s
 from sekvens.domain.teams import TeamKind
 from sekvens.plugins.api import SequenceInfo
 from sekvens.plugins.registry import Registry
-from sekvens.storage import audit, record_types
+from sekvens.storage import audit, organizations, record_types
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
 from sekvens.storage.connection_endings import end_connections
@@ -48,8 +48,7 @@ def sequence_gid(sequence_id: int) -> str:
 
 async def organization(session: AsyncSession, actor: Actor) -> Organization:
     """The actor's organization, refusing with FEATURE_DISABLED when sequences are off."""
-    org = await session.get(Organization, actor.organization_id)
-    assert org is not None
+    org = await organizations.existing(session, actor.organization_id)
     if not org.sequences_enabled:
         raise DomainError.of(
             ErrorCode.FEATURE_DISABLED,
@@ -184,9 +183,8 @@ async def create(
                 ErrorCode.UNKNOWN_RECORD_TYPE, f"No record type '{record_type}'.", ("recordType",)
             )
         )
-    if problems:
+    if problems or type_row is None:  # no type_row: its problem is in `problems`
         raise DomainError(problems)
-    assert type_row is not None
     seq = Sequence(
         organization_id=org.id,
         key=key or new_key(),

@@ -280,7 +280,8 @@ def _wall_offset(tz: ZoneInfo, wall_s: int, fold: int) -> int:
 def _offset(tz: ZoneInfo, wall: datetime) -> int:
     """UTC offset (seconds) that zoneinfo gives the naive wall-clock time `wall` (and its fold)."""
     offset = tz.utcoffset(wall)
-    assert offset is not None  # a ZoneInfo always has one
+    if offset is None:  # never for a ZoneInfo
+        raise ValueError(f"Time zone {tz.key} gives no UTC offset.")
     return offset // _ONE_S
 
 
@@ -288,7 +289,8 @@ def _utc_offset(tz: ZoneInfo, utc_s: int) -> int:
     """UTC offset (seconds) in force at the instant `utc_s` (seconds since the epoch)."""
     moment = tz.fromutc((_EPOCH_NAIVE + timedelta(seconds=utc_s)).replace(tzinfo=tz))
     offset = moment.utcoffset()
-    assert offset is not None
+    if offset is None:  # never for a ZoneInfo
+        raise ValueError(f"Time zone {tz.key} gives no UTC offset.")
     return offset // _ONE_S
 
 

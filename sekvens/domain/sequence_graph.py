@@ -226,7 +226,8 @@ class SequenceGraph:
                 ["stepId"],
             )
         parent, branch = step.parent, step.branch
-        assert parent is not None and branch is not None
+        if parent is None or branch is None:  # only START has none, and it stays
+            raise ValueError(f"Step '{key}' follows no step.")
         for k in [key, *dropped]:
             del self.steps[k]
         self._index()

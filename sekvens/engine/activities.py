@@ -12,8 +12,8 @@ from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.life_cycles import ActivityStatus, ConnectionPhase
 from sekvens.domain.roles import SUPERVISORS, Actor
 from sekvens.domain.steps import ActivityKind
-from sekvens.storage import audit
-from sekvens.storage.tables import Activity, ActivityAssignee, Connection, Organization, User
+from sekvens.storage import audit, organizations
+from sekvens.storage.tables import Activity, ActivityAssignee, Connection, User
 
 NOTES_MAX = 4000
 
@@ -74,8 +74,7 @@ async def close(
             ErrorCode.TOO_LONG, f"Notes are at most {NOTES_MAX} characters.", ["notes"]
         )
     if status == ActivityStatus.COMPLETED and activity.activity_kind == ActivityKind.CALL:
-        org = await session.get(Organization, actor.organization_id)
-        assert org is not None
+        org = await organizations.existing(session, actor.organization_id)
         if not outcome:
             raise DomainError.of(
                 ErrorCode.REQUIRED, "A completed call needs its outcome.", ["outcome"]

@@ -375,10 +375,12 @@ class ChangeBus:
         then keeps trying in the background."""
         if self.listen_url is None or self._task is not None:
             return
-        self._listening = asyncio.Event()
-        self._task = asyncio.create_task(self._listen_forever(), name="sekvens-notify-listen")
+        self._listening = listening = asyncio.Event()
+        self._task = asyncio.create_task(
+            self._listen_forever(_dsn(self.listen_url), listening), name="sekvens-notify-listen"
+        )
         try:
-            await asyncio.wait_for(self._listening.wait(), wait)
+            await asyncio.wait_for(listening.wait(), wait)
         except TimeoutError:
             log.warning("not listening for changes yet; retrying in the background")
 
@@ -393,24 +395,21 @@ class ChangeBus:
     def listening(self) -> bool:
         return self._listening is not None and self._listening.is_set()
 
-    def _dsn(self) -> str:
-        assert self.listen_url is not None
-        url = make_url(async_database_url(self.listen_url)).set(drivername="postgresql")
-        return url.render_as_string(hide_password=False)
-
-    async def _listen_forever(self, ping_seconds: float = 30.0) -> None:
+    async def _listen_forever(
+        self, dsn: str, listening: asyncio.Event, ping_seconds: float = 30.0
+    ) -> None:
+        """LISTEN on `dsn`, reconnecting with backoff; `listening` is set while it listens."""
         import asyncpg
 
-        assert self._listening is not None
         backoff = 0.5
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(self._dsn())
+                conn = await asyncpg.connect(dsn)
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
                 await conn.add_listener(self.channel, self._on_notify)
-                self._listening.set()
+                listening.set()
                 backoff = 0.5
                 log.info("listening for changes on channel %s", self.channel)
                 while not lost.is_set():
@@ -422,7 +421,7 @@ class ChangeBus:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._listening.clear()
+                listening.clear()
                 log.warning("change listener lost (%s); reconnecting in %.1fs", e, backoff)
             finally:
                 if conn is not None and not conn.is_closed():
@@ -439,6 +438,12 @@ class ChangeBus:
             return
         if origin != self.origin and change:
             self.deliver(change)
+
+
+def _dsn(listen_url: str) -> str:
+    """asyncpg's DSN for a SQLAlchemy database URL."""
+    url = make_url(async_database_url(listen_url)).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
 
 
 def _setter(flag: asyncio.Event) -> Callable[[Any], None]:

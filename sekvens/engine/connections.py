@@ -24,7 +24,7 @@ from sekvens.domain.life_cycles import (
     SequenceStatus,
 )
 from sekvens.domain.roles import SUPERVISORS, Actor, owns_record
-from sekvens.storage import audit, parties
+from sekvens.storage import audit, organizations, parties
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import is_postgres
 from sekvens.storage.records import RecordFilter, filtered
@@ -66,7 +66,8 @@ async def _start_key(session: AsyncSession, version_id: int) -> str:
             SequenceStep.version_id == version_id, SequenceStep.parent_key.is_(None)
         )
     )
-    assert key is not None
+    if key is None:
+        raise LookupError(f"Version {version_id} has no START step.")
     return key
 
 
@@ -96,8 +97,7 @@ async def connect_records(
     """Connect each record (None: it was not found) as `actor`, and say per record what
     happened (see `new_connections`)."""
     seq = await _active_sequence(session, actor, sequence_id)
-    org = await session.get(Organization, actor.organization_id)
-    assert org is not None
+    org = await organizations.existing(session, actor.organization_id)
     forbidden: set[int] = set()
     if not actor.has_any(SUPERVISORS):
         team_ids = await _team_ids(session, actor)
@@ -169,7 +169,8 @@ async def _require_may_act(session: AsyncSession, actor: Actor, conn: Connection
     if actor.has_any(SUPERVISORS) or conn.connected_by_id == actor.user_id:
         return
     record = await session.get(Record, conn.record_id)
-    assert record is not None
+    if record is None:
+        raise LookupError(f"Connection {conn.id} has no record {conn.record_id}.")
     team_ids = await _team_ids(session, actor)
     if owns_record(
         actor, team_ids, record.owner_user_id, record.owner_team_id, record.access_team_id

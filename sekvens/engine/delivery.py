@@ -409,7 +409,8 @@ class Deliverer:
         return client
 
     async def _send(self, client: aiosmtplib.SMTP, job: Job) -> Failure | None:
-        assert job.message is not None
+        if job.message is None:  # a job without a message carries its failure instead
+            raise ValueError(f"outbox message {job.outbox_id} has nothing to send")
         try:
             await client.send_message(job.message)
         except aiosmtplib.SMTPRecipientsRefused as exc:

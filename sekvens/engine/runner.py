@@ -55,7 +55,7 @@ from sekvens.plugins.api import (
 )
 from sekvens.plugins.api import ActivityStatus as ViewStatus
 from sekvens.plugins.registry import PluginFailure, Registry
-from sekvens.storage import audit, parties, record_types
+from sekvens.storage import audit, organizations, parties, record_types
 from sekvens.storage import sequences as seq_store
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.tables import (
@@ -121,9 +121,7 @@ class Batch:
             for record in await s.scalars(select(Record).where(Record.id.in_(need))):
                 self.records[record.id] = record
         for org_id in {c.organization_id for c in conns} - set(self.orgs):
-            org = await s.get(Organization, org_id)
-            assert org is not None
-            self.orgs[org_id] = org
+            self.orgs[org_id] = await organizations.existing(s, org_id)
             for type_id, (record_type, info) in (await record_types.load_infos(s, org_id)).items():
                 self.types[type_id] = (record_type.name, info)
         need = {c.version_id for c in conns} - set(self.graphs)

@@ -99,9 +99,7 @@ class CoreQueries:
     async def viewer(self, info: Info) -> Viewer:
         ctx = context(info)
         user = await ctx.loaders.user.load(ctx.viewer.user_id)
-        org = await organizations.get(ctx.reader, ctx.viewer.organization_id)
-        if org is None:
-            raise LookupError("The viewer's organization is gone.")
+        org = await organizations.existing(ctx.reader, ctx.viewer.organization_id)
         return Viewer(user=User.from_row(user), organization=Organization.from_row(org))
 
     @strawberry.field(
@@ -113,8 +111,7 @@ class CoreQueries:
     @strawberry.field
     async def organization(self, info: Info) -> Organization:
         ctx = context(info)
-        org = await organizations.get(ctx.reader, ctx.viewer.organization_id)
-        assert org is not None
+        org = await organizations.existing(ctx.reader, ctx.viewer.organization_id)
         return Organization.from_row(org)
 
     @strawberry.field(description="Users of the organization, by name.")

@@ -21,9 +21,10 @@ from sekvens.domain.errors import Problem
 from sekvens.domain.life_cycles import RUNNING
 from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph
 from sekvens.plugins.registry import Registry
+from sekvens.storage import organizations
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
-from sekvens.storage.tables import Connection, Organization, SequenceStep, SequenceVersion, Tag
+from sekvens.storage.tables import Connection, SequenceStep, SequenceVersion, Tag
 
 
 @dataclass
@@ -129,9 +130,7 @@ class SequenceLoaders:
         return await task
 
     async def _build_checker(self, record_type_id: int) -> Checker:
-        org = await self._session.get(Organization, self._org_id)
-        if org is None:
-            raise LookupError(f"No organization {self._org_id}.")
+        org = await organizations.existing(self._session, self._org_id)
         return await checker_for(self._session, self._registry, org, record_type_id)
 
     async def design(

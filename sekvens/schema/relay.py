@@ -101,14 +101,13 @@ class Window:
             if total is None:
                 raise ValueError("`last` without `before` needs the total")
             end = total
-        if first is not None or last is None:
-            limit = first if first is not None else cap
-            if end is not None:
-                limit = min(limit, max(end - start, 0))
-            return cls(start, limit)
-        assert end is not None
-        begin = max(start, end - last)
-        return cls(begin, max(end - begin, 0))
+        if first is None and last is not None and end is not None:  # the last rows up to `end`
+            begin = max(start, end - last)
+            return cls(begin, max(end - begin, 0))
+        limit = first if first is not None else cap
+        if end is not None:
+            limit = min(limit, max(end - start, 0))
+        return cls(start, limit)
 
 
 @strawberry.type(description="A page of a list, with cursors to move on and the total count.")

@@ -37,3 +37,12 @@ async def get_by_name(session: AsyncSession, name: str) -> Organization | None:
 
 async def get(session: AsyncSession, organization_id: int) -> Organization | None:
     return await session.get(Organization, organization_id)
+
+
+async def existing(session: AsyncSession, organization_id: int) -> Organization:
+    """The organization of a signed-in viewer or a stored row, which must exist;
+    LookupError (an internal error, not the caller's) when it does not."""
+    org = await session.get(Organization, organization_id)
+    if org is None:
+        raise LookupError(f"No organization {organization_id}.")
+    return org

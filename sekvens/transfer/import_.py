@@ -545,7 +545,8 @@ class _Import:
                 continue
             try:
                 if result.action == ImportAction.UPDATE:
-                    assert result.sequence is not None
+                    if result.sequence is None:  # planning pairs UPDATE with the sequence
+                        raise ValueError(f"Sequence {i} is to be updated but none was found.")
                     row = await self._update(result.sequence, norm)
                 else:
                     row = await self._create(norm, result)
@@ -664,7 +665,8 @@ class _Import:
                             i,
                         )
                     continue
-                assert parent is not None
+                if parent is None:  # str.split gives at least one segment
+                    raise ValueError(f"Tag path '{path}' has no segment.")
                 out[path] = parent
         return out
 
