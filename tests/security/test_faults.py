@@ -141,7 +141,7 @@ async def test_connection_killed_mid_query_gives_a_clean_error(
 ) -> None:
     from sekvens.resolvers import query
 
-    original = query.organizations.get
+    original = query.organizations.existing
 
     async def slow(session: Any, pk: int) -> Any:
         await session.execute(text("SELECT pg_sleep(30) /* sekvens-fault */"))
@@ -149,7 +149,7 @@ async def test_connection_killed_mid_query_gives_a_clean_error(
 
     async with serving(pg) as client:
         api = await make_org(client, pg)
-        monkeypatch.setattr(query.organizations, "get", slow)
+        monkeypatch.setattr(query.organizations, "existing", slow)
         request = asyncio.ensure_future(gql(client, api, ORGANIZATION))
         await wait_for_query(pg, "%sekvens-fault%")
         assert await terminate(pg, "%sekvens-fault%") == 1

@@ -215,14 +215,14 @@ async def test_a_slow_query_times_out_and_the_next_one_runs(
 ) -> None:
     from sekvens.resolvers import query
 
-    original = query.organizations.get
+    original = query.organizations.existing
 
     async def slow(session: Any, pk: int) -> Any:
         await asyncio.sleep(5)
         return await original(session, pk)
 
     async with client(db, operation_timeout_seconds=0.2) as c:
-        monkeypatch.setattr(query.organizations, "get", slow)
+        monkeypatch.setattr(query.organizations, "existing", slow)
         response = await post(c, api, {"query": "{ organization { name } }"})
         assert response.status_code == 200
         [error] = response.json()["errors"]
