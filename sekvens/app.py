@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -14,6 +15,7 @@ from typing import Any
 import anyio
 from graphql import GraphQLError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -45,6 +47,7 @@ from sekvens.resolvers.context import Context, Viewer
 from sekvens.services import Services
 from sekvens.storage import migrate, tokens, users
 from sekvens.storage.db import Database
+from sekvens.storage.types import utcnow
 from sekvens.tracking_endpoints import TrackingEndpoints
 
 log = logging.getLogger("sekvens")
@@ -76,6 +79,8 @@ JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 #: Outside strings, valid JSON holds brackets and these; brackets become +1 and -1.
 JSON_BRACKETS = str.maketrans("[]{}", "()()", ",: \t\n\r0123456789.eE+-truefalsn")
 BRACKET_DEPTH = {"(": 1, ")": -1}
+#: /readyz's one statement (Alembic's version table).
+VERSION_QUERY = "SELECT version_num FROM alembic_version"
 
 
 class MalformedJSON(json.JSONDecodeError):
@@ -107,23 +112,44 @@ def _nested_deeper(text: str, limit: int) -> bool:
 
 
 async def authenticate(services: Services, authorization: str | None) -> Viewer | None:
-    """The viewer behind `Authorization: Bearer <token>`; None without a header."""
+    """The viewer behind `Authorization: Bearer <token>`; None without a header.
+
+    A token verified in the last `auth_cache_seconds` comes from the cache (no statement); a
+    change to it or its user (revoked, deactivated, new roles) drops it at once."""
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Use 'Authorization: Bearer <token>'.")
+    plaintext = token.strip()
+    cache = services.auth_cache
+    digest = tokens.hash_token(plaintext)
+    entry = cache.get(digest) if cache.enabled else None
+    if entry is not None:
+        last_used = entry.last_used_at
+        now = utcnow()
+        if last_used is None or now - last_used >= tokens.TOUCH_INTERVAL:
+            entry.last_used_at = now
+            async with services.db.session(write=True) as session, session.begin():
+                await tokens.touch(session, entry.token_id)
+        viewer: Viewer = entry.value
+        return viewer
+    generation = cache.generation
     async with services.db.session() as session:
-        found = await tokens.authenticate(session, token.strip())
+        found = await tokens.authenticate(session, plaintext)
         if found is None:
             raise Unauthenticated("The token is wrong, revoked or expired.")
         roles = (await users.roles_of(session, [found.user.id]))[found.user.id]
+    last_used = found.last_used_at
     if found.needs_touch:
+        last_used = utcnow()
         async with services.db.session(write=True) as session, session.begin():
             await tokens.touch(session, found.token_id)
-    return Viewer(
+    viewer = Viewer(
         found.user.id, found.user.organization_id, frozenset(roles), found.token_id, found.scopes
     )
+    cache.put(digest, generation, viewer, found, found.expires_at, last_used)
+    return viewer
 
 
 class _RequestAdapter(StarletteRequestAdapter):
@@ -359,8 +385,18 @@ def create_app(
     settings = settings or Settings.from_env()
     db = db or Database(settings)
     engine, tracker = build_engine(settings, db, registry, clock)
+    auth_cache: tokens.AuthCache[Viewer] = tokens.AuthCache(
+        settings.auth_cache_seconds, is_sqlite=db.is_sqlite
+    )
+    auth_cache.listening = lambda: engine.bus.listening  # PostgreSQL: drops from others
+    engine.bus.auth_listeners.append(auth_cache.drop)
     services = Services(
-        settings=settings, db=db, metrics=Metrics(), registry=engine.runner.registry, engine=engine
+        settings=settings,
+        db=db,
+        metrics=Metrics(),
+        registry=engine.runner.registry,
+        engine=engine,
+        auth_cache=auth_cache,
     )
     graphql = GraphQLApp(
         services,
@@ -374,11 +410,21 @@ def create_app(
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
+    head: list[str | None] = []  # the newest migration, read from the scripts once
+
     async def readyz(_: Request) -> Response:
+        """One statement: the database answers and is at this version's newest migration."""
         try:
-            async with db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            migrated = await migrate.is_up_to_date(db.engine)
+            if not head:
+                head.append(migrate.head_revision())
+            try:
+                async with db.engine.connect() as conn:
+                    found: list[str | None] = list(
+                        (await conn.execute(text(VERSION_QUERY))).scalars()
+                    )
+                migrated = found == head
+            except DBAPIError:  # no version table, or the database is down: ask Alembic
+                migrated = await migrate.is_up_to_date(db.engine)
         except Exception as e:  # a database that is down is the answer, not a crash
             log.warning("readiness check failed: %s", e)
             return JSONResponse({"ready": False, "database": "unreachable"}, 503)
@@ -397,6 +443,11 @@ def create_app(
         await engine.bus.start()  # PostgreSQL: LISTEN for other processes' changes
         stop = asyncio.Event()
         task = asyncio.create_task(engine.serve(stop)) if worker else None
+        if settings.gc_freeze:
+            # What start-up built (schema, plugins, SQLAlchemy's mappers and caches) lives as
+            # long as the process: out of the collector's way, full collections stay cheap.
+            gc.collect()
+            gc.freeze()
         yield
         stop.set()
         if task is not None:

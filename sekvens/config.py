@@ -75,6 +75,13 @@ class Settings:
     public_url: str | None = None
     #: Signs tracking links; generated next to an SQLite database when unset (docs/email.md).
     secret_key: str | None = field(default=None, repr=False)
+    #: How long a verified API token is kept in memory (changes drop it at once); 0: off.
+    auth_cache_seconds: float = 60.0
+    #: PostgreSQL connections each process keeps open, and how many more it may open at peaks.
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
+    #: Move what start-up built out of the garbage collector's way (gc.freeze) once started.
+    gc_freeze: bool = True
 
     @property
     def async_url(self) -> str:
@@ -157,6 +164,12 @@ class Settings:
             "smtp_timeout_seconds": float(e.get("SEKVENS_SMTP_TIMEOUT", cls.smtp_timeout_seconds)),
             "public_url": (e.get("SEKVENS_PUBLIC_URL") or "").rstrip("/") or None,
             "secret_key": e.get("SEKVENS_SECRET_KEY") or None,
+            "auth_cache_seconds": float(
+                e.get("SEKVENS_AUTH_CACHE_SECONDS", cls.auth_cache_seconds)
+            ),
+            "db_pool_size": int(e.get("SEKVENS_DB_POOL_SIZE", cls.db_pool_size)),
+            "db_max_overflow": int(e.get("SEKVENS_DB_MAX_OVERFLOW", cls.db_max_overflow)),
+            "gc_freeze": _bool(e.get("SEKVENS_GC_FREEZE", "1")),
         }
         values.update(overrides)
         return cls(**values)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sekvens.config import Settings
 from sekvens.engine.worker import Engine
 from sekvens.metrics import Metrics
 from sekvens.plugins.registry import Registry
 from sekvens.storage.db import Database
+from sekvens.storage.tokens import AuthCache
 
 
 @dataclass
@@ -20,3 +22,5 @@ class Services:
     metrics: Metrics
     registry: Registry
     engine: Engine
+    #: Verified tokens (hash -> Viewer), briefly; see AuthCache.
+    auth_cache: AuthCache[Any]

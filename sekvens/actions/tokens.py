@@ -86,6 +86,7 @@ async def revoke_token(session: AsyncSession, actor: Actor, token_id: int) -> Ap
     ):
         raise DomainError.of(ErrorCode.NOT_FOUND, "No such token.", ["tokenId"])
     await token_store.revoke(session, token)
+    await token_store.changed(session, token_ids=[token.id])  # cached verifications drop
     audit.record(
         session, actor.organization_id, actor.user_id, "token.revoked", "api_token", token.id
     )

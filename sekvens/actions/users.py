@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.roles import ADMINISTRATORS, Actor, Role
 from sekvens.storage import audit, organizations
+from sekvens.storage import tokens as token_store
 from sekvens.storage import users as user_store
 from sekvens.storage.tables import User
 
@@ -81,6 +82,8 @@ async def update_user(
             ErrorCode.INVALID_VALUE, "You can't deactivate yourself.", ["isActive"]
         )
     await user_store.update_user(session, user, name, time_zone, working_hours, is_active)
+    if is_active is not None:  # a deactivated user's cached tokens drop
+        await token_store.changed(session, user_ids=[user.id])
     audit.record(session, actor.organization_id, actor.user_id, "user.updated", "user", user.id)
     return user
 
@@ -91,6 +94,7 @@ async def set_user_roles(
     """Replace a user's roles; the organization keeps at least one active administrator."""
     user = await get_user(session, actor, user_id)
     parsed = await user_store.set_roles(session, user, roles)
+    await token_store.changed(session, user_ids=[user.id])  # cached roles drop
     if Role.SYSTEM_ADMINISTRATOR not in parsed and not await user_store.count_admins(
         session, actor.organization_id
     ):

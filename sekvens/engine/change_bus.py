@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from sekvens.config import async_database_url
+from sekvens.storage import tokens as token_store
 from sekvens.storage.tables import Activity, ActivityAssignee, Connection
 
 log = logging.getLogger("sekvens.notify")
@@ -326,6 +327,9 @@ class ChangeBus:
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self._listening: asyncio.Event | None = None
+        #: Called with (user ids, token ids) of other processes' authentication changes
+        #: (token_store.AUTH_CHANNEL), and with (None, []) on each (re)connect: forget all.
+        self.auth_listeners: list[Callable[[list[int] | None, list[int]], None]] = []
 
     @classmethod
     def for_database(cls, database_url: str) -> ChangeBus:
@@ -409,6 +413,8 @@ class ChangeBus:
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
                 await conn.add_listener(self.channel, self._on_notify)
+                await conn.add_listener(token_store.AUTH_CHANNEL, self._on_auth)
+                self._auth_changed(None, [])  # what changed while nobody listened is unknown
                 listening.set()
                 backoff = 0.5
                 log.info("listening for changes on channel %s", self.channel)
@@ -429,6 +435,19 @@ class ChangeBus:
                         await asyncio.shield(conn.close(timeout=2))
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
+
+    def _on_auth(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            user_ids, token_ids = token_store.auth_payload(payload)
+        except (ValueError, TypeError):
+            log.warning("ignoring a malformed auth notification: %.200s", payload)
+            self._auth_changed(None, [])
+            return
+        self._auth_changed(user_ids, token_ids)
+
+    def _auth_changed(self, user_ids: list[int] | None, token_ids: list[int]) -> None:
+        for listener in list(self.auth_listeners):
+            listener(user_ids, token_ids)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:

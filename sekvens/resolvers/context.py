@@ -16,6 +16,7 @@ from sekvens.resolvers.loaders import Loaders
 from sekvens.resolvers.sequence_loaders import SequenceLoaders
 from sekvens.services import Services
 from sekvens.storage.audit import TOKEN_KEY
+from sekvens.storage.tokens import CACHE_KEY
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Context:
             if self._over:
                 raise RuntimeError("The request is over: its database session is closed.")
             self._session = self.services.db.session(write=self.writing)
+            self._session.info[CACHE_KEY] = self.services.auth_cache  # changes drop entries
             if self.viewer_or_none is not None:  # audit entries name the token
                 self._session.info[TOKEN_KEY] = self.viewer_or_none.token_id
         return self._session
