@@ -4,17 +4,15 @@
 
 Runs the engine scenario's data (`bench.engine`, a smaller number of due connections)
 through the engine as it is, then with the changes that `bench/NOTES.md` asks for applied
-one after another as monkeypatches in the worker process (sekvens' files are untouched):
+one after another as monkeypatches in the worker process (sekvens' files are untouched).
+The template cache (7), the assignees per batch (8), the batch's prefetched activities,
+outbox keys and events (9) and no savepoint per connection (10) are in the engine now
+(sekvens/engine/runner.py, worker.py); what is left to measure is
 
-1. templates: compiled Jinja templates cached by source (`sekvens.domain.templates`);
-2. assignees: the assignment rule resolved once per connection per batch, for the whole
-   batch in one `parties_for` call, and the assignees' users loaded in one query;
-3. prefetch: each batch loads its connections' activities, outbox keys and which of their
-   activities have engagement events up front, so `previous_activity`, the idempotency
-   checks and `replay_events` need no query per connection;
-4. no savepoint: no SAVEPOINT per connection (a failing batch would be retried with them);
-5. one flush per batch: the runner's flushes wait for the end of the batch, so its rows go
+- one flush per batch (11): the runner's flushes wait for the end of the batch, so its rows go
    out as a few executemany INSERTs and UPDATEs (assignees get their activity ids then).
+   It needs the session wrapper of the former prefetch patch (`_Prefetched`), whose
+   idempotency answers are now redundant with the batch's own.
 
 Each variant runs in its own process on a fresh copy of the data; the raw baseline
 (`bench.engine_worker baseline`) runs on the same connections. The patches follow the
@@ -25,11 +23,9 @@ they may stop applying (the experiment then says so and stops).
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import sys
 import time
-from collections import defaultdict
 from typing import Any
 
 from bench import common
@@ -38,81 +34,11 @@ SCENARIO = "engine_experiments"
 TITLE = "Engine: what the proposed changes would gain (experiments)"
 VARIANTS = [
     "as is",
-    "+ template cache",
-    "+ assignees per batch",
-    "+ prefetch",
-    "+ no savepoint",
     "+ one flush per batch",
 ]
 
 
 # --- The patches ---------------------------------------------------------------------------
-
-
-def patch_templates() -> None:
-    from sekvens.domain import templates
-
-    env = templates._ENV
-    original = env.from_string
-    compiled: dict[str, Any] = {}
-    parse = templates._parse
-
-    def cached_render(source: str, fields: Any) -> str:
-        template = compiled.get(source)
-        if template is None:
-            template = compiled[source] = original(parse(source))
-        try:
-            return template.render(dict(fields))
-        except Exception:  # the original's error handling, by calling it
-            return render(source, fields)
-
-    render = templates.render_template
-    template_fields = templates.template_fields
-    cached_fields = functools.lru_cache(maxsize=1024)(lambda s: frozenset(template_fields(s)))
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("sekvens"):
-            if getattr(module, "render_template", None) is render:
-                module.render_template = cached_render  # type: ignore[attr-defined]
-            if getattr(module, "template_fields", None) is template_fields:
-                module.template_fields = lambda s: set(cached_fields(s))  # type: ignore[attr-defined]
-
-
-def patch_assignees() -> None:
-    from sqlalchemy import select
-
-    from sekvens.domain.assignment import AssignmentRule, resolve
-    from sekvens.engine.runner import Batch, Runner
-    from sekvens.storage import parties
-    from sekvens.storage.tables import User
-
-    load, assignees = Batch.load, Runner.assignees
-
-    async def batch_load(self: Any, conns: Any) -> None:
-        await load(self, conns)
-        cache = self.__dict__.setdefault("_assignees", {})
-        groups: dict[tuple[int, int | None], list[Any]] = defaultdict(list)
-        for c in conns:
-            groups[(c.sequence_id, c.connected_by_id)].append(c)
-        for (seq_id, by), group in groups.items():
-            seq = self.sequences[seq_id]
-            rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
-            records = [self.records[c.record_id] for c in group]
-            found = await parties.parties_for(
-                self.session, group[0].organization_id, records, rule, by
-            )
-            for c in group:
-                cache[c.id] = resolve(rule, found[c.record_id])
-        wanted = {a[0] for a in cache.values() if a} - set(self.users)
-        if wanted:
-            for user in await self.session.scalars(select(User).where(User.id.in_(wanted))):
-                self.users[user.id] = user
-
-    async def cached(self: Any, batch: Any, conn: Any) -> list[int]:
-        found = batch.__dict__.get("_assignees", {}).get(conn.id)
-        return found if found is not None else await assignees(self, batch, conn)
-
-    Batch.load = batch_load  # type: ignore[method-assign]
-    Runner.assignees = cached  # type: ignore[method-assign]
 
 
 class _Prefetched:
@@ -308,22 +234,6 @@ def patch_prefetch() -> None:
     Runner.create_activity = create_activity  # type: ignore[method-assign]
 
 
-def patch_no_savepoint() -> None:
-    from sekvens.engine.worker import Engine
-
-    async def process(self: Any, session: Any, conns: Any) -> None:
-        batch = self.runner.batch(session)
-        await batch.load(conns)
-        for conn in conns:
-            if conn.status == "PAUSED":
-                conn.status, conn.resume_at = "CONNECTED", None
-                if conn.next_run_at is not None:
-                    conn.next_run_at = max(conn.next_run_at, self.clock.now())
-            await self.runner.advance(batch, conn)
-
-    Engine.process = process  # type: ignore[method-assign]
-
-
 def patch_one_flush() -> None:
     """Writes wait for the end of the batch: one flush (executemany INSERTs and UPDATEs)."""
     from sekvens.engine.runner import Batch
@@ -355,13 +265,12 @@ def patch_one_flush() -> None:
     Engine.process = one_flush  # type: ignore[method-assign]
 
 
-PATCHES = [
-    patch_templates,
-    patch_assignees,
-    patch_prefetch,
-    patch_no_savepoint,
-    patch_one_flush,
-]
+def patch_prefetch_and_one_flush() -> None:
+    patch_prefetch()
+    patch_one_flush()
+
+
+PATCHES = [patch_prefetch_and_one_flush]
 
 
 # --- Child: one variant --------------------------------------------------------------------

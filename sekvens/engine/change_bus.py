@@ -192,10 +192,11 @@ class _Tracker:
     # --- Collecting -----------------------------------------------------------------------
 
     def after_flush(self, session: Session, _context: Any) -> None:
-        for obj in (*session.new, *session.dirty, *session.deleted):
+        dirty = session.dirty  # a walk of the identity map: once per flush, not per object
+        for obj in (*session.new, *dirty, *session.deleted):
             if not isinstance(obj, Connection | Activity | ActivityAssignee):
                 continue
-            if obj in session.dirty and not session.is_modified(obj):
+            if obj in dirty and not session.is_modified(obj):
                 continue
             if isinstance(obj, Connection):
                 self._connection(obj.id, obj.sequence_id)

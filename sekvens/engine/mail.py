@@ -54,6 +54,7 @@ class OutboxMail:
         deliver: bool,
         default_from: str | None = None,
         do_not_email: bool = False,
+        sent: dict[str, str] | None = None,
     ):
         self.session = session
         self.organization_id = organization_id
@@ -62,12 +63,21 @@ class OutboxMail:
         self.deliver = deliver
         self.default_from = default_from
         self.do_not_email = do_not_email
+        #: The idempotency keys and message ids of the connection's messages, when the
+        #: caller loaded them (the engine's batch): a key "<connection id>:..." not in it
+        #: was not sent, so it needs no query.
+        self.sent = sent
 
     async def send(self, message: MailMessage) -> str:
         key = message.idempotency_key or uuid.uuid4().hex
-        existing = await self.session.scalar(
-            select(OutboxMessage.message_id).where(OutboxMessage.idempotency_key == key)
-        )
+        if self.sent is not None and key in self.sent:
+            return self.sent[key]
+        if self.sent is not None and key.startswith(f"{self.connection_id}:"):
+            existing = None
+        else:
+            existing = await self.session.scalar(
+                select(OutboxMessage.message_id).where(OutboxMessage.idempotency_key == key)
+            )
         if existing is not None:
             return existing
         check_size(message)
@@ -94,4 +104,6 @@ class OutboxMail:
             )
         )
         await self.session.flush()
+        if self.sent is not None:
+            self.sent[key] = message_id
         return message_id

@@ -63,6 +63,7 @@ from sekvens.storage.tables import (
     ActivityAssignee,
     Connection,
     Organization,
+    OutboxMessage,
     Record,
     Sequence,
     SequenceVersion,
@@ -83,6 +84,27 @@ class WorkingTime(TypedDict):
     time_zone: str
     working_hours: Seq[Mapping[str, Any]]
     holidays: Seq[str]
+
+
+def activity_view(
+    step_key: str,
+    step_type: str,
+    kind: str | None,
+    status: str,
+    outcome: str | None,
+    message_id: str | None,
+    closed_at: datetime | None,
+) -> ActivityView:
+    """An activity as `ExecutionContext.previous_activity` shows it."""
+    return ActivityView(
+        step_key=step_key,
+        type=step_type,
+        activity_kind=ActivityKind(kind) if kind else None,
+        status=ViewStatus(status if status != ActivityStatus.CANCELED else ViewStatus.SKIPPED),
+        outcome=outcome,
+        message_id=message_id,
+        closed_at=closed_at,
+    )
 
 
 def event_view(row: EngagementEventRow) -> EngagementEvent:
@@ -109,6 +131,22 @@ class Batch:
     users: dict[int, User] = field(default_factory=dict)
     #: Assignees per connection, resolved once per batch (a step asks several times).
     assignees: dict[int, list[int]] = field(default_factory=dict)
+    #: Assignees of the batch's connections resolved in `load` with one `parties_for` per
+    #: sequence; taken into `assignees` at a connection's first ask, dropped for a record
+    #: whose fields a step changes before then (`Updater.set_field`).
+    prefetched: dict[int, list[int]] = field(default_factory=dict)
+    #: Record id of each of the batch's connections.
+    conn_records: dict[int, int] = field(default_factory=dict)
+    #: The latest activity of each (connection, step) of the batch (`previous_activity`).
+    latest: dict[tuple[int, str], ActivityView] = field(default_factory=dict)
+    #: Idempotency keys of the batch's connections' activities and outbox messages (with
+    #: the message id): the "done already?" checks need no query.
+    activity_keys: set[str] = field(default_factory=set)
+    outbox: dict[str, str] = field(default_factory=dict)
+    #: (connection, step) whose activity has engagement events (`replay_events`).
+    with_events: set[tuple[int, str]] = field(default_factory=set)
+    #: Connections whose rows above were loaded.
+    loaded: set[int] = field(default_factory=set)
 
     async def load(self, conns: Seq[Connection]) -> None:
         s = self.session
@@ -139,6 +177,75 @@ class Batch:
                     graph = SequenceGraph(seq_store.to_steps(steps), self.registry.shape)
                     cached = self.cache[version_id] = (created[version_id], graph)
                 self.graphs[version_id] = cached[1]
+        await self._prefetch([c for c in conns if c.id not in self.loaded])
+
+    async def _prefetch(self, conns: Seq[Connection]) -> None:
+        """What the steps of `conns` would otherwise ask one connection at a time."""
+        if not conns:
+            return
+        s = self.session
+        ids = [c.id for c in conns]
+        self.loaded.update(ids)
+        for c in conns:
+            self.conn_records[c.id] = c.record_id
+        rows = await s.execute(
+            select(
+                Activity.id,
+                Activity.connection_id,
+                Activity.step_key,
+                Activity.step_type,
+                Activity.activity_kind,
+                Activity.status,
+                Activity.outcome,
+                Activity.message_id,
+                Activity.closed_at,
+                Activity.idempotency_key,
+            )
+            .where(Activity.connection_id.in_(ids))
+            .order_by(Activity.id)
+        )
+        for row in rows:
+            self.activity_keys.add(row.idempotency_key)
+            self.latest[(row.connection_id, row.step_key)] = activity_view(
+                row.step_key,
+                row.step_type,
+                row.activity_kind,
+                row.status,
+                row.outcome,
+                row.message_id,
+                row.closed_at,
+            )
+        outbox = select(OutboxMessage.idempotency_key, OutboxMessage.message_id).where(
+            OutboxMessage.connection_id.in_(ids)
+        )
+        self.outbox.update({key: message_id for key, message_id in await s.execute(outbox)})
+        events = (
+            select(Activity.connection_id, Activity.step_key)
+            .join(EngagementEventRow, EngagementEventRow.activity_id == Activity.id)
+            .where(Activity.connection_id.in_(ids))
+            .distinct()
+        )
+        self.with_events.update((cid, key) for cid, key in await s.execute(events))
+        groups: dict[tuple[int, int, int | None], list[Connection]] = {}
+        for c in conns:
+            groups.setdefault((c.organization_id, c.sequence_id, c.connected_by_id), []).append(c)
+        for (org_id, seq_id, by), group in groups.items():
+            seq = self.sequences[seq_id]
+            rule = AssignmentRule.of(seq.assign_to, seq.assign_field, seq.member_condition or {})
+            records = list({c.record_id: self.records[c.record_id] for c in group}.values())
+            found = await parties.parties_for(s, org_id, records, rule, by)
+            for c in group:
+                self.prefetched[c.id] = resolve(rule, found[c.record_id])
+        wanted = {u for found in self.prefetched.values() for u in found[:1]} - set(self.users)
+        if wanted:
+            for user in await s.scalars(select(User).where(User.id.in_(wanted))):
+                self.users[user.id] = user
+
+    def record_changed(self, record_id: int) -> None:
+        """A step changed the record's fields: its connections' assignees are resolved again."""
+        for conn_id, rid in self.conn_records.items():
+            if rid == record_id:
+                self.prefetched.pop(conn_id, None)
 
     async def user(self, user_id: int) -> User | None:
         if user_id not in self.users:
@@ -163,6 +270,7 @@ class Updater:
         if problem:
             raise ValueError(problem.message)
         self.record.fields = {**self.record.fields, name: value}
+        self.batch.record_changed(self.record.id)
         audit.record(
             self.batch.session,
             self.record.organization_id,
@@ -297,6 +405,8 @@ class Runner:
         """Events that happened before the condition was reached count too (an open during
         the wait before it, say): hand them over in order until the condition moves on."""
         waiting_at = conn.current_step_key
+        if conn.id in batch.loaded and (conn.id, activity_step) not in batch.with_events:
+            return
         stored = await batch.session.scalars(
             select(EngagementEventRow)
             .join(Activity, Activity.id == EngagementEventRow.activity_id)
@@ -422,6 +532,7 @@ class Runner:
                 self.deliver_mail,
                 sender.email if sender else None,
                 do_not_email=record.fields.get(DO_NOT_EMAIL_FIELD) is True,
+                sent=batch.outbox if conn.id in batch.loaded else None,
             ),
             records=Updater(batch, record, info, step.key),
             idempotency_key=f"{conn.id}:{step.key}",
@@ -436,6 +547,8 @@ class Runner:
         for k in graph.ancestors(key):
             if graph.shape(k).activity_kind is None:
                 continue
+            if conn.id in batch.loaded:
+                return batch.latest.get((conn.id, k))
             row = await batch.session.scalar(
                 select(Activity)
                 .where(Activity.connection_id == conn.id, Activity.step_key == k)
@@ -444,21 +557,22 @@ class Runner:
             )
             if row is None:
                 return None
-            return ActivityView(
-                step_key=k,
-                type=row.step_type,
-                activity_kind=ActivityKind(row.activity_kind) if row.activity_kind else None,
-                status=ViewStatus(
-                    row.status if row.status != ActivityStatus.CANCELED else ViewStatus.SKIPPED
-                ),
-                outcome=row.outcome,
-                message_id=row.message_id,
-                closed_at=row.closed_at,
+            return activity_view(
+                k,
+                row.step_type,
+                row.activity_kind,
+                row.status,
+                row.outcome,
+                row.message_id,
+                row.closed_at,
             )
         return None
 
     async def assignees(self, batch: Batch, conn: Connection) -> list[int]:
         if conn.id in batch.assignees:
+            return batch.assignees[conn.id]
+        if conn.id in batch.prefetched:
+            batch.assignees[conn.id] = batch.prefetched.pop(conn.id)
             return batch.assignees[conn.id]
         seq = batch.sequences[conn.sequence_id]
         record = batch.records[conn.record_id]
@@ -502,7 +616,10 @@ class Runner:
         """The step's activity with `fields`, written now; None when the step has one
         already (its idempotency key is the connection and the step)."""
         key = f"{conn.id}:{step.key}"
-        if await batch.session.scalar(select(Activity.id).where(Activity.idempotency_key == key)):
+        if conn.id in batch.loaded:
+            if key in batch.activity_keys:
+                return None
+        elif await batch.session.scalar(select(Activity.id).where(Activity.idempotency_key == key)):
             return None
         activity = Activity(
             organization_id=conn.organization_id,
@@ -519,6 +636,16 @@ class Runner:
         )
         batch.session.add(activity)
         await batch.session.flush()
+        batch.activity_keys.add(key)
+        batch.latest[(conn.id, step.key)] = activity_view(
+            step.key,
+            step.type,
+            activity.activity_kind,
+            activity.status,
+            activity.outcome,
+            activity.message_id,
+            activity.closed_at,
+        )
         return activity
 
     async def create_activity(

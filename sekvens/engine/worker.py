@@ -100,6 +100,30 @@ class Engine:
         return len(conns) + sent
 
     async def process(self, session: AsyncSession, conns: Seq[Connection]) -> None:
+        """Advance `conns` in one savepoint; only when a connection raises is the batch
+        rolled back to it and run again with a savepoint per connection, so the failing
+        connection ends in ERROR and the others advance (a savepoint per connection would
+        cost two statements each in every batch)."""
+        ids = [c.id for c in conns]
+        try:
+            async with session.begin_nested():
+                await self._advance(session, conns, guarded=False)
+            return
+        except Exception:
+            log.warning("a connection of the batch failed; running the batch again one by one")
+        # The savepoint's rollback expired what the batch changed and dropped what it
+        # added: load the connections as they are in the database again.
+        reloaded = await session.scalars(
+            select(Connection)
+            .where(Connection.id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+        by_id = {c.id: c for c in reloaded}
+        await self._advance(session, [by_id[i] for i in ids if i in by_id], guarded=True)
+
+    async def _advance(
+        self, session: AsyncSession, conns: Seq[Connection], *, guarded: bool
+    ) -> None:
         batch = self.runner.batch(session)
         await batch.load(conns)
         for conn in conns:
@@ -107,11 +131,15 @@ class Engine:
                 conn.status, conn.resume_at = ConnectionStatus.CONNECTED, None
                 if conn.next_run_at is not None:
                     conn.next_run_at = max(conn.next_run_at, self.clock.now())
+            if not guarded:
+                await self.runner.advance(batch, conn)
+                continue
+            conn_id = conn.id  # the savepoint's rollback expires `conn`
             try:
                 async with session.begin_nested():
                     await self.runner.advance(batch, conn)
             except Exception:
-                log.exception("advancing connection %s failed", conn.id)
+                log.exception("advancing connection %s failed", conn_id)
                 await session.refresh(conn)
                 await self.runner.fail(
                     session, conn, "Internal error while running the step; see the server log."
