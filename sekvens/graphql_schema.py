@@ -17,6 +17,7 @@ from sekvens.config import Settings
 from sekvens.resolvers.mutation import Mutation
 from sekvens.resolvers.root import Query
 from sekvens.resolvers.subscriptions import Subscription
+from sekvens.schema import prefetch
 from sekvens.schema.extensions.cost_limit import CostLimiter
 from sekvens.schema.extensions.document_limits import DocumentLimits, bounded_overlap_rule
 from sekvens.schema.extensions.hidden_suggestions import HideSuggestions
@@ -85,7 +86,7 @@ def schema_extensions(settings: Settings, production: bool) -> list[Callable[[],
 def build_schema(production: bool = False, settings: Settings | None = None) -> strawberry.Schema:
     """The schema; `settings` gives the abuse limits (their defaults without it)."""
     settings = settings or Settings()
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -99,3 +100,5 @@ def build_schema(production: bool = False, settings: Settings | None = None) -> 
             ),
         ),
     )
+    prefetch.install(schema)
+    return schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import strawberry
@@ -50,7 +51,10 @@ from sekvens.schema.engine import (
 )
 from sekvens.schema.errors import ApiError, UserError
 from sekvens.schema.pagination import paginate
+from sekvens.schema.prefetch import PREFETCHABLE, node_fields
+from sekvens.schema.records import Record as RecordNode
 from sekvens.schema.relay import Connection, decode_id
+from sekvens.schema.sequences import Sequence as SequenceNode
 from sekvens.storage import audit
 from sekvens.storage.connections import connections_query
 from sekvens.storage.tables import Activity as ActivityRow
@@ -126,6 +130,29 @@ def _id(global_id: str, type_name: str, field: str) -> int:
     return decode_id(global_id, type_name, [field])
 
 
+async def prefetch_activities(ctx: Context, nodes: list[Activity], wanted: set[str]) -> None:
+    """Load the records and sequences of a page of activities together (one batched
+    statement each, through the request's loaders) and store them on the nodes."""
+    wanted = wanted & set(PREFETCHABLE["Activity"])
+    if not nodes or not wanted:
+        return
+    loaders = ctx.engine_loaders
+
+    async def records() -> list[Any]:
+        rows = await loaders.record.load_many([n.row.record_id for n in nodes])
+        return [RecordNode.from_row(r) for r in rows]
+
+    async def sequences() -> list[Any]:
+        rows = await loaders.sequence.load_many([n.row.sequence_id for n in nodes])
+        return [SequenceNode.from_row(r) for r in rows]
+
+    jobs = {"record": records, "sequence": sequences}
+    names = [name for name in jobs if name in wanted]
+    results = await asyncio.gather(*(jobs[name]() for name in names))
+    for i, node in enumerate(nodes):
+        node.prefetched = {name: values[i] for name, values in zip(names, results, strict=True)}
+
+
 @strawberry.type
 class EngineQueries:
     @strawberry.field(
@@ -160,7 +187,9 @@ class EngineQueries:
         if f.due_before is not None:
             stmt = stmt.where(ActivityRow.due_at < f.due_before)
         stmt = stmt.order_by(ActivityRow.due_at, ActivityRow.id)
-        return await paginate(ctx, stmt, Activity.from_row, first, after)
+        page = await paginate(ctx, stmt, Activity.from_row, first, after)
+        await prefetch_activities(ctx, [e.node for e in page.edges], node_fields(info))
+        return page
 
     @strawberry.field(description="Connections of the organization, newest first.")
     async def connections(

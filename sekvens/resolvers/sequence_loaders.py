@@ -21,10 +21,11 @@ from sekvens.domain.errors import Problem
 from sekvens.domain.life_cycles import RUNNING
 from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph
 from sekvens.plugins.registry import Registry
+from sekvens.schema.tags import Tag as GraphTag
 from sekvens.storage import organizations
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
-from sekvens.storage.tables import Connection, SequenceStep, SequenceVersion, Tag
+from sekvens.storage.tables import Connection, SequenceStep, SequenceVersion
 
 
 @dataclass
@@ -109,9 +110,10 @@ class SequenceLoaders:
             )
             return [counts.get(i, 0) for i in ids]
 
-        async def tags(ids: Seq[int]) -> list[list[Tag]]:
-            found = await tag_store.tags_by_sequence(session, ids)
-            return [found.get(i, []) for i in ids]
+        async def tags(ids: Seq[int]) -> list[list[GraphTag]]:
+            # The page's tags and the tags above them: not the organization's whole tree.
+            found, tree = await tag_store.tags_of_sequences(session, ids)
+            return [GraphTag.ordered(tree, found.get(i, ()), partial=True) for i in ids]
 
         self.latest_version = DataLoader(latest)
         self.versions = DataLoader(versions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
@@ -20,6 +21,8 @@ from sekvens.resolvers.query import check_record_type, check_search, context
 from sekvens.resolvers.sequence_loaders import Design
 from sekvens.schema.errors import ApiError
 from sekvens.schema.pagination import paginate
+from sekvens.schema.prefetch import PREFETCHABLE, node_fields
+from sekvens.schema.records import RecordType
 from sekvens.schema.relay import Connection, decode_id, from_global_id, key_of
 from sekvens.schema.sequences import (
     ActivateSequenceInput,
@@ -47,6 +50,7 @@ from sekvens.schema.sequences import (
     UpdateStepInput,
 )
 from sekvens.schema.steps import step_gid, step_of
+from sekvens.schema.users import User
 from sekvens.storage import sequences as store
 from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.storage.tables import SequenceVersion as VersionRow
@@ -193,7 +197,9 @@ class SequenceQueries:
                 modified_before=f.modified_before,
                 order=[(o.field.value, o.direction.value) for o in order_by or []],
             )
-            return await paginate(ctx, stmt, Sequence.from_row, first, after, last, before)
+            page = await paginate(ctx, stmt, Sequence.from_row, first, after, last, before)
+            await prefetch_page(ctx, [e.node for e in page.edges], node_fields(info))
+            return page
 
         try:
             return await run()
@@ -213,6 +219,45 @@ class SequenceQueries:
         if row is None or row.organization_id != ctx.viewer.organization_id:
             return None
         return Sequence.from_row(row)
+
+
+async def prefetch_page(ctx: Context, nodes: list[Sequence], wanted: set[str]) -> None:
+    """Load the related fields `wanted` of a page of sequences together (one batched
+    statement each, through the request's loaders, so they are shared with nodes reached
+    another way) and store them on the nodes (`schema.prefetch`)."""
+    wanted = wanted & set(PREFETCHABLE["Sequence"])
+    if not nodes or not wanted:
+        return
+    ids = [n.row.id for n in nodes]
+    seqs, loaders = ctx.sequence_loaders, ctx.loaders
+
+    async def step_counts() -> list[Any]:
+        versions = await seqs.latest_version.load_many(ids)
+        counts = await seqs.step_counts.load_many([v.id for v in versions if v is not None])
+        it = iter(counts)
+        return [next(it) if v is not None else 0 for v in versions]
+
+    async def record_types() -> list[Any]:
+        rows = await loaders.record_type.load_many([n.row.record_type_id for n in nodes])
+        return [RecordType.from_row(r) for r in rows]
+
+    async def owners() -> list[Any]:
+        owner_ids = [n.row.owner_user_id for n in nodes]
+        rows = await loaders.user.load_many([i for i in owner_ids if i is not None])
+        found = {r.id: User.from_row(r) for r in rows if r is not None}
+        return [found.get(i) if i is not None else None for i in owner_ids]
+
+    jobs: dict[str, Callable[[], Awaitable[list[Any]]]] = {
+        "stepCount": step_counts,
+        "activeConnections": lambda: seqs.active_connections.load_many(ids),
+        "recordType": record_types,
+        "ownerUser": owners,
+        "tags": lambda: seqs.tags.load_many(ids),
+    }
+    names = [name for name in jobs if name in wanted]
+    results = await asyncio.gather(*(jobs[name]() for name in names))
+    for i, node in enumerate(nodes):
+        node.prefetched = {name: values[i] for name, values in zip(names, results, strict=True)}
 
 
 def _step_input(registry: Any, s: Any, i: int) -> GraphStep:

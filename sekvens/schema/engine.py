@@ -146,6 +146,8 @@ class Activity(Node):
     due_at: datetime = strawberry.field(description="When it is due (working time, snoozes).")
     closed_at: datetime | None
     message_id: str | None
+    #: Filled in by up next for its page (`schema.prefetch`): field name -> value.
+    prefetched: strawberry.Private[dict[str, object] | None] = None
 
     @classmethod
     def from_row(cls, row: ActivityRow) -> Activity:

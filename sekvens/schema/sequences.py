@@ -129,6 +129,8 @@ class Sequence(Node):
     created_at: datetime
     modified_at: datetime
     activated_at: datetime | None
+    #: Filled in by the home grid for its page (`schema.prefetch`): field name -> value.
+    prefetched: strawberry.Private[dict[str, object] | None] = None
 
     @classmethod
     def from_row(cls, row: SequenceRow) -> Sequence:
@@ -259,8 +261,8 @@ class Sequence(Node):
 
     @strawberry.field
     async def tags(self, info: Info) -> list[Tag]:
-        rows = await info.context.sequence_loaders.tags.load(self.row.id)
-        return await Tag.many(info, rows)
+        tags: list[Tag] = await info.context.sequence_loaders.tags.load(self.row.id)
+        return tags
 
 
 # --- Inputs and payloads ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Tags: a tree of labels for sequences, with their inputs and payloads.
 
 A `Tag` carries the organization's whole tree (loaded once per request), so its `path`,
-`parent` and `children` cost no further query.
+`parent` and `children` cost no further query; a sequence's tags carry only the tags above
+them (loaded with the page's tags), and load the whole tree for `children` only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from strawberry.types import Info
 from sekvens.domain.tags import SEPARATOR, TagTree
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
-from sekvens.storage.tables import Tag as TagRow
 
 
 async def request_tree(ctx: Any) -> TagTree:
@@ -33,6 +33,8 @@ def tag_gid(tag_id: int) -> str:
 class Tag(Node):
     pk: strawberry.Private[int]
     tree: strawberry.Private[TagTree]
+    #: `tree` holds only some tags and the tags above them: enough for `path` and `parent`.
+    partial: strawberry.Private[bool]
     name: str
     path: str = strawberry.field(
         description="The names from the first level down to this tag, joined by '/'."
@@ -47,33 +49,30 @@ class Tag(Node):
         return Tag.from_tree(self.tree, node.parent_id)
 
     @strawberry.field(description="The tags directly under this one, by name.")
-    def children(self) -> list[Tag]:
-        return [Tag.from_tree(self.tree, c.id) for c in self.tree.children(self.pk)]
+    async def children(self, info: Info) -> list[Tag]:
+        tree = await request_tree(info.context) if self.partial else self.tree
+        return [Tag.from_tree(tree, c.id) for c in tree.children(self.pk)]
 
     @classmethod
-    def from_tree(cls, tree: TagTree, tag_id: int) -> Tag:
+    def from_tree(cls, tree: TagTree, tag_id: int, partial: bool = False) -> Tag:
         node = tree.nodes[tag_id]
         ancestors = tree.ancestors(tag_id)
         return cls(
             id=strawberry.ID(tag_gid(tag_id)),
             pk=tag_id,
             tree=tree,
+            partial=partial,
             name=node.name,
             path=SEPARATOR.join(n.name for n in ancestors),
             depth=len(ancestors),
         )
 
     @classmethod
-    def ordered(cls, tree: TagTree, tag_ids: Iterable[int]) -> list[Tag]:
-        """The tags of `tag_ids` known to `tree`, by path."""
+    def ordered(cls, tree: TagTree, tag_ids: Iterable[int], partial: bool = False) -> list[Tag]:
+        """The tags of `tag_ids` known to `tree`, by path; `partial`: `tree` holds only these
+        tags and the tags above them (their children come from the request's whole tree)."""
         known = [i for i in set(tag_ids) if i in tree]
-        return [cls.from_tree(tree, i) for i in sorted(known, key=tree.path_key)]
-
-    @classmethod
-    async def many(cls, info: Info, rows: Iterable[TagRow]) -> list[Tag]:
-        """Tag rows (for example a sequence's) as `Tag`s, by path, with the request's tree."""
-        tree = await request_tree(info.context)
-        return cls.ordered(tree, (r.id for r in rows))
+        return [cls.from_tree(tree, i, partial) for i in sorted(known, key=tree.path_key)]
 
 
 # Inputs and payloads

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from sekvens.domain.errors import DomainError, ErrorCode
-from sekvens.domain.tags import TagNode, TagTree
+from sekvens.domain.tags import MAX_DEPTH, TagNode, TagTree
 from sekvens.storage.db import rows_matched
 from sekvens.storage.tables import Organization, SequenceTag, Tag
 
@@ -123,6 +125,36 @@ async def tags_by_sequence(
         for sequence_id, tag in rows:
             out[sequence_id].append(tag)
     return dict(out)
+
+
+async def tags_of_sequences(
+    session: AsyncSession, sequence_ids: Iterable[int]
+) -> tuple[dict[int, list[int]], TagTree]:
+    """The tag ids of each sequence, and a tree of only those tags and the tags above them
+    (enough for their paths and parents, not for children): one statement, whose cost
+    follows the sequences asked for, not the organization's tags."""
+    ids = list(set(sequence_ids))
+    out: dict[int, list[int]] = defaultdict(list)
+    nodes: dict[int, TagNode] = {}
+    if not ids:
+        return {}, TagTree(())
+    levels = [aliased(Tag) for _ in range(MAX_DEPTH)]
+    columns: list[Any] = [SequenceTag.sequence_id]
+    for level in levels:
+        columns += [level.id, level.parent_id, level.name]
+    stmt = (
+        select(*columns)
+        .select_from(SequenceTag)
+        .join(levels[0], levels[0].id == SequenceTag.tag_id)
+    )
+    for child, parent in pairwise(levels):
+        stmt = stmt.outerjoin(parent, parent.id == child.parent_id)
+    for row in await session.execute(stmt.where(SequenceTag.sequence_id.in_(ids))):
+        out[row[0]].append(row[1])
+        for i in range(1, len(row), 3):
+            if row[i] is not None and row[i] not in nodes:
+                nodes[row[i]] = TagNode(row[i], row[i + 1], row[i + 2])
+    return dict(out), TagTree(nodes.values())
 
 
 async def check_tag_ids(
