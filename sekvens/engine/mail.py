@@ -55,6 +55,7 @@ class OutboxMail:
         default_from: str | None = None,
         do_not_email: bool = False,
         sent: dict[str, str] | None = None,
+        flush: bool = True,
     ):
         self.session = session
         self.organization_id = organization_id
@@ -67,6 +68,8 @@ class OutboxMail:
         #: caller loaded them (the engine's batch): a key "<connection id>:..." not in it
         #: was not sent, so it needs no query.
         self.sent = sent
+        #: False: the message is written with the caller's other rows (the engine's batch).
+        self.flush = flush
 
     async def send(self, message: MailMessage) -> str:
         key = message.idempotency_key or uuid.uuid4().hex
@@ -83,7 +86,11 @@ class OutboxMail:
         check_size(message)
         if self.do_not_email:
             raise RecipientOptedOut("The record is marked 'do not email'.")
-        if await suppression.is_suppressed(self.session, self.organization_id, message.to):
+        with self.session.no_autoflush:  # nothing pending decides it: no early flush
+            suppressed = await suppression.is_suppressed(
+                self.session, self.organization_id, message.to
+            )
+        if suppressed:
             raise RecipientOptedOut(f"{message.to} is on the organization's suppression list.")
         message_id = f"<{uuid.uuid4().hex}@{MESSAGE_DOMAIN}>"
         self.session.add(
@@ -103,7 +110,8 @@ class OutboxMail:
                 created_at=self.now,
             )
         )
-        await self.session.flush()
+        if self.flush:
+            await self.session.flush()
         if self.sent is not None:
             self.sent[key] = message_id
         return message_id

@@ -147,6 +147,23 @@ class Batch:
     with_events: set[tuple[int, str]] = field(default_factory=set)
     #: Connections whose rows above were loaded.
     loaded: set[int] = field(default_factory=set)
+    #: Writes wait for `write` at the end of the batch (no flush inside a step), so the
+    #: batch's rows go out together; new activities' assignees wait there for their ids.
+    defer: bool = False
+    pending_assignees: list[tuple[Activity, list[int]]] = field(default_factory=list)
+
+    async def write(self) -> None:
+        """Write what the batch deferred: its rows, then the new activities' assignees."""
+        if not self.pending_assignees:
+            return
+        await self.session.flush()
+        self.session.add_all(
+            ActivityAssignee(activity_id=activity.id, user_id=u)
+            for activity, users in self.pending_assignees
+            for u in users
+        )
+        self.pending_assignees.clear()
+        await self.session.flush()
 
     async def load(self, conns: Seq[Connection]) -> None:
         s = self.session
@@ -533,6 +550,7 @@ class Runner:
                 sender.email if sender else None,
                 do_not_email=record.fields.get(DO_NOT_EMAIL_FIELD) is True,
                 sent=batch.outbox if conn.id in batch.loaded else None,
+                flush=not batch.defer,
             ),
             records=Updater(batch, record, info, step.key),
             idempotency_key=f"{conn.id}:{step.key}",
@@ -635,7 +653,8 @@ class Runner:
             **fields,
         )
         batch.session.add(activity)
-        await batch.session.flush()
+        if not batch.defer:
+            await batch.session.flush()
         batch.activity_keys.add(key)
         batch.latest[(conn.id, step.key)] = activity_view(
             step.key,
@@ -676,7 +695,9 @@ class Runner:
             status=ActivityStatus.OPEN,
             due_at=due,
         )
-        if activity is not None:
+        if activity is not None and batch.defer:
+            batch.pending_assignees.append((activity, list(assignees)))
+        elif activity is not None:
             batch.session.add_all(
                 ActivityAssignee(activity_id=activity.id, user_id=u) for u in assignees
             )

@@ -126,6 +126,7 @@ class Engine:
     ) -> None:
         batch = self.runner.batch(session)
         await batch.load(conns)
+        batch.defer = not guarded
         for conn in conns:
             if conn.status == ConnectionStatus.PAUSED:
                 conn.status, conn.resume_at = ConnectionStatus.CONNECTED, None
@@ -144,6 +145,7 @@ class Engine:
                 await self.runner.fail(
                     session, conn, "Internal error while running the step; see the server log."
                 )
+        await batch.write()
 
     async def run_until_idle(self, max_batches: int = 10_000) -> int:
         """Run batches until nothing is due now; returns the connections processed."""

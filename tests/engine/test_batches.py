@@ -15,7 +15,7 @@ from tests.api.test_query_counts import count_statements
 from tests.conftest import Api
 
 #: Statements per connection a batch may send beyond its fixed cost (claim, loads, commit).
-PER_CONNECTION = 9
+PER_CONNECTION = 4
 
 
 async def _sequence(api: Api, name: str) -> dict[str, Any]:
