@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,6 +29,7 @@ from sekvens.domain.roles import SUPERVISORS, Actor, owns_record
 from sekvens.storage import audit, organizations, parties
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import is_postgres
+from sekvens.storage.parties import RecordOwners
 from sekvens.storage.records import RecordFilter, filtered
 from sekvens.storage.tables import (
     Activity,
@@ -41,6 +44,45 @@ from sekvens.storage.tables import (
 )
 
 BULK_MAX = 1000
+
+
+class ConnectableRecord(RecordOwners, Protocol):
+    """What connecting reads of a record: a `Record`, or a `RecordColumns`."""
+
+    @property
+    def organization_id(self) -> int: ...
+    @property
+    def record_type_id(self) -> int: ...
+    @property
+    def is_active(self) -> bool: ...
+
+
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+
+
+class RecordColumns(NamedTuple):
+    """The columns of a record that connecting reads, selected without building a `Record`
+    (bulk connect); `fields` only when the assignment rule reads a field."""
+
+    id: int
+    organization_id: int
+    record_type_id: int
+    is_active: bool
+    owner_user_id: int | None
+    owner_team_id: int | None
+    access_team_id: int | None
+    fields: Mapping[str, Any] = _NO_FIELDS
+
+
+_CONNECT_COLUMNS = (
+    Record.id,
+    Record.organization_id,
+    Record.record_type_id,
+    Record.is_active,
+    Record.owner_user_id,
+    Record.owner_team_id,
+    Record.access_team_id,
+)
 
 
 @dataclass
@@ -90,7 +132,7 @@ async def connect_records(
     session: AsyncSession,
     actor: Actor,
     sequence_id: int,
-    records: Seq[Record | None],
+    records: Seq[ConnectableRecord | None],
     start_at: datetime | None,
     now: datetime,
 ) -> list[ConnectResult]:
@@ -142,12 +184,19 @@ async def connect_by_filter(
     now: datetime,
 ) -> FilterConnectResult:
     """Connect every record of the actor's organization matching `filter`, in chunks of
-    `FILTER_CHUNK` (the session forgets each chunk's rows after it)."""
-    await get_sequence(session, actor, sequence_id, edit=False)  # NOT_FOUND even if none match
-    stmt = filtered(actor.organization_id, filter)
+    `FILTER_CHUNK` (the session forgets each chunk's rows after it). Only the columns
+    connecting reads are loaded, not `Record` entities."""
+    # NOT_FOUND even if none match
+    seq = await get_sequence(session, actor, sequence_id, edit=False)
+    with_fields = bool(seq.assign_field)
+    columns = (*_CONNECT_COLUMNS, Record.fields) if with_fields else _CONNECT_COLUMNS
+    stmt = filtered(actor.organization_id, filter).with_only_columns(*columns)
     out = FilterConnectResult()
     last_id = 0
-    while chunk := list(await session.scalars(stmt.where(Record.id > last_id).limit(FILTER_CHUNK))):
+    while chunk := [
+        RecordColumns._make(row if with_fields else (*row, _NO_FIELDS))
+        for row in await session.execute(stmt.where(Record.id > last_id).limit(FILTER_CHUNK))
+    ]:
         last_id = chunk[-1].id
         results = await connect_records(session, actor, sequence_id, chunk, start_at, now)
         out.matched += len(chunk)
@@ -195,7 +244,7 @@ async def new_connections(
     session: AsyncSession,
     org: Organization,
     seq: Sequence,
-    records: Seq[Record | None],
+    records: Seq[ConnectableRecord | None],
     connected_by_id: int | None,
     start_at: datetime | None,
     now: datetime,

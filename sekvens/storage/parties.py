@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.assignment import AssignmentRule, AssignTo, Member, RecordParties
-from sekvens.storage.tables import Record, TeamMember, User, UserRole
+from sekvens.storage.tables import TeamMember, User, UserRole
+
+
+class RecordOwners(Protocol):
+    """What the assignment reads of a record: a `Record`, or only these columns of one
+    (`fields` is read only when the rule names a field)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def owner_user_id(self) -> int | None: ...
+    @property
+    def owner_team_id(self) -> int | None: ...
+    @property
+    def access_team_id(self) -> int | None: ...
+    @property
+    def fields(self) -> Mapping[str, Any]: ...
 
 
 async def parties_for(
     session: AsyncSession,
     organization_id: int,
-    records: Sequence[Record],
+    records: Sequence[RecordOwners],
     rule: AssignmentRule,
     current_user_id: int | None,
 ) -> dict[int, RecordParties]:

@@ -281,3 +281,52 @@ async def test_quota_and_connect_by_filter(api: Api, engine: Any) -> None:
         {"id": seq["id"]},
     )
     assert data["sequence"]["activeConnections"] == 3
+
+
+async def test_connect_by_filter_with_a_field_rule(api: Api, engine: Any) -> None:
+    """Connecting by filter loads only the record columns it needs, and `fields` when the
+    assignment rule reads a field: the same outcome as connecting the records by id."""
+    owner_id, _ = await seller(api, "s10@example.com")
+    _, manager_token = await seller(api, "manager10@example.com")
+    ids = await leads(api, owner_id, 3)
+    await api.mutate(
+        "upsertRecords",
+        {
+            "records": [
+                {
+                    "recordType": "lead",
+                    "externalId": f"L{i}",
+                    "fields": {"account_manager": "manager10@example.com"},
+                }
+                for i in (0, 2)
+            ]
+        },
+        "createdCount",
+    )
+    outcomes = []
+    for how in ("filter", "ids"):
+        seq = await create(api, f"Field rule by {how}")
+        await add(api, seq, start_id(seq), "core.task", TASK)
+        rule = await api.mutate(
+            "setSequenceAssignment",
+            {"sequenceId": seq["id"], "assignTo": "RECORD_FIELD", "fieldName": "account_manager"},
+            "sequence { id }",
+        )
+        assert rule["errors"] == []
+        await activate(api, seq)
+        if how == "filter":
+            payload = await api.mutate(
+                "connectSequenceByFilter",
+                {"sequenceId": seq["id"], "filter": {"recordType": "lead"}},
+                "matchedCount connectedCount skipped { code count }",
+            )
+            assert payload["errors"] == []
+            assert (payload["matchedCount"], payload["connectedCount"]) == (3, 2)
+            assert payload["skipped"] == [{"code": "NO_ASSIGNEE", "count": 1}]
+        else:
+            await connect(api, seq, ids)
+        outcomes.append({k: v["status"] for k, v in (await connections(api, seq)).items()})
+    assert outcomes[0] == outcomes[1] == {"L0": "CONNECTED", "L2": "CONNECTED"}
+    await engine.run_until_idle()
+    tasks = await up_next(api, manager_token)
+    assert sorted(t["record"]["externalId"] for t in tasks) == ["L0", "L0", "L2", "L2"]
