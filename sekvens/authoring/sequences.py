@@ -101,9 +101,9 @@ async def checker_for(
 ) -> Checker:
     infos = await record_types.load_infos(session, org.id)
     by_id: dict[str, SequenceInfo] = {}
-    for s, type_name in await store.infos(session, org.id):
-        active = s.status == SequenceStatus.ACTIVE
-        info = SequenceInfo(sequence_gid(s.id), s.key, s.name, type_name, active)
+    for pk, key, name, status, type_name in await store.lookup(session, org.id):
+        active = status == SequenceStatus.ACTIVE
+        info = SequenceInfo(sequence_gid(pk), key, name, type_name, active)
         by_id[info.id] = by_id[info.key] = info
     return Checker(
         registry=registry,

@@ -19,13 +19,13 @@ from sekvens.authoring.checks import Checker
 from sekvens.authoring.sequences import checker_for, sequence_gid
 from sekvens.domain.errors import Problem
 from sekvens.domain.life_cycles import RUNNING
-from sekvens.domain.sequence_graph import START_TYPE, SequenceGraph
+from sekvens.domain.sequence_graph import SequenceGraph
 from sekvens.plugins.registry import Registry
 from sekvens.schema.tags import Tag as GraphTag
 from sekvens.storage import organizations
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
-from sekvens.storage.tables import Connection, SequenceStep, SequenceVersion
+from sekvens.storage.tables import Connection, SequenceVersion
 
 
 @dataclass
@@ -86,16 +86,8 @@ class SequenceLoaders:
             found = await store.steps_of(session, ids)
             return [found.get(i, []) for i in ids]
 
-        async def step_counts(ids: Seq[int]) -> list[int]:
-            counts = dict(
-                (
-                    await session.execute(
-                        select(SequenceStep.version_id, func.count())
-                        .where(SequenceStep.version_id.in_(ids), SequenceStep.type != START_TYPE)
-                        .group_by(SequenceStep.version_id)
-                    )
-                ).all()
-            )
+        async def sequence_step_counts(ids: Seq[int]) -> list[int]:
+            counts = await store.step_counts(session, ids)
             return [counts.get(i, 0) for i in ids]
 
         async def active(ids: Seq[int]) -> list[int]:
@@ -119,7 +111,8 @@ class SequenceLoaders:
         self.versions = DataLoader(versions)
         self.version = DataLoader(version)
         self.steps = DataLoader(steps)
-        self.step_counts = DataLoader(step_counts)
+        #: sequence id -> steps of its newest version (START not counted)
+        self.sequence_step_counts = DataLoader(sequence_step_counts)
         self.active_connections = DataLoader(active)
         self.tags = DataLoader(tags)
         self._org_id = org_id

@@ -231,12 +231,6 @@ async def prefetch_page(ctx: Context, nodes: list[Sequence], wanted: set[str]) -
     ids = [n.row.id for n in nodes]
     seqs, loaders = ctx.sequence_loaders, ctx.loaders
 
-    async def step_counts() -> list[Any]:
-        versions = await seqs.latest_version.load_many(ids)
-        counts = await seqs.step_counts.load_many([v.id for v in versions if v is not None])
-        it = iter(counts)
-        return [next(it) if v is not None else 0 for v in versions]
-
     async def record_types() -> list[Any]:
         rows = await loaders.record_type.load_many([n.row.record_type_id for n in nodes])
         return [RecordType.from_row(r) for r in rows]
@@ -248,7 +242,7 @@ async def prefetch_page(ctx: Context, nodes: list[Sequence], wanted: set[str]) -
         return [found.get(i) if i is not None else None for i in owner_ids]
 
     jobs: dict[str, Callable[[], Awaitable[list[Any]]]] = {
-        "stepCount": step_counts,
+        "stepCount": lambda: seqs.sequence_step_counts.load_many(ids),
         "activeConnections": lambda: seqs.active_connections.load_many(ids),
         "recordType": record_types,
         "ownerUser": owners,

@@ -194,8 +194,8 @@ class Sequence(Node):
 
     @strawberry.field(description="Steps in the newest version, START not counted.")
     async def step_count(self, info: Info) -> int:
-        version = await info.context.sequence_loaders.latest_version.load(self.row.id)
-        return await info.context.sequence_loaders.step_counts.load(version.id)
+        count: int = await info.context.sequence_loaders.sequence_step_counts.load(self.row.id)
+        return count
 
     @strawberry.field(description="Records connected now (running or paused).")
     async def active_connections(self, info: Info) -> int:

@@ -147,6 +147,45 @@ async def infos(session: AsyncSession, organization_id: int) -> list[tuple[Seque
     return [(s, name) for s, name in rows]
 
 
+async def lookup(session: AsyncSession, organization_id: int) -> list[Any]:
+    """(id, key, name, status, record type name) of every sequence of the organization:
+    columns, not entities (the checker's lookup for step rules)."""
+    rows = await session.execute(
+        select(Sequence.id, Sequence.key, Sequence.name, Sequence.status, RecordType.name)
+        .join(RecordType, RecordType.id == Sequence.record_type_id)
+        .where(Sequence.organization_id == organization_id)
+    )
+    return list(rows)
+
+
+async def step_counts(session: AsyncSession, sequence_ids: Iterable[int]) -> dict[int, int]:
+    """Steps (START not counted) of each sequence's newest version: one statement, counted
+    in the database (no version or step rows loaded)."""
+    ids = list(set(sequence_ids))
+    if not ids:
+        return {}
+    newest = (
+        select(SequenceVersion.sequence_id, func.max(SequenceVersion.number).label("n"))
+        .where(SequenceVersion.sequence_id.in_(ids))
+        .group_by(SequenceVersion.sequence_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(SequenceVersion.sequence_id, func.count(SequenceStep.id))
+        .join(
+            newest,
+            (SequenceVersion.sequence_id == newest.c.sequence_id)
+            & (SequenceVersion.number == newest.c.n),
+        )
+        .outerjoin(
+            SequenceStep,
+            (SequenceStep.version_id == SequenceVersion.id) & (SequenceStep.type != START_TYPE),
+        )
+        .group_by(SequenceVersion.sequence_id)
+    )
+    return {sequence_id: count for sequence_id, count in rows}
+
+
 async def by_key(session: AsyncSession, organization_id: int, key: str) -> Sequence | None:
     return await session.scalar(
         select(Sequence).where(Sequence.organization_id == organization_id, Sequence.key == key)
