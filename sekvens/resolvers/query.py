@@ -86,7 +86,13 @@ async def _run(ctx: Context, call: Callable[[], Awaitable[Any]]) -> Any:
 @strawberry.type(description="Who is calling.")
 class Viewer:
     user: User
-    organization: Organization
+    organization_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def organization(self, info: Info) -> Organization:
+        """Read only when asked for: `viewer { user { email } }` makes one statement."""
+        org = await organizations.existing(context(info).reader, self.organization_id)
+        return Organization.from_row(org)
 
     @strawberry.field
     async def roles(self, info: Info) -> list[Role]:
@@ -99,8 +105,7 @@ class CoreQueries:
     async def viewer(self, info: Info) -> Viewer:
         ctx = context(info)
         user = await ctx.loaders.user.load(ctx.viewer.user_id)
-        org = await organizations.existing(ctx.reader, ctx.viewer.organization_id)
-        return Viewer(user=User.from_row(user), organization=Organization.from_row(org))
+        return Viewer(user=User.from_row(user), organization_id=ctx.viewer.organization_id)
 
     @strawberry.field(
         description="Any object by its global id; null when not visible to the viewer."
