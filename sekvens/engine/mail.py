@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.life_cycles import OutboxStatus
+from sekvens.domain.suppression import normalize
 from sekvens.domain.templates import MAX_SUBJECT_OUTPUT, MAX_TEMPLATE_OUTPUT
 from sekvens.plugins.api import MailMessage, RecipientOptedOut
 from sekvens.storage import suppression
@@ -56,6 +57,7 @@ class OutboxMail:
         do_not_email: bool = False,
         sent: dict[str, str] | None = None,
         flush: bool = True,
+        suppression: tuple[set[str], set[str]] | None = None,
     ):
         self.session = session
         self.organization_id = organization_id
@@ -70,6 +72,9 @@ class OutboxMail:
         self.sent = sent
         #: False: the message is written with the caller's other rows (the engine's batch).
         self.flush = flush
+        #: (addresses checked, those suppressed) of the organization, normalized, when the
+        #: caller loaded them; other addresses are looked up.
+        self.suppression = suppression
 
     async def send(self, message: MailMessage) -> str:
         key = message.idempotency_key or uuid.uuid4().hex
@@ -86,10 +91,14 @@ class OutboxMail:
         check_size(message)
         if self.do_not_email:
             raise RecipientOptedOut("The record is marked 'do not email'.")
-        with self.session.no_autoflush:  # nothing pending decides it: no early flush
-            suppressed = await suppression.is_suppressed(
-                self.session, self.organization_id, message.to
-            )
+        address = normalize(message.to)
+        if self.suppression is not None and address in self.suppression[0]:
+            suppressed = address in self.suppression[1]
+        else:
+            with self.session.no_autoflush:  # nothing pending decides it: no early flush
+                suppressed = await suppression.is_suppressed(
+                    self.session, self.organization_id, message.to
+                )
         if suppressed:
             raise RecipientOptedOut(f"{message.to} is on the organization's suppression list.")
         message_id = f"<{uuid.uuid4().hex}@{MESSAGE_DOMAIN}>"

@@ -30,6 +30,7 @@ from sekvens.domain.life_cycles import (
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD, RecordTypeInfo, check_value
 from sekvens.domain.sequence_graph import SequenceGraph, Step
 from sekvens.domain.steps import Branch
+from sekvens.domain.suppression import normalize
 from sekvens.domain.working_hours import DEFAULT_WORKING_HOURS
 from sekvens.engine.connections import new_connections
 from sekvens.engine.mail import OutboxMail
@@ -55,7 +56,7 @@ from sekvens.plugins.api import (
 )
 from sekvens.plugins.api import ActivityStatus as ViewStatus
 from sekvens.plugins.registry import PluginFailure, Registry
-from sekvens.storage import audit, organizations, parties, record_types
+from sekvens.storage import audit, organizations, parties, record_types, suppression
 from sekvens.storage import sequences as seq_store
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.tables import (
@@ -150,6 +151,9 @@ class Batch:
     #: Writes wait for `write` at the end of the batch (no flush inside a step), so the
     #: batch's rows go out together; new activities' assignees wait there for their ids.
     defer: bool = False
+    #: Per organization: the addresses in the batch's records' fields (normalized) and
+    #: which of them are suppressed, so sending to a record's address needs no query.
+    suppression: dict[int, tuple[set[str], set[str]]] = field(default_factory=dict)
     pending_assignees: list[tuple[Activity, list[int]]] = field(default_factory=list)
 
     async def write(self) -> None:
@@ -243,6 +247,16 @@ class Batch:
             .distinct()
         )
         self.with_events.update((cid, key) for cid, key in await s.execute(events))
+        addresses: dict[int, set[str]] = {}
+        for c in conns:
+            fields = self.records[c.record_id].fields or {}
+            addresses.setdefault(c.organization_id, set()).update(
+                normalize(v) for v in fields.values() if isinstance(v, str) and "@" in v
+            )
+        for org_id, emails in addresses.items():
+            checked, suppressed = self.suppression.setdefault(org_id, (set(), set()))
+            suppressed.update(await suppression.suppressed_among(s, org_id, emails - checked))
+            checked.update(emails)
         groups: dict[tuple[int, int, int | None], list[Connection]] = {}
         for c in conns:
             groups.setdefault((c.organization_id, c.sequence_id, c.connected_by_id), []).append(c)
@@ -551,6 +565,7 @@ class Runner:
                 do_not_email=record.fields.get(DO_NOT_EMAIL_FIELD) is True,
                 sent=batch.outbox if conn.id in batch.loaded else None,
                 flush=not batch.defer,
+                suppression=batch.suppression.get(conn.organization_id),
             ),
             records=Updater(batch, record, info, step.key),
             idempotency_key=f"{conn.id}:{step.key}",

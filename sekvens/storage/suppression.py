@@ -36,6 +36,21 @@ class AddResult:
     problems: list[Problem] = field(default_factory=list)
 
 
+async def suppressed_among(
+    session: AsyncSession, organization_id: int, addresses: set[str]
+) -> set[str]:
+    """Which of `addresses` (normalized) are on the organization's suppression list."""
+    if not addresses:
+        return set()
+    found = await session.scalars(
+        select(SuppressedAddress.address).where(
+            SuppressedAddress.organization_id == organization_id,
+            SuppressedAddress.address.in_(addresses),
+        )
+    )
+    return set(found)
+
+
 async def is_suppressed(session: AsyncSession, organization_id: int, address: str) -> bool:
     found = await session.scalar(
         select(SuppressedAddress.id).where(
