@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from sqlalchemy import select
+
+from sekvens.storage.tables import AuditEntry, Sequence
 from tests.api.sequences_helpers import simple_active
 from tests.conftest import Api
 from tests.transfer.helpers import (
@@ -257,3 +260,86 @@ async def test_only_administrators_and_sequence_managers_import(api: Api) -> Non
         token=manager,
     )
     assert allowed == {"errors": [], "report": {"applied": False}}
+
+
+async def test_the_audit_log_of_an_import(api: Api, other_api: Api) -> None:
+    """Per sequence, in document order: created (or its updates), its properties, imported;
+    then the activations. Batched creates keep each entry where `authoring.create` put it."""
+    source = await build_source(api)
+    document = await export(api, [source["webinar"]["id"]])
+    await prepare_target(other_api)
+    first = await import_(other_api, document, activate=True)
+    assert first["errors"] == []
+    copied = await import_(other_api, document, on_conflict="COPY")
+    assert copied["errors"] == []
+    async with other_api.db.session() as session:
+        names = dict(
+            (pk, name) for pk, name in await session.execute(select(Sequence.id, Sequence.name))
+        )
+        entries = [
+            (action, names.get(entity_id, entity_type), version, detail)
+            for action, entity_type, entity_id, version, detail in await session.execute(
+                select(
+                    AuditEntry.action,
+                    AuditEntry.entity_type,
+                    AuditEntry.entity_id,
+                    AuditEntry.version,
+                    AuditEntry.detail,
+                )
+                .where(
+                    AuditEntry.organization_id == other_api.org_id,
+                    AuditEntry.entity_type == "sequence",
+                )
+                .order_by(AuditEntry.id)
+            )
+        ]
+    per_sequence = [
+        ("sequence.created", 1),
+        ("sequence.tags_set", None),
+        ("sequence.imported", None),
+    ]
+    webinar = [
+        ("sequence.created", 1),
+        ("sequence.assignment_set", None),
+        ("sequence.options_set", None),
+        ("sequence.owner_assigned", None),
+        ("sequence.tags_set", None),
+        ("sequence.imported", None),
+    ]
+    expected = [
+        *((action, "Nurture", version) for action, version in per_sequence),
+        *((action, "Webinar follow-up", version) for action, version in webinar),
+        ("sequence.activated", "Nurture", 1),
+        ("sequence.activated", "Webinar follow-up", 1),
+        *((action, "Nurture (copy)", version) for action, version in per_sequence),
+        *((action, "Webinar follow-up (copy)", version) for action, version in webinar),
+    ]
+    assert [(action, name, version) for action, name, version, _ in entries] == expected
+    created = [detail for action, _, _, detail in entries if action == "sequence.created"]
+    assert created == [
+        {"name": name, "personal": False}
+        for name in ("Nurture", "Webinar follow-up", "Nurture (copy)", "Webinar follow-up (copy)")
+    ]
+    tags_set = [detail for action, _, _, detail in entries if action == "sequence.tags_set"]
+    assert tags_set == 2 * [
+        {"added": ["Campaigns/Nurture"], "removed": []},
+        {"added": ["Campaigns", "Region/EMEA/Nordics"], "removed": []},
+    ]
+    imported = [detail for action, _, _, detail in entries if action == "sequence.imported"]
+    assert [d["action"] for d in imported] == ["CREATE", "CREATE", "COPY", "COPY"]
+
+
+async def test_a_sequence_the_authoring_rules_refuse_is_a_problem(api: Api, other_api: Api) -> None:
+    """The batched create checks each sequence as `createSequence` does: a blank name is
+    refused at its path, and nothing is written."""
+    source = await build_source(api)
+    document = await export(api, [source["webinar"]["id"]])
+    document["sequences"][0]["name"] = "   "
+    await prepare_target(other_api)
+    before = await row_counts(other_api.db)
+    payload = await import_(other_api, document)
+    assert codes(payload) == [("REQUIRED", "sequences.0.name")]
+    report = payload["report"]
+    assert report["applied"] is False
+    assert [s["problems"] != [] for s in report["sequences"]] == [True, False]
+    assert await row_counts(other_api.db) == before
