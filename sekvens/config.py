@@ -80,6 +80,9 @@ class Settings:
     #: PostgreSQL connections each process keeps open, and how many more it may open at peaks.
     db_pool_size: int = 20
     db_max_overflow: int = 10
+    #: Test a pooled connection with a round trip before each use (survives a restarted
+    #: database unnoticed); off saves that round trip per request.
+    db_pre_ping: bool = True
     #: Move what start-up built out of the garbage collector's way (gc.freeze) once started.
     gc_freeze: bool = True
 
@@ -169,6 +172,7 @@ class Settings:
             ),
             "db_pool_size": int(e.get("SEKVENS_DB_POOL_SIZE", cls.db_pool_size)),
             "db_max_overflow": int(e.get("SEKVENS_DB_MAX_OVERFLOW", cls.db_max_overflow)),
+            "db_pre_ping": _bool(e.get("SEKVENS_DB_PRE_PING", "1")),
             "gc_freeze": _bool(e.get("SEKVENS_GC_FREEZE", "1")),
         }
         values.update(overrides)

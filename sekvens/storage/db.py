@@ -70,6 +70,7 @@ class Database:
         if not settings.is_sqlite:  # a pool as large as the requests served at once
             engine_kwargs.setdefault("pool_size", settings.db_pool_size)
             engine_kwargs.setdefault("max_overflow", settings.db_max_overflow)
+            engine_kwargs.setdefault("pool_pre_ping", settings.db_pre_ping)
         self.engine = create_engine(settings.database_url, **engine_kwargs)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
