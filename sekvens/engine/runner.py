@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.calendar import due_after, next_working_instant
@@ -87,6 +88,23 @@ class WorkingTime(TypedDict):
     holidays: Seq[str]
 
 
+#: The columns of a connection a step changes (`Batch.write` writes them all).
+STATE_COLUMNS = (
+    "status",
+    "reason",
+    "phase",
+    "step_state",
+    "resume_at",
+    "current_step_key",
+    "steps_done",
+    "step_entered_at",
+    "next_run_at",
+    "error",
+    "error_code",
+    "ended_at",
+)
+
+
 def activity_view(
     step_key: str,
     step_type: str,
@@ -155,10 +173,21 @@ class Batch:
     #: which of them are suppressed, so sending to a record's address needs no query.
     suppression: dict[int, tuple[set[str], set[str]]] = field(default_factory=dict)
     pending_assignees: list[tuple[Activity, list[int]]] = field(default_factory=list)
+    #: The connections of the batch (`write`).
+    conns: list[Connection] = field(default_factory=list)
 
     async def write(self) -> None:
-        """Write what the batch deferred: its rows, then the new activities' assignees."""
+        """Write what the batch deferred: its rows, then the new activities' assignees.
+
+        Every changed connection writes all its state columns, so their UPDATEs share one
+        set of columns and go out as one executemany, not one per set of changed columns."""
+        dirty = self.session.dirty if self.defer else ()
+        for conn in self.conns:
+            if conn in dirty and self.session.is_modified(conn):
+                for name in STATE_COLUMNS:
+                    flag_modified(conn, name)
         if not self.pending_assignees:
+            await self.session.flush()
             return
         await self.session.flush()
         self.session.add_all(
@@ -207,6 +236,7 @@ class Batch:
         s = self.session
         ids = [c.id for c in conns]
         self.loaded.update(ids)
+        self.conns.extend(conns)
         for c in conns:
             self.conn_records[c.id] = c.record_id
         rows = await s.execute(
