@@ -8,7 +8,7 @@ from collections.abc import Sequence as Seq
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import ColumnElement, Select, Subquery, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -29,6 +29,22 @@ def search_text(name: str, description: str) -> str:
     return f"{name}\n{description}".casefold()
 
 
+def _newest(sequence_ids: list[int]) -> Subquery:
+    """The newest version number of each of `sequence_ids`."""
+    return (
+        select(SequenceVersion.sequence_id, func.max(SequenceVersion.number).label("n"))
+        .where(SequenceVersion.sequence_id.in_(sequence_ids))
+        .group_by(SequenceVersion.sequence_id)
+        .subquery()
+    )
+
+
+def _is_newest(newest: Subquery) -> ColumnElement[bool]:
+    return (SequenceVersion.sequence_id == newest.c.sequence_id) & (
+        SequenceVersion.number == newest.c.n
+    )
+
+
 async def latest_versions(
     session: AsyncSession, sequence_ids: Iterable[int]
 ) -> dict[int, SequenceVersion]:
@@ -36,17 +52,11 @@ async def latest_versions(
     ids = list(set(sequence_ids))
     if not ids:
         return {}
-    newest = (
-        select(SequenceVersion.sequence_id, func.max(SequenceVersion.number).label("n"))
-        .where(SequenceVersion.sequence_id.in_(ids))
-        .group_by(SequenceVersion.sequence_id)
-        .subquery()
-    )
+    newest = _newest(ids)
     rows = await session.scalars(
         select(SequenceVersion).join(
             newest,
-            (SequenceVersion.sequence_id == newest.c.sequence_id)
-            & (SequenceVersion.number == newest.c.n),
+            _is_newest(newest),
         )
     )
     return {v.sequence_id: v for v in rows}
@@ -81,21 +91,26 @@ async def replace_steps(session: AsyncSession, version_id: int, steps: Seq[Step]
     if steps:
         await session.execute(
             insert(SequenceStep),
-            [
-                {
-                    "version_id": version_id,
-                    "key": s.key,
-                    "type": s.type,
-                    "name": s.name,
-                    "description": s.description,
-                    "config": s.config,
-                    "parent_key": s.parent,
-                    "branch": s.branch,
-                    "position": i,
-                }
-                for i, s in enumerate(steps)
-            ],
+            step_rows(version_id, steps),
         )
+
+
+def step_rows(version_id: int, steps: Seq[Step]) -> list[dict[str, Any]]:
+    """The `sequence_steps` rows of a version holding `steps`, in designer order."""
+    return [
+        {
+            "version_id": version_id,
+            "key": s.key,
+            "type": s.type,
+            "name": s.name,
+            "description": s.description,
+            "config": s.config,
+            "parent_key": s.parent,
+            "branch": s.branch,
+            "position": i,
+        }
+        for i, s in enumerate(steps)
+    ]
 
 
 async def add_version(
@@ -164,18 +179,12 @@ async def step_counts(session: AsyncSession, sequence_ids: Iterable[int]) -> dic
     ids = list(set(sequence_ids))
     if not ids:
         return {}
-    newest = (
-        select(SequenceVersion.sequence_id, func.max(SequenceVersion.number).label("n"))
-        .where(SequenceVersion.sequence_id.in_(ids))
-        .group_by(SequenceVersion.sequence_id)
-        .subquery()
-    )
+    newest = _newest(ids)
     rows = await session.execute(
         select(SequenceVersion.sequence_id, func.count(SequenceStep.id))
         .join(
             newest,
-            (SequenceVersion.sequence_id == newest.c.sequence_id)
-            & (SequenceVersion.number == newest.c.n),
+            _is_newest(newest),
         )
         .outerjoin(
             SequenceStep,

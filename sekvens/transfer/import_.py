@@ -688,19 +688,9 @@ class _Import:
         }
         version_ids = [first_versions[seq.id] for seq in sequences]
         step_rows = [
-            {
-                "version_id": version_id,
-                "key": s.key,
-                "type": s.type,
-                "name": s.name,
-                "description": s.description,
-                "config": s.config,
-                "parent_key": s.parent,
-                "branch": s.branch,
-                "position": position,
-            }
+            row
             for version_id, (_, steps) in zip(version_ids, graphs, strict=True)
-            for position, s in enumerate(steps)
+            for row in store.step_rows(version_id, steps)
         ]
         if step_rows:
             # render_nulls: the START step's NULL parent and branch are sent as NULL, so all
