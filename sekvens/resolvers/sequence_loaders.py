@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,25 +32,25 @@ from sekvens.storage.tables import Connection, SequenceVersion
 
 @dataclass
 class Design:
-    """One version's steps as a graph, with its problems computed on first use."""
+    """One version's steps as a graph, with its problems computed on first use: the checker
+    (the organization, its record types and sequences) is loaded only when they are asked."""
 
     sequence_id: int
     version: SequenceVersion
     graph: SequenceGraph
-    checker: Checker
+    checker: Callable[[], Awaitable[Checker]]
     _step_problems: dict[str, list[Problem]] | None = field(default=None, repr=False)
 
-    def step_problems(self) -> dict[str, list[Problem]]:
+    async def step_problems(self) -> dict[str, list[Problem]]:
         if self._step_problems is None:
-            self._step_problems = self.checker.step_problems(
-                self.graph, sequence_gid(self.sequence_id)
-            )
+            checker = await self.checker()
+            self._step_problems = checker.step_problems(self.graph, sequence_gid(self.sequence_id))
         return self._step_problems
 
-    def problems(self) -> list[Problem]:
-        return self.checker.problems(
-            self.graph, sequence_gid(self.sequence_id), self.step_problems()
-        )
+    async def problems(self) -> list[Problem]:
+        per_step = await self.step_problems()
+        checker = await self.checker()
+        return checker.problems(self.graph, sequence_gid(self.sequence_id), per_step)
 
 
 class SequenceLoaders:
@@ -133,4 +135,4 @@ class SequenceLoaders:
     ) -> Design:
         rows = await self.steps.load(version.id)
         graph = SequenceGraph(store.to_steps(rows), self._registry.shape)
-        return Design(sequence_id, version, graph, await self.checker(record_type_id))
+        return Design(sequence_id, version, graph, partial(self.checker, record_type_id))

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from sekvens.authoring import sequences as authoring
+from sekvens.authoring.checks import Checker
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.sequence_graph import Step as GraphStep
 from sekvens.domain.steps import Branch
@@ -559,5 +560,10 @@ class SequenceMutations:
 
 
 def _step_after(ctx: Context, ws: authoring.Workspace, key: str) -> Any:
-    design = Design(ws.sequence.id, ws.version, ws.graph, ws.checker)
+    checker = ws.checker
+
+    async def loaded() -> Checker:
+        return checker
+
+    design = Design(ws.sequence.id, ws.version, ws.graph, loaded)
     return step_of(design, key)

@@ -204,7 +204,7 @@ class Sequence(Node):
     @strawberry.field(description="What would block activating the newest version.")
     async def validation(self, info: Info) -> SequenceValidation:
         design = await self._design(info)
-        problems = design.problems()
+        problems = await design.problems()
         version_id = design.version.id
         return SequenceValidation(
             can_activate=not problems,

@@ -26,9 +26,9 @@ class Design(Protocol):
     @property
     def graph(self) -> SequenceGraph: ...
 
-    def step_problems(self) -> dict[str, list[Problem]]: ...
+    async def step_problems(self) -> dict[str, list[Problem]]: ...
 
-    def problems(self) -> list[Problem]: ...
+    async def problems(self) -> list[Problem]: ...
 
 
 def step_gid(version_id: int, key: str) -> str:
@@ -94,9 +94,9 @@ class Step(Node):
         return self._follower(StepBranch.NO)
 
     @strawberry.field(description="Why this step would block activation; empty when it is fine.")
-    def problems(self) -> list[ValidationProblem]:
+    async def problems(self) -> list[ValidationProblem]:
         version_id = self.design.version.id
-        per_step = self.design.step_problems()
+        per_step = await self.design.step_problems()
         return [ValidationProblem.of(p, version_id) for p in per_step.get(self.key, [])]
 
 

@@ -104,3 +104,26 @@ async def test_designer_statements_do_not_grow(api: Api) -> None:
         data = await api.ok(DESIGNER, {"id": to_global_id("Sequence", large_id)})
     assert len(data["sequence"]["steps"]) == 41
     assert len(large) == len(small), (len(small), len(large))
+
+
+async def test_steps_without_problems_load_no_checker(api: Api) -> None:
+    """The step tree alone does not read what validation needs (the organization's record
+    types and every sequence of it); asking for problems adds exactly that."""
+    from sekvens.schema.relay import to_global_id
+
+    seq_id = (await _make_sequences(api, 1, 6))[0]
+    await _make_sequences(api, 5)
+    tree = """query($id: ID!) { sequence(id: $id) {
+      name steps { id key type name depth next { id } } } }"""
+    variables = {"id": to_global_id("Sequence", seq_id)}
+    await api.ok("{ viewer { roles } }")  # the token's last-used time is written once a minute
+    with count_statements(api) as bare_tree:
+        data = await api.ok(tree, variables)
+    assert len(data["sequence"]["steps"]) == 7
+    with_problems = tree.replace("next { id }", "next { id } problems { code }")
+    with count_statements(api) as checked:
+        data = await api.ok(with_problems, variables)
+    assert all(s["problems"] == [] for s in data["sequence"]["steps"])
+    assert not any("record_fields" in s for s in bare_tree), bare_tree
+    assert any("record_fields" in s for s in checked), checked
+    assert len(checked) > len(bare_tree)
