@@ -20,6 +20,7 @@ ORDER = [
     "designer",
     "up_next",
     "peer_postgraphile",
+    "scale_out",
     "statements",
     "bulk_connect",
     "engine",

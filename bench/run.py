@@ -34,6 +34,7 @@ SCENARIOS = [
     "designer",
     "up_next",
     "peer_postgraphile",
+    "scale_out",
     "bulk_connect",
     "engine",
     "import_sequences",
@@ -41,8 +42,9 @@ SCENARIOS = [
 #: Run in full runs only, and a failure is a warning: the engine experiments patch the
 #: engine's internals, so a change there may stop them applying (bench/experiments.py).
 OPTIONAL = {"engine_experiments": "experiments"}
-#: Scenarios that run on PostgreSQL only (the peer serves nothing else).
-POSTGRES_ONLY = {"peer_postgraphile"}
+#: Scenarios that run on PostgreSQL only (the peer serves nothing else; several API
+#: processes need a database server).
+POSTGRES_ONLY = {"peer_postgraphile", "scale_out"}
 DOC = ROOT / "docs" / "benchmarks.md"
 
 

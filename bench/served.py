@@ -50,7 +50,8 @@ class Server:
             self.proc.wait()
 
 
-def start(name: str, database_url: str, **extra_env: str) -> Server:
+def start(name: str, database_url: str, workers: int = 1, **extra_env: str) -> Server:
+    """Serve app `name` on a free port; `workers` > 1 runs that many uvicorn processes."""
     port = free_port()
     env = child_env(
         SEKVENS_DATABASE_URL=database_url,
@@ -77,6 +78,7 @@ def start(name: str, database_url: str, **extra_env: str) -> Server:
             "--log-level",
             "warning",
             "--no-access-log",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         cwd=ROOT,
         env=env,
@@ -149,36 +151,42 @@ def compare(
     sekvens_request: Request,
     bare_request: Request,
     target: float = 0.5,
+    lean_request: Request | None = None,
 ) -> Comparison:
-    """Serve both, check they answer alike, and load each in alternating rounds."""
+    """Serve both, check they answer alike, and load each in alternating rounds; with
+    `lean_request`, the bare server's fewest-statement endpoint too (a row of its own)."""
     rounds_n = 1 if opts.smoke else 3
     duration = 1.0 if opts.smoke else 10.0
     warmup = 0.3 if opts.smoke else 2.0
     connections = 8 if opts.smoke else 32
     servers = {name: start(name, database_url) for name in ("sekvens", "bare")}
     try:
+        requests = {"sekvens": sekvens_request, "bare": bare_request}
+        if lean_request is not None:
+            requests["lean"] = lean_request
         answers = {}
-        for name, req in (("sekvens", sekvens_request), ("bare", bare_request)):
-            status, body = fetch(servers[name].port, req)
+        for name, req in requests.items():
+            status, body = fetch(servers["sekvens" if name == "sekvens" else "bare"].port, req)
             if status != 200:
                 raise RuntimeError(f"{name} answered {status}: {body[:2000]!r}")
             answers[name] = json.loads(body)
         if "errors" in answers["sekvens"]:
             raise RuntimeError(f"sekvens answered with errors: {answers['sekvens']['errors']}")
-        if answers["sekvens"] != answers["bare"]:
-            raise RuntimeError(
-                f"{label}: the bare endpoint's JSON differs from sekvens':\n"
-                f"{json.dumps(answers['sekvens'])[:1500]}\n{json.dumps(answers['bare'])[:1500]}"
-            )
+        for name in requests:
+            if answers[name] != answers["sekvens"]:
+                raise RuntimeError(
+                    f"{label}: the {name} endpoint's JSON differs from sekvens':\n"
+                    f"{json.dumps(answers['sekvens'])[:1500]}\n{json.dumps(answers[name])[:1500]}"
+                )
         response_bytes = len(json.dumps(answers["sekvens"]))
         log(f"{label}: same JSON from both ({response_bytes} bytes); loading")
         ceiling = load(servers["bare"].port, None, connections, duration, warmup, path="/ping")
-        results: dict[str, list[dict[str, Any]]] = {"sekvens": [], "bare": []}
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name in requests}
         for r in range(rounds_n):
-            order = ("sekvens", "bare") if r % 2 == 0 else ("bare", "sekvens")
+            order = list(requests) if r % 2 == 0 else list(reversed(requests))
             for name in order:
-                req = sekvens_request if name == "sekvens" else bare_request
-                res = load(servers[name].port, req, connections, duration, warmup)
+                port = servers["sekvens" if name == "sekvens" else "bare"].port
+                res = load(port, requests[name], connections, duration, warmup)
                 if res["errors"]:
                     raise RuntimeError(f"{name}: {res['errors']} errors: {res['first_error']}")
                 log(
@@ -219,6 +227,18 @@ def compare(
             "ratio": 1.0,
         },
     ]
+    if lean_request is not None:
+        lean = summary("lean")
+        rows.append(
+            {
+                "server": "bare Starlette, fewest statements",
+                "req/s": lean["rps"],
+                "p50 ms": lean["p50_ms"],
+                "p99 ms": lean["p99_ms"],
+                "requests": lean["requests"],
+                "ratio": round(lean["rps"] / b["rps"], 3) if b["rps"] else 0.0,
+            }
+        )
     return Comparison(
         rows=rows,
         target=ratio_target(f"{label}: req/s vs bare", ratio, target),
