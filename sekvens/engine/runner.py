@@ -677,7 +677,9 @@ class Runner:
         self, batch: Batch, conn: Connection, step: Step, now: datetime, **fields: Any
     ) -> Activity | None:
         """The step's activity with `fields`, written now; None when the step has one
-        already (its idempotency key is the connection and the step)."""
+        already (its idempotency key is the connection and the step). The columns with a
+        default that `fields` leaves out are set too: every new activity (an email's or a
+        task's) then has the same columns, so a batch's new activities are one INSERT."""
         key = f"{conn.id}:{step.key}"
         if conn.id in batch.loaded:
             if key in batch.activity_keys:
@@ -695,7 +697,7 @@ class Runner:
             proposed_due_at=now,
             idempotency_key=key,
             created_at=now,
-            **fields,
+            **{"instructions": "", "data": {}, "notes": "", **fields},
         )
         batch.session.add(activity)
         if not batch.defer:

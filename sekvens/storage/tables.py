@@ -468,7 +468,10 @@ class Activity(Base):
         Id, ForeignKey("users.id", ondelete="SET NULL")
     )
     message_id: Mapped[str | None] = mapped_column(String(200), index=True)
-    idempotency_key: Mapped[str] = mapped_column(String(200))
+    #: Unique and set by the writer, so it is the insert sentinel: a flush of many new
+    #: activities is one multi-row INSERT ... RETURNING on SQLite too (SQLAlchemy matches
+    #: the returned ids to the rows by it; without one it sends an INSERT per row there).
+    idempotency_key: Mapped[str] = mapped_column(String(200), insert_sentinel=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -500,7 +503,8 @@ class OutboxMessage(Base):
     connection_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("connections.id", ondelete="SET NULL")
     )
-    idempotency_key: Mapped[str] = mapped_column(String(200))
+    #: The insert sentinel, as `Activity.idempotency_key` is.
+    idempotency_key: Mapped[str] = mapped_column(String(200), insert_sentinel=True)
     message_id: Mapped[str] = mapped_column(String(200))
     to_address: Mapped[str] = mapped_column(String(254))
     from_address: Mapped[str | None] = mapped_column(String(254))
