@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Env = Literal["development", "production"]
+#: What stands between sekvens and PostgreSQL: nothing, or a pooler that hands a server
+#: connection to a client for one transaction at a time (PgBouncer's pool_mode=transaction).
+Pooler = Literal["none", "transaction"]
+POOLERS: tuple[Pooler, ...] = ("none", "transaction")
 
 
 def async_database_url(url: str) -> str:
@@ -83,8 +87,28 @@ class Settings:
     #: Test a pooled connection with a round trip before each use (survives a restarted
     #: database unnoticed); off saves that round trip per request.
     db_pre_ping: bool = True
+    #: `transaction`: SEKVENS_DATABASE_URL is a transaction pooler (docs/scaling.md).
+    db_pooler: Pooler = "none"
+    #: A direct (or session-pooled) URL of the same database, for what needs a session of
+    #: its own: LISTEN and the delivery claims' advisory locks. Unset: SEKVENS_DATABASE_URL.
+    direct_database_url: str | None = None
     #: Move what start-up built out of the garbage collector's way (gc.freeze) once started.
     gc_freeze: bool = True
+
+    def __post_init__(self) -> None:
+        if self.db_pooler not in POOLERS:
+            raise ValueError("SEKVENS_DB_POOLER must be 'none' or 'transaction'")
+        pooled = self.db_pooler == "transaction" and not self.is_sqlite
+        if pooled and self.session_database_url == self.database_url:
+            raise ValueError(
+                "SEKVENS_DB_POOLER=transaction needs SEKVENS_DIRECT_DATABASE_URL: a URL of "
+                "the same database that is not transaction-pooled (for LISTEN and locks)"
+            )
+
+    @property
+    def session_database_url(self) -> str:
+        """The URL for work that keeps state in its database session."""
+        return self.direct_database_url or self.database_url
 
     @property
     def async_url(self) -> str:
@@ -173,6 +197,8 @@ class Settings:
             "db_pool_size": int(e.get("SEKVENS_DB_POOL_SIZE", cls.db_pool_size)),
             "db_max_overflow": int(e.get("SEKVENS_DB_MAX_OVERFLOW", cls.db_max_overflow)),
             "db_pre_ping": _bool(e.get("SEKVENS_DB_PRE_PING", "1")),
+            "db_pooler": e.get("SEKVENS_DB_POOLER", cls.db_pooler).strip().lower(),
+            "direct_database_url": e.get("SEKVENS_DIRECT_DATABASE_URL") or None,
             "gc_freeze": _bool(e.get("SEKVENS_GC_FREEZE", "1")),
         }
         values.update(overrides)

@@ -14,9 +14,11 @@ How a change travels:
   exactly when (and only if) it commits. After the commit it hands the change to this
   process's subscribers. A rollback publishes nothing.
 * On PostgreSQL `start()` opens a dedicated asyncpg connection that LISTENs on the channel
-  and fans notifications from other processes out to local subscribers (notifications
-  from this bus itself are ignored: they were delivered locally on commit). SQLite has no
-  cross-process events: changes stay in the process that made them.
+  (on SEKVENS_DIRECT_DATABASE_URL when set: a transaction pooler would not keep the LISTEN
+  on one server connection, nor hand it the notifications) and fans notifications from
+  other processes out to local subscribers (notifications from this bus itself are
+  ignored: they were delivered locally on commit). SQLite has no cross-process events:
+  changes stay in the process that made them.
 * Each subscriber has a pending `Change` that new changes merge into: a slow subscriber
   costs memory bounded by the ids it has not read yet, and never blocks publishers.
 
@@ -334,7 +336,8 @@ class ChangeBus:
 
     @classmethod
     def for_database(cls, database_url: str) -> ChangeBus:
-        """A bus that listens across processes on PostgreSQL and stays local on SQLite."""
+        """A bus that listens across processes on PostgreSQL and stays local on SQLite;
+        `database_url` is where it listens (`Settings.session_database_url`)."""
         url = async_database_url(database_url)
         return cls(database_url if url.startswith("postgresql") else None)
 

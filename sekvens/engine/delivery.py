@@ -9,7 +9,9 @@ to the SMTP server (which would hold SQLite's single write lock for seconds):
    workers away while the messages are sent:
 
    * PostgreSQL: the claim is a session-level advisory lock per message, taken in the claim
-     transaction on a database connection the round keeps until it ends. The claim dies
+     transaction on a database connection the round keeps until it ends (a direct one,
+     `Database.session_engine`: behind a transaction pooler the locks would stay on a server
+     connection that is handed to other clients). The claim dies
      with that session: a worker killed even by SIGKILL (or, thanks to TCP keepalives, a
      machine that vanished) drops its connection, PostgreSQL releases the locks, and since
      the row is still due, the next round of any worker takes it over, first in line. A
@@ -245,7 +247,7 @@ class Deliverer:
         if not self.postgres:
             return await self._deliver(None)
         # The round's own session: the claims are its advisory locks (see the module doc).
-        async with self.db.engine.connect() as conn:
+        async with self.db.session_engine.connect() as conn:
             try:
                 return await self._deliver(conn)
             finally:

@@ -52,7 +52,7 @@ class Engine:
     ):
         self.db = db
         #: Publishes what each batch changed, after it commits (see sekvens.engine.change_bus).
-        self.bus = bus or ChangeBus.for_database(db.settings.database_url)
+        self.bus = bus or ChangeBus.for_database(db.settings.session_database_url)
         self.clock = clock or SystemClock()
         #: With a deliverer (SMTP configured) automated email is QUEUED and sent by `run_batch`.
         self.deliverer = deliverer

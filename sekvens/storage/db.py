@@ -18,6 +18,23 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "sekvens_write"
 
 
+def _unnamed() -> str:
+    return ""
+
+
+#: asyncpg behind a transaction pooler (PgBouncer before 1.21 keeps no prepared statements
+#: across server connections): no statement caches, and every statement asyncpg's unnamed
+#: one, which it parses again with its Bind when its cache is off, so Parse, Bind and
+#: Execute reach the same server connection and nothing is left prepared on it. Unique
+#: names (SQLAlchemy's suggestion) work too, but leave the last statement of each
+#: transaction prepared on whichever server connection ran it (docs/scaling.md).
+TRANSACTION_POOLER_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": _unnamed,
+}
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -71,8 +88,12 @@ class Database:
             engine_kwargs.setdefault("pool_size", settings.db_pool_size)
             engine_kwargs.setdefault("max_overflow", settings.db_max_overflow)
             engine_kwargs.setdefault("pool_pre_ping", settings.db_pre_ping)
+            if settings.db_pooler == "transaction":
+                given = engine_kwargs.get("connect_args", {})
+                engine_kwargs["connect_args"] = {**TRANSACTION_POOLER_ARGS, **given}
         self.engine = create_engine(settings.database_url, **engine_kwargs)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._session_engine: AsyncEngine | None = None
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
@@ -81,5 +102,21 @@ class Database:
     def session(self, write: bool = False) -> AsyncSession:
         return (self._write if write else self._read)()
 
+    @property
+    def session_engine(self) -> AsyncEngine:
+        """The engine for work that keeps state in its database session (the delivery
+        claims' advisory locks): with SEKVENS_DIRECT_DATABASE_URL a small pool of its own on
+        that URL, since a transaction pooler would hand the session to others; else `engine`."""
+        url = self.settings.session_database_url
+        if self.is_sqlite or url == self.settings.database_url:
+            return self.engine
+        if self._session_engine is None:  # one delivery round at a time holds one
+            self._session_engine = create_engine(
+                url, pool_size=1, max_overflow=2, pool_pre_ping=self.settings.db_pre_ping
+            )
+        return self._session_engine
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._session_engine is not None:
+            await self._session_engine.dispose()
