@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.storage.tables import AuditEntry
@@ -28,16 +28,51 @@ def record(
     naming the API token the session works for (`TOKEN_KEY` in `session.info`), if any."""
     session.add(
         AuditEntry(
-            organization_id=organization_id,
-            actor_user_id=actor_user_id,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            version=version,
-            detail=detail or {},
-            token_id=session.info.get(TOKEN_KEY),
+            **entry(
+                session,
+                organization_id,
+                actor_user_id,
+                action,
+                entity_type,
+                entity_id,
+                detail,
+                version,
+            )
         )
     )
+
+
+def entry(
+    session: AsyncSession,
+    organization_id: int,
+    actor_user_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: int | None,
+    detail: dict[str, Any] | None = None,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """The columns `record` writes, as a row for `record_rows`."""
+    return {
+        "organization_id": organization_id,
+        "actor_user_id": actor_user_id,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "version": version,
+        "detail": detail or {},
+        "token_id": session.info.get(TOKEN_KEY),
+    }
+
+
+async def record_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write many entries made by `entry` in one statement, after the entries `record`
+    added before them (flushed first), so the log keeps the order they were made in."""
+    if not rows:
+        return
+    await session.flush()
+    # render_nulls: a NULL version or token is sent as NULL, so the rows share one INSERT.
+    await session.execute(insert(AuditEntry).execution_options(render_nulls=True), rows)
 
 
 def entries(

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from sekvens.domain.errors import ErrorCode
+from sekvens.transfer.schema_check import Check, compile_schema
 
 FORMAT = "sekvens.sequences"
 VERSION = 1
@@ -110,11 +111,24 @@ def _inlined(node: Any, defs: Mapping[str, Any]) -> Any:
 
 
 @cache
+def _inlined_schema() -> dict[str, Any]:
+    loaded = schema()
+    inlined: dict[str, Any] = _inlined(loaded, loaded.get("$defs", {}))
+    return inlined
+
+
+@cache
 def _validator() -> Draft202012Validator:
     """Built once, from the schema with its `$ref`s inlined: validating then resolves no
     reference per step (that resolving was half an import's time)."""
-    loaded = schema()
-    return Draft202012Validator(_inlined(loaded, loaded.get("$defs", {})))
+    return Draft202012Validator(_inlined_schema())
+
+
+@cache
+def compiled_schema() -> Check:
+    """The schema compiled to plain checks: the verdict of `_validator().is_valid`, in a
+    fraction of its time (`schema_check`)."""
+    return compile_schema(_inlined_schema())
 
 
 def _short(text: str) -> str:
@@ -161,10 +175,9 @@ def _schema_problem(error: ValidationError) -> TransferProblem:
 
 def schema_problems(document: Any) -> list[TransferProblem]:
     """Where `document` breaks the JSON Schema, in document order (at most 50)."""
-    validator = _validator()
-    if validator.is_valid(document):
+    if compiled_schema()(document):
         return []
-    errors = itertools.islice(validator.iter_errors(document), 20 * MAX_SCHEMA_PROBLEMS)
+    errors = itertools.islice(_validator().iter_errors(document), 20 * MAX_SCHEMA_PROBLEMS)
     problems = sorted((_schema_problem(e) for e in errors), key=lambda p: _path_order(p.path))
     return problems[:MAX_SCHEMA_PROBLEMS]
 
@@ -183,11 +196,13 @@ class _DuplicateMember(ValueError):
 
 
 def _no_duplicate_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise _DuplicateMember(name)
-        out[name] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # some name twice: the first one repeated
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _DuplicateMember(name)
+            seen.add(name)
     return out
 
 

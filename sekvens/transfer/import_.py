@@ -10,11 +10,12 @@ report says exactly what an APPLY would do.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.actions import tags as tag_actions
@@ -124,6 +125,7 @@ class ImportReport:
         }
 
 
+@functools.lru_cache(maxsize=256)  # a document names each step type once per sequence
 def _version_key(version: str) -> tuple[int, ...]:
     parts = [int(m.group()) if (m := re.match(r"\d+", p)) else 0 for p in version.split(".")]
     while parts and parts[-1] == 0:
@@ -205,6 +207,10 @@ class _Import:
         self.existing: dict[str, Sequence] = {}
         self.key_map: dict[str, str] = {}
         self.normalized: list[dict[str, Any]] = []
+        #: The checked step tree of each sequence, by index (planning checks it once).
+        self.graphs: dict[int, SequenceGraph] = {}
+        #: Audit entries not written yet (`_write_audit` writes them in one statement).
+        self.audit_rows: list[dict[str, Any]] = []
 
     def problem(
         self,
@@ -415,7 +421,8 @@ class _Import:
         for step in seq["steps"]:
             step_type = self.registry.get(step["type"])
             name = (step.get("name") or "").strip() or (step_type.display_name if step_type else "")
-            config = copy.deepcopy(step.get("config") or {})
+            # A shallow copy is enough to remap a reference; nothing changes a config after.
+            config = dict(step.get("config") or {})
             prop = SEQUENCE_REFERENCES.get(step["type"])
             ref = config.get(prop) if prop else None
             if isinstance(ref, str):
@@ -454,7 +461,8 @@ class _Import:
 
     async def _check_sequences(self) -> None:
         exporter: Exporter | None = None
-        shape = self.registry.shape
+        # The registry does not change during an import: each step type's shape is made once.
+        shape = functools.cache(self.registry.shape)
         for i, seq in enumerate(self.incoming):
             result = self.report.sequences[i]
             norm = self.normalize(seq)
@@ -467,10 +475,13 @@ class _Import:
                     i,
                 )
             if all(self.registry.get(s["type"]) for s in norm["steps"]):
+                graph = SequenceGraph(self.steps_of(norm), shape)
                 try:
-                    SequenceGraph(self.steps_of(norm), shape).check()
+                    graph.check()
                 except DomainError as e:
                     result.problems += self.mapped(i, e)
+                else:
+                    self.graphs[i] = graph
             existing = self.existing.get(seq["key"])
             if result.action != ImportAction.UPDATE or existing is None:
                 continue
@@ -510,13 +521,14 @@ class _Import:
                         )
 
     def steps_of(self, norm: dict[str, Any]) -> list[Step]:
+        """The normalized sequence's steps (sharing their configs with it)."""
         return [
             Step(
                 s["key"],
                 s["type"],
                 s["name"],
                 s["description"],
-                copy.deepcopy(s["config"]),
+                s["config"],
                 s["parent"],
                 s["branch"],
             )
@@ -557,6 +569,7 @@ class _Import:
                 if result.action == ImportAction.UPDATE:
                     if result.sequence is None:  # planning pairs UPDATE with the sequence
                         raise ValueError(f"Sequence {i} is to be updated but none was found.")
+                    await self._write_audit()
                     row = await self._update(result.sequence, norm)
                 else:
                     made = created[i]
@@ -564,25 +577,14 @@ class _Import:
                         raise made
                     row = made
                     # Where `authoring.create` writes it: before the sequence's other entries.
-                    audit.record(
-                        self.session,
-                        self.org.id,
-                        self.actor.user_id,
-                        "sequence.created",
-                        "sequence",
-                        row.id,
-                        {"name": row.name, "personal": row.is_personal},
-                        1,
+                    self._audit(
+                        row, "sequence.created", {"name": row.name, "personal": row.is_personal}, 1
                     )
                 result.sequence = row
                 await self._properties(row, norm, tag_ids, new=i in created)
-                audit.record(
-                    self.session,
-                    self.org.id,
-                    self.actor.user_id,
+                self._audit(
+                    row,
                     "sequence.imported",
-                    "sequence",
-                    row.id,
                     {
                         "action": result.action,
                         "key": norm["key"],
@@ -592,13 +594,38 @@ class _Import:
                 )
             except DomainError as e:
                 result.problems += self.mapped(i, e)
+        await self._write_audit()
+
+    def _audit(
+        self, row: Sequence, action: str, detail: dict[str, Any], version: int | None = None
+    ) -> None:
+        """An audit entry of sequence `row`, written by the next `_write_audit`."""
+        self.audit_rows.append(
+            audit.entry(
+                self.session,
+                self.org.id,
+                self.actor.user_id,
+                action,
+                "sequence",
+                row.id,
+                detail,
+                version,
+            )
+        )
+
+    async def _write_audit(self) -> None:
+        """Write the pending audit entries in one statement: before anything that records
+        entries itself (authoring), so the log keeps the order the entries were made in."""
+        rows, self.audit_rows = self.audit_rows, []
+        await audit.record_rows(self.session, rows)
 
     async def _create_all(self) -> dict[int, Sequence | DomainError]:
         """The sequences the import creates (CREATE, COPY) by index, each with its first
         version and steps, written with batched INSERTs (sequences, versions, steps: three
         statements, whatever their number). Each is checked as `authoring.create` checks
-        it; a refused one is its `DomainError`, and nothing is written for it. The record
-        types are the ones planning loaded; the audit entries are `write`'s."""
+        it (its step tree was checked by planning); a refused one is its `DomainError`, and
+        nothing is written for it. The record types are the ones planning loaded; the audit
+        entries are `write`'s."""
         session, actor, org = self.session, self.actor, self.org
         out: dict[int, Sequence | DomainError] = {}
         rows: list[dict[str, Any]] = []
@@ -623,13 +650,6 @@ class _Import:
                     )
                 if problems or type_row is None:
                     raise DomainError(problems)
-                steps = self.steps_of(norm)
-                graph = (
-                    SequenceGraph(steps, self.registry.shape)
-                    if steps
-                    else SequenceGraph.blank(self.registry.shape)
-                )
-                graph.check()
             except DomainError as e:
                 out[i] = e
                 continue
@@ -647,7 +667,7 @@ class _Import:
                     "created_by_id": actor.user_id,
                 }
             )
-            graphs.append((i, graph.to_list()))
+            graphs.append((i, self.graphs[i].to_list()))
         if not rows:
             return out
         # Plain executemany INSERTs, then the new rows read back by key: RETURNING in
@@ -693,9 +713,9 @@ class _Import:
             for row in store.step_rows(version_id, steps)
         ]
         if step_rows:
-            # render_nulls: the START step's NULL parent and branch are sent as NULL, so all
-            # rows share one INSERT (else the ORM splits the batch wherever a value is None).
-            await session.execute(insert(SequenceStep).execution_options(**bulk), step_rows)
+            # A Core INSERT of the table: one statement for every row (NULLs included), and
+            # no ORM bookkeeping per row (there are 20 steps to a sequence).
+            await session.execute(insert(cast(Table, SequenceStep.__table__)), step_rows)
         for seq, (i, _) in zip(sequences, graphs, strict=True):
             out[i] = seq
         return out
@@ -706,7 +726,8 @@ class _Import:
             latest = (await store.latest_versions(session, [seq.id]))[seq.id]
             if latest.status != VersionStatus.DRAFT:
                 await authoring.create_revision(session, registry, actor, seq.id)
-        await authoring.set_steps(session, registry, actor, seq.id, self.steps_of(norm))
+        steps = copy.deepcopy(self.steps_of(norm))  # authoring owns the configs it is given
+        await authoring.set_steps(session, registry, actor, seq.id, steps)
         if (seq.name, seq.description) != (norm["name"], norm["description"]):
             await authoring.update(session, actor, seq.id, norm["name"], norm["description"])
         return seq
@@ -727,6 +748,7 @@ class _Import:
             now != (a["assignTo"], a["fieldName"], a["teamRoles"], a["userRoles"])
             and row.status != SequenceStatus.ACTIVE
         ):
+            await self._write_audit()
             await authoring.set_assignment(
                 session,
                 actor,
@@ -740,14 +762,17 @@ class _Import:
             o["exitOnReply"],
             o["skipNonWorkingTime"],
         ) and row.status != SequenceStatus.ACTIVE:
+            await self._write_audit()
             await authoring.set_options(
                 session, actor, row.id, o["exitOnReply"], o["skipNonWorkingTime"]
             )
         team = self.teams.get(norm["ownerTeam"]) if norm["ownerTeam"] else None
         if team is not None and row.owner_team_id != team.id:
+            await self._write_audit()
             await authoring.assign_owner(session, actor, row.id, None, team.id)
         wanted = [tag_ids[p] for p in norm["tags"] if p in tag_ids]
         if wanted or not new:  # a new sequence has no tags to remove
+            await self._write_audit()
             await tag_actions.write_sequence_tags(session, actor, row.id, wanted)
 
     async def _ensure_tags(self) -> dict[str, int]:

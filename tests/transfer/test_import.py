@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sekvens.storage.tables import AuditEntry, Sequence
 from tests.api.sequences_helpers import simple_active
+from tests.api.test_query_counts import count_statements
 from tests.conftest import Api
 from tests.transfer.helpers import (
     build_source,
@@ -343,3 +344,44 @@ async def test_a_sequence_the_authoring_rules_refuse_is_a_problem(api: Api, othe
     assert report["applied"] is False
     assert [s["problems"] != [] for s in report["sequences"]] == [True, False]
     assert await row_counts(other_api.db) == before
+
+
+async def test_the_statements_of_an_import_do_not_grow_with_its_sequences(
+    api: Api, other_api: Api
+) -> None:
+    """Sequences, versions, steps and audit entries are written in a few batched statements:
+    importing 3 or 12 sequences sends the same statements."""
+    document = await export(api, [(await simple_active(api, "Plain"))["id"]])
+    [plain] = document["sequences"]
+
+    def of(count: int, prefix: str) -> dict[str, Any]:
+        sequences = [
+            {**copy.deepcopy(plain), "key": f"{prefix}{i}", "name": f"{prefix} {i}"}
+            for i in range(count)
+        ]
+        return {**document, "sequences": sequences}
+
+    # The token's last-used time is written once a minute: not during the counted imports.
+    await other_api.ok("{ viewer { roles } }")
+    counted: dict[int, int] = {}
+    for count, prefix in ((3, "small"), (12, "large")):
+        with count_statements(other_api) as statements:
+            payload = await other_api.mutate(
+                "importSequences",
+                {"document": of(count, prefix), "mode": "APPLY"},
+                "report { applied sequences { action sequence { id status } } }",
+            )
+        assert payload["errors"] == [] and payload["report"]["applied"] is True
+        assert [s["action"] for s in payload["report"]["sequences"]] == count * ["CREATE"]
+        counted[count] = len(statements)
+    assert counted[12] == counted[3], counted
+    async with other_api.db.session() as session:
+        logged = await session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.organization_id == other_api.org_id,
+                AuditEntry.action.in_(["sequence.created", "sequence.imported"]),
+            )
+        )
+    assert logged == 2 * (3 + 12)
