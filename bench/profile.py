@@ -13,8 +13,10 @@ Names: home_grid, designer, up_next, engine, bulk_connect, import_sequences (all
 are given); engine_changed: the engine with every change of `bench.experiments` applied;
 graphql_floor: CPU per request in-process of the bare endpoint, of sekvens, and of
 graphql-core alone executing the document over the bare endpoint's JSON (no resolvers):
-the best ratio any resolver layer on graphql-core's executor can reach. Needs the `bench`
-extra (pyinstrument).
+the best ratio any resolver layer on graphql-core's executor can reach; fixed_cost: CPU
+per request in-process and statements of an anonymous `{ __typename }`, of
+`{ viewer { user { email } } }` with a (cached) token and of `/readyz`, with a profile of
+the viewer query (issue 14, target 3). Needs the `bench` extra (pyinstrument).
 """
 
 from __future__ import annotations
@@ -374,6 +376,90 @@ def profile_floor(opts: common.Options, out: Path) -> None:
     print(text)
 
 
+FIXED_COST_ROUNDS = 5
+
+
+async def _fixed_cost(url: str, out: Path) -> str:
+    """CPU per request (median of alternating rounds) and statements of the fixed-cost cases,
+    the app's lifespan running (PostgreSQL: the token cache serves only while it listens)."""
+    from bench.statements import counting
+    from sekvens.config import Settings
+    from sekvens.storage.db import Database
+
+    # the rate limit off, as in the HTTP runs (and peer_postgraphile)
+    db = Database(Settings(database_url=url, rate_limit_per_second=0))
+    org = await data.organization(db, sellers=1)
+    app = create_app(db.settings, db)
+    bearer = {"Authorization": f"Bearer {org.admin_token}"}
+    cases: dict[str, tuple[str, dict[str, Any] | None, dict[str, str]]] = {
+        "anonymous { __typename }": ("/graphql", {"query": "{ __typename }"}, {}),
+        "{ viewer { user { email } } }": (
+            "/graphql",
+            {"query": "{ viewer { user { email } } }"},
+            bearer,
+        ),
+        "/readyz": ("/readyz", None, {}),
+    }
+    n = 300 if db.is_sqlite else 200
+    cpu: dict[str, list[float]] = defaultdict(list)
+    statements: dict[str, int] = {}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as client,
+    ):
+
+        async def call(path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> None:
+            if body is None:
+                response = await client.get(path)
+            else:
+                response = await client.post(path, json=body, headers=headers)
+            assert response.status_code == 200 and "errors" not in response.json(), response.text
+
+        for label, case in cases.items():
+            for _ in range(30):
+                await call(*case)
+            with counting(db) as seen:
+                await call(*case)
+            statements[label] = len(seen)
+        for _ in range(FIXED_COST_ROUNDS):
+            for label, case in cases.items():
+                started = time.process_time()
+                for _ in range(n):
+                    await call(*case)
+                cpu[label].append((time.process_time() - started) / n)
+
+        async def work() -> str:
+            for _ in range(n):
+                await call(*cases["{ viewer { user { email } } }"])
+            return f"{n} viewer requests"
+
+        await _profile("fixed_cost_viewer", out, work)
+    await db.dispose()
+    anonymous = common.median(cpu["anonymous { __typename }"])
+    lines = [
+        f"fixed cost: CPU ms per request in-process (ASGI), median of {FIXED_COST_ROUNDS}"
+        f" alternating rounds of {n}; statements per request"
+    ]
+    for label, values in cpu.items():
+        ms = common.median(values) * 1000
+        lines.append(
+            f"  {label:<32} {ms:6.2f} ms ({min(values) * 1000:.2f} to {max(values) * 1000:.2f})"
+            f"  {common.median(values) / anonymous:5.2f}x  {statements[label]} statements"
+        )
+    return "\n".join(lines)
+
+
+def profile_fixed_cost(opts: common.Options, out: Path) -> None:
+    url = asyncio.run(common.create_database(opts, "fixed"))
+    try:
+        text = asyncio.run(_fixed_cost(url, out))
+    finally:
+        asyncio.run(common.drop_database(opts, url))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fixed_cost.summary.txt").write_text(text + "\n")
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -401,6 +487,8 @@ def main() -> None:
                 profile_engine(opts, out, changed=True)
             elif name == "graphql_floor":
                 profile_floor(opts, out)
+            elif name == "fixed_cost":
+                profile_fixed_cost(opts, out)
             elif name == "bulk_connect":
                 profile_bulk_connect(opts, out)
             elif name == "import_sequences":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import itertools
 import json
@@ -44,6 +45,7 @@ from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
 from sekvens.ratelimit import RateLimits, Refusal, check_content_type, client_key
 from sekvens.resolvers.context import Context, Viewer
+from sekvens.schema.users import User
 from sekvens.services import Services
 from sekvens.storage import migrate, tokens, users
 from sekvens.storage.db import Database
@@ -114,8 +116,9 @@ def _nested_deeper(text: str, limit: int) -> bool:
 async def authenticate(services: Services, authorization: str | None) -> Viewer | None:
     """The viewer behind `Authorization: Bearer <token>`; None without a header.
 
-    A token verified in the last `auth_cache_seconds` comes from the cache (no statement); a
-    change to it or its user (revoked, deactivated, new roles) drops it at once."""
+    A token verified in the last `auth_cache_seconds` comes from the cache (no statement),
+    with its user's row; a change to it or its user (revoked, deactivated, new roles, a new
+    profile) drops it at once."""
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
@@ -140,13 +143,14 @@ async def authenticate(services: Services, authorization: str | None) -> Viewer 
         if found is None:
             raise Unauthenticated("The token is wrong, revoked or expired.")
         roles = (await users.roles_of(session, [found.user.id]))[found.user.id]
+        user = User.from_row(found.user)
     last_used = found.last_used_at
     if found.needs_touch:
         last_used = utcnow()
         async with services.db.session(write=True) as session, session.begin():
             await tokens.touch(session, found.token_id)
     viewer = Viewer(
-        found.user.id, found.user.organization_id, frozenset(roles), found.token_id, found.scopes
+        user.pk, found.user.organization_id, frozenset(roles), found.token_id, found.scopes, user
     )
     cache.put(digest, generation, viewer, found, found.expires_at, last_used)
     return viewer
@@ -320,13 +324,13 @@ class GraphQLApp(GraphQL[Context, None]):
         params = context.connection_params or {}
         auth = params.get("authorization") or params.get("Authorization")
         try:
-            context.viewer_or_none = await self.identify(
-                context.request, auth if isinstance(auth, str) else None
-            )
+            viewer = await self.identify(context.request, auth if isinstance(auth, str) else None)
         except Unauthenticated:
             raise ConnectionRejectionError from None  # closes with 4403
-        if context.viewer_or_none is None:  # no token: it could run nothing, so parse nothing
+        if viewer is None:  # no token: it could run nothing, so parse nothing
             raise ConnectionRejectionError
+        # A socket outlives a cache entry: its operations read the user when they need it.
+        context.viewer_or_none = dataclasses.replace(viewer, user=None)
         return UNSET
 
 

@@ -82,8 +82,8 @@ async def update_user(
             ErrorCode.INVALID_VALUE, "You can't deactivate yourself.", ["isActive"]
         )
     await user_store.update_user(session, user, name, time_zone, working_hours, is_active)
-    if is_active is not None:  # a deactivated user's cached tokens drop
-        await token_store.changed(session, user_ids=[user.id])
+    # cached verifications of their tokens drop: a deactivated user's, and the profile they hold
+    await token_store.changed(session, user_ids=[user.id])
     audit.record(session, actor.organization_id, actor.user_id, "user.updated", "user", user.id)
     return user
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from sekvens.domain.scopes import Scope
 from sekvens.resolvers.engine_loaders import EngineLoaders
 from sekvens.resolvers.loaders import Loaders
 from sekvens.resolvers.sequence_loaders import SequenceLoaders
+from sekvens.schema.users import User
 from sekvens.services import Services
 from sekvens.storage.audit import TOKEN_KEY
 from sekvens.storage.tokens import CACHE_KEY
@@ -22,10 +23,13 @@ from sekvens.storage.tokens import CACHE_KEY
 @dataclass(frozen=True)
 class Viewer(Actor):
     """Who is calling: a user of one organization, with their roles, and the token it
-    came with and that token's scopes."""
+    came with and that token's scopes; `user`: their row as read with the token (cached
+    with it, and dropped with it when the user changes), which `viewer { user }` answers
+    from without a statement; None where it could be stale (a websocket's long life)."""
 
     token_id: int | None = None
     scopes: frozenset[Scope] = frozenset({Scope.FULL})
+    user: User | None = field(default=None, compare=False, repr=False)
 
 
 class SerializedReads:

@@ -142,11 +142,12 @@ class AuthCache(Generic[V]):
     statement to authenticate (and takes no pooled connection for it).
 
     An entry lives `ttl` seconds at most and never past its token's `expires_at`. Changes
-    drop entries at once: `changed()` (a revoked token, a deactivated user, new roles) drops
-    them in this process after the commit and, on PostgreSQL, notifies every process on
-    AUTH_CHANNEL in the same transaction. On PostgreSQL the cache serves only while its
-    process listens for those notifications (`listening`); otherwise every request reads
-    the database, as without a cache.
+    drop entries at once: `changed()` (a revoked token, a deactivated user, new roles, a
+    changed profile: entries may hold the user's row) drops them in this process after the
+    commit and, on PostgreSQL, notifies every process on AUTH_CHANNEL in the same
+    transaction. On PostgreSQL the cache serves only while its process listens for those
+    notifications (`listening`); otherwise every request reads the database, as without a
+    cache.
     """
 
     def __init__(self, ttl: float, max_entries: int = 10_000, is_sqlite: bool = True):
@@ -234,9 +235,9 @@ async def changed(
     session: AsyncSession, user_ids: Iterable[int] = (), token_ids: Iterable[int] = ()
 ) -> None:
     """Tokens and users whose authentication changed in `session`'s transaction (revoked,
-    deactivated, new roles): cached verifications of them are dropped when it commits, in
-    this process and, on PostgreSQL, in every process that listens (notified in the same
-    transaction, so only if it commits)."""
+    deactivated, new roles, a changed profile): cached verifications of them are dropped
+    when it commits, in this process and, on PostgreSQL, in every process that listens
+    (notified in the same transaction, so only if it commits)."""
     users, tokens = sorted(set(user_ids)), sorted(set(token_ids))
     if not users and not tokens:
         return
