@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,7 +39,10 @@ class Design:
     sequence_id: int
     version: SequenceVersion
     graph: SequenceGraph
+    registry: Registry
     checker: Callable[[], Awaitable[Checker]]
+    #: The design's `Step`s by key (`schema/steps.py` fills it).
+    linked: dict[str, Any] = field(default_factory=dict, repr=False)
     _step_problems: dict[str, list[Problem]] | None = field(default=None, repr=False)
 
     async def step_problems(self) -> dict[str, list[Problem]]:
@@ -135,4 +139,6 @@ class SequenceLoaders:
     ) -> Design:
         rows = await self.steps.load(version.id)
         graph = SequenceGraph(store.to_steps(rows), self._registry.shape)
-        return Design(sequence_id, version, graph, partial(self.checker, record_type_id))
+        return Design(
+            sequence_id, version, graph, self._registry, partial(self.checker, record_type_id)
+        )

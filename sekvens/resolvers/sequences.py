@@ -565,5 +565,5 @@ def _step_after(ctx: Context, ws: authoring.Workspace, key: str) -> Any:
     async def loaded() -> Checker:
         return checker
 
-    design = Design(ws.sequence.id, ws.version, ws.graph, loaded)
+    design = Design(ws.sequence.id, ws.version, ws.graph, ctx.services.registry, loaded)
     return step_of(design, key)

@@ -133,12 +133,12 @@ class SequenceStats:
         seen: set[str] = set()
         if version is not None:
             design = await loaders.design(self.row.id, self.row.record_type_id, version)
-            for key, depth in design.graph.walk():
+            for key, _ in design.graph.walk():
                 seen.add(key)
                 if design.graph.steps[key].type == START_TYPE:
                     continue
                 counts = self.counts.steps.get(key) or StepCounts(key)
-                out.append(StepStats.of(counts, step_of(design, key, depth)))
+                out.append(StepStats.of(counts, step_of(design, key)))
         for key in sorted(set(self.counts.steps) - seen):
             out.append(StepStats.of(self.counts.steps[key], None))
         return out

@@ -8,10 +8,10 @@ from typing import Protocol
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
 from sekvens.domain.errors import Problem
 from sekvens.domain.sequence_graph import SequenceGraph
+from sekvens.plugins.registry import Registry
 from sekvens.schema.enums import ErrorCode, StepBranch, StepCategory
 from sekvens.schema.relay import Node, to_global_id
 from sekvens.storage.tables import SequenceVersion as VersionRow
@@ -25,6 +25,14 @@ class Design(Protocol):
 
     @property
     def graph(self) -> SequenceGraph: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def linked(self) -> dict[str, Step]:
+        """The design's `Step`s by key, filled on first use."""
+        ...
 
     async def step_problems(self) -> dict[str, list[Problem]]: ...
 
@@ -56,6 +64,9 @@ class ValidationProblem:
 
 @strawberry.type(description="One node of the designer graph.")
 class Step(Node):
+    """Built for a whole design at once (`steps_of`), each step linked to its parent and
+    followers: the designer's fields are plain values, with no resolver call per field."""
+
     design: strawberry.Private[Design]
     key: str = strawberry.field(description="Stable across versions and environments.")
     type: str = strawberry.field(description="The step type's key, e.g. `email.auto`.")
@@ -66,32 +77,11 @@ class Step(Node):
         description="Which branch of the parent this step is on."
     )
     depth: int
-
-    @strawberry.field
-    def category(self, info: Info) -> StepCategory | None:
-        step_type = info.context.services.registry.get(self.type)
-        return step_type.category if step_type else None
-
-    def _follower(self, branch: str) -> Step | None:
-        key = self.design.graph.follower(self.key, branch)
-        return step_of(self.design, key) if key else None
-
-    @strawberry.field
-    def parent(self) -> Step | None:
-        parent = self.design.graph.steps[self.key].parent
-        return step_of(self.design, parent) if parent else None
-
-    @strawberry.field(name="next")
-    def next_step(self) -> Step | None:
-        return self._follower(StepBranch.NEXT)
-
-    @strawberry.field
-    def yes(self) -> Step | None:
-        return self._follower(StepBranch.YES)
-
-    @strawberry.field
-    def no(self) -> Step | None:
-        return self._follower(StepBranch.NO)
+    category: StepCategory | None
+    parent: Step | None = None
+    next_step: Step | None = strawberry.field(name="next", default=None)
+    yes: Step | None = None
+    no: Step | None = None
 
     @strawberry.field(description="Why this step would block activation; empty when it is fine.")
     async def problems(self) -> list[ValidationProblem]:
@@ -100,23 +90,44 @@ class Step(Node):
         return [ValidationProblem.of(p, version_id) for p in per_step.get(self.key, [])]
 
 
-def step_of(design: Design, key: str, depth: int | None = None) -> Step:
-    s = design.graph.steps[key]
-    version_id = design.version.id
-    if depth is None:
-        depth = len(design.graph.ancestors(key))
-    return Step(
-        id=strawberry.ID(step_gid(version_id, key)),
-        design=design,
-        key=key,
-        type=s.type,
-        name=s.name,
-        description=s.description,
-        config=JSON(s.config),
-        branch=StepBranch(s.branch) if s.branch is not None else None,
-        depth=depth,
-    )
+def _linked(design: Design) -> dict[str, Step]:
+    """Every step of `design` by key, linked; made once per design."""
+    if design.linked:
+        return design.linked
+    graph, version_id = design.graph, design.version.id
+    depths = dict(graph.walk())
+    out = design.linked
+    for key, s in graph.steps.items():
+        step_type = design.registry.get(s.type)
+        out[key] = Step(
+            id=strawberry.ID(step_gid(version_id, key)),
+            design=design,
+            key=key,
+            type=s.type,
+            name=s.name,
+            description=s.description,
+            config=JSON(s.config),
+            branch=StepBranch(s.branch) if s.branch is not None else None,
+            depth=depths[key] if key in depths else len(graph.ancestors(key)),
+            category=step_type.category if step_type else None,
+        )
+    for key, step in out.items():
+        parent = graph.steps[key].parent
+        step.parent = out[parent] if parent else None
+        for branch, attr in _FOLLOWERS:
+            follower = graph.follower(key, branch)
+            setattr(step, attr, out[follower] if follower else None)
+    return out
+
+
+_FOLLOWERS = ((StepBranch.NEXT, "next_step"), (StepBranch.YES, "yes"), (StepBranch.NO, "no"))
+
+
+def step_of(design: Design, key: str) -> Step:
+    return _linked(design)[key]
 
 
 def steps_of(design: Design) -> list[Step]:
-    return [step_of(design, k, d) for k, d in design.graph.walk()]
+    """The steps in designer order (depth first, YES before NO)."""
+    linked = _linked(design)
+    return [linked[k] for k, _ in design.graph.walk()]
