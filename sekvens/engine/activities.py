@@ -1,4 +1,11 @@
-"""A seller's work: complete, skip, snooze and reassign activities."""
+"""A seller's work: complete, skip, snooze and reassign activities, one or many at a time.
+
+Every action goes through `act`, the single mutations with one activity. It validates, then
+applies: the call's arguments first (a problem refuses the whole call), then each activity
+(loaded with its assignees in two statements; a problem refuses that activity alone), then
+it changes the workable ones together, so a refused activity needs no savepoint and the
+statements do not grow with the number of activities.
+"""
 
 from __future__ import annotations
 
@@ -8,129 +15,75 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.domain.errors import DomainError, ErrorCode
-from sekvens.domain.life_cycles import ActivityStatus, ConnectionPhase
-from sekvens.domain.roles import SUPERVISORS, Actor
+from sekvens.domain.activity_actions import (
+    CLOSES,
+    NO_SUCH_ACTIVITY,
+    ActivityAction,
+    ActivityFacts,
+    Work,
+    activity_problem,
+    request_problems,
+)
+from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.life_cycles import ConnectionPhase
+from sekvens.domain.roles import Actor
 from sekvens.domain.steps import ActivityKind
 from sekvens.storage import audit, organizations
 from sekvens.storage.tables import Activity, ActivityAssignee, Connection, User
 
-NOTES_MAX = 4000
 
-
-async def get_activity(session: AsyncSession, actor: Actor, activity_id: int) -> Activity:
-    activity = await session.get(Activity, activity_id)
-    if activity is None or activity.organization_id != actor.organization_id:
-        raise DomainError.of(ErrorCode.NOT_FOUND, "No such activity.", ["activityId"])
-    assignees = set(
-        await session.scalars(
-            select(ActivityAssignee.user_id).where(ActivityAssignee.activity_id == activity.id)
-        )
-    )
-    if actor.user_id not in assignees and not actor.has_any(SUPERVISORS):
-        raise DomainError.of(
-            ErrorCode.FORBIDDEN,
-            "Only its assignees, or a SALES_MANAGER, SEQUENCE_MANAGER or SYSTEM_ADMINISTRATOR,"
-            " work this activity.",
-        )
-    return activity
-
-
-def _require_open(activity: Activity) -> None:
-    if activity.status != ActivityStatus.OPEN:
-        raise DomainError.of(
-            ErrorCode.ACTIVITY_CLOSED,
-            f"The activity is closed already ({activity.status}).",
-            ["activityId"],
-        )
-
-
-async def _move_on(session: AsyncSession, activity: Activity, now: datetime) -> None:
-    """The connection waiting on this activity advances (the worker runs it now)."""
-    conn = await session.get(Connection, activity.connection_id)
-    if (
-        conn is not None
-        and conn.phase == ConnectionPhase.ACTIVITY
-        and conn.current_step_key == activity.step_key
-    ):
-        conn.phase, conn.next_run_at = ConnectionPhase.WAIT, now
-
-
-async def close(
+async def act(
     session: AsyncSession,
     actor: Actor,
-    activity_id: int,
-    status: str,
+    activity_ids: Seq[int | None],
+    work: Work,
     now: datetime,
-    outcome: str | None = None,
-    notes: str | None = None,
-) -> Activity:
-    """Complete (status COMPLETED, with a call's outcome) or skip (SKIPPED) an activity.
-    With a team assignment, the first member to close it closes it for all."""
-    activity = await get_activity(session, actor, activity_id)
-    _require_open(activity)
-    if notes is not None and len(notes) > NOTES_MAX:
-        raise DomainError.of(
-            ErrorCode.TOO_LONG, f"Notes are at most {NOTES_MAX} characters.", ["notes"]
+) -> list[Activity | Problem]:
+    """Do `work` to each activity of `activity_ids` (None: an id that names none) that
+    `actor` may work; per activity, in order, the changed activity or why it was refused.
+    DomainError when the call as a whole is wrong (nothing changed then)."""
+    problems = request_problems(work, activity_ids, now)
+    if problems:
+        raise DomainError(problems)
+    users = await _users(session, actor, work.user_ids)
+    rows, assignees = await _load(session, actor, [pk for pk in activity_ids if pk is not None])
+    call_outcomes: list[str] = []
+    if work.action == ActivityAction.COMPLETE and any(
+        a.activity_kind == ActivityKind.CALL for a in rows.values()
+    ):
+        call_outcomes = list(
+            (await organizations.existing(session, actor.organization_id)).call_outcomes
         )
-    if status == ActivityStatus.COMPLETED and activity.activity_kind == ActivityKind.CALL:
-        org = await organizations.existing(session, actor.organization_id)
-        if not outcome:
-            raise DomainError.of(
-                ErrorCode.REQUIRED, "A completed call needs its outcome.", ["outcome"]
-            )
-        if outcome not in org.call_outcomes:
-            raise DomainError.of(
-                ErrorCode.UNKNOWN_CALL_OUTCOME,
-                f"'{outcome}' is not a call outcome; use one of: {', '.join(org.call_outcomes)}.",
-                ["outcome"],
-            )
-    activity.status = status
-    activity.outcome = outcome if status == ActivityStatus.COMPLETED else None
-    activity.notes = notes or activity.notes
-    activity.closed_at, activity.closed_by_id = now, actor.user_id
-    await _move_on(session, activity, now)
-    audit.record(
-        session,
-        actor.organization_id,
-        actor.user_id,
-        f"activity.{status.lower()}",
-        "activity",
-        activity.id,
-        {"outcome": outcome},
-    )
-    return activity
+    results: list[Activity | Problem] = []
+    for pk in activity_ids:
+        row = rows.get(pk) if pk is not None else None
+        if row is None:
+            results.append(NO_SUCH_ACTIVITY)
+            continue
+        facts = ActivityFacts(row.status, row.activity_kind, frozenset(assignees.get(row.id, ())))
+        results.append(activity_problem(actor, work, facts, call_outcomes) or row)
+    done = [r for r in results if isinstance(r, Activity)]
+    if done:
+        await _apply(session, actor, work, done, users, now)
+    return results
 
 
-async def snooze(
-    session: AsyncSession, actor: Actor, activity_id: int, until: datetime, now: datetime
+async def act_on_one(
+    session: AsyncSession, actor: Actor, activity_id: int, work: Work, now: datetime
 ) -> Activity:
-    activity = await get_activity(session, actor, activity_id)
-    _require_open(activity)
-    if until <= now:
-        raise DomainError.of(ErrorCode.INVALID_VALUE, "Snooze to a time in the future.", ["until"])
-    activity.due_at = until
-    audit.record(
-        session,
-        actor.organization_id,
-        actor.user_id,
-        "activity.snoozed",
-        "activity",
-        activity.id,
-        {"until": until.isoformat()},
-    )
-    return activity
+    """`act` on one activity; its refusal as a DomainError."""
+    [result] = await act(session, actor, [activity_id], work, now)
+    if isinstance(result, Problem):
+        raise DomainError(result)
+    return result
 
 
-async def reassign(
-    session: AsyncSession, actor: Actor, activity_id: int, user_ids: Seq[int]
-) -> Activity:
-    activity = await get_activity(session, actor, activity_id)
-    _require_open(activity)
+async def _users(session: AsyncSession, actor: Actor, user_ids: Seq[int]) -> list[int]:
+    """The users to assign, without repeats; each an active user of the organization."""
     wanted = list(dict.fromkeys(user_ids))
     if not wanted:
-        raise DomainError.of(ErrorCode.REQUIRED, "Name at least one user.", ["userIds"])
-    users = set(
+        return wanted
+    found = set(
         await session.scalars(
             select(User.id).where(
                 User.id.in_(wanted),
@@ -139,22 +92,84 @@ async def reassign(
             )
         )
     )
-    missing = [u for u in wanted if u not in users]
-    if missing:
+    if any(u not in found for u in wanted):
         raise DomainError.of(
             ErrorCode.UNKNOWN_USER, "No such active user in this organization.", ["userIds"]
         )
-    await session.execute(
-        delete(ActivityAssignee).where(ActivityAssignee.activity_id == activity.id)
-    )
-    session.add_all(ActivityAssignee(activity_id=activity.id, user_id=u) for u in wanted)
-    audit.record(
+    return wanted
+
+
+async def _load(
+    session: AsyncSession, actor: Actor, ids: list[int]
+) -> tuple[dict[int, Activity], dict[int, set[int]]]:
+    """The organization's activities of `ids` by id, and their assignees (two statements)."""
+    if not ids:
+        return {}, {}
+    rows = {
+        a.id: a
+        for a in await session.scalars(
+            select(Activity).where(
+                Activity.id.in_(ids), Activity.organization_id == actor.organization_id
+            )
+        )
+    }
+    assignees: dict[int, set[int]] = {}
+    if rows:
+        pairs = await session.execute(
+            select(ActivityAssignee.activity_id, ActivityAssignee.user_id).where(
+                ActivityAssignee.activity_id.in_(list(rows))
+            )
+        )
+        for activity_id, user_id in pairs:
+            assignees.setdefault(activity_id, set()).add(user_id)
+    return rows, assignees
+
+
+async def _apply(
+    session: AsyncSession,
+    actor: Actor,
+    work: Work,
+    activities: list[Activity],
+    users: list[int],
+    now: datetime,
+) -> None:
+    """Change the activities that passed the checks, with an audit entry each."""
+    detail: dict[str, object]
+    status = CLOSES.get(work.action)
+    if status is not None:
+        for activity in activities:
+            activity.status = status
+            activity.outcome = work.outcome if work.action == ActivityAction.COMPLETE else None
+            activity.notes = work.notes or activity.notes
+            activity.closed_at, activity.closed_by_id = now, actor.user_id
+        await _move_on(session, activities, now)
+        action, detail = f"activity.{status.lower()}", {"outcome": work.outcome}
+    elif work.action == ActivityAction.SNOOZE and work.until is not None:
+        for activity in activities:
+            activity.due_at = work.until
+        action, detail = "activity.snoozed", {"until": work.until.isoformat()}
+    else:
+        ids = [a.id for a in activities]
+        await session.execute(delete(ActivityAssignee).where(ActivityAssignee.activity_id.in_(ids)))
+        session.add_all(ActivityAssignee(activity_id=a, user_id=u) for a in ids for u in users)
+        action, detail = "activity.reassigned", {"user_ids": users}
+    await audit.record_rows(
         session,
-        actor.organization_id,
-        actor.user_id,
-        "activity.reassigned",
-        "activity",
-        activity.id,
-        {"user_ids": wanted},
+        [
+            audit.entry(
+                session, actor.organization_id, actor.user_id, action, "activity", a.id, detail
+            )
+            for a in activities
+        ],
     )
-    return activity
+
+
+async def _move_on(session: AsyncSession, activities: list[Activity], now: datetime) -> None:
+    """The connections waiting on these closed activities advance (the worker runs them now)."""
+    waiting = {(a.connection_id, a.step_key) for a in activities}
+    connections = await session.scalars(
+        select(Connection).where(Connection.id.in_({c for c, _ in waiting}))
+    )
+    for conn in connections:
+        if conn.phase == ConnectionPhase.ACTIVITY and (conn.id, conn.current_step_key) in waiting:
+            conn.phase, conn.next_run_at = ConnectionPhase.WAIT, now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import strawberry
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from sekvens.authoring.sequences import organization
+from sekvens.domain.activity_actions import CLOSES, ActivityAction, Work
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.life_cycles import ActivityStatus
 from sekvens.domain.roles import RECORD_WRITERS, SUPERVISORS
@@ -25,7 +27,10 @@ from sekvens.resolvers.query import context, record_filter
 from sekvens.resolvers.sequences import sequence_pk
 from sekvens.schema.engine import (
     Activity,
+    ActivityActionResult,
     ActivityPayload,
+    ActOnActivitiesInput,
+    ActOnActivitiesPayload,
     CodeCount,
     CompleteActivityInput,
     ConnectionFilter,
@@ -255,6 +260,28 @@ def _errors(problems: list[Problem], index: int) -> list[UserError]:
     return [UserError.from_problem(p, index) for p in problems]
 
 
+def _item_error(problem: Problem, index: int) -> UserError:
+    """A per-activity problem; one about the activity itself points at its place in the list."""
+    if problem.field == ("activityId",):
+        problem = replace(problem, field=("activityIds", str(index)))
+    return UserError.from_problem(problem, index)
+
+
+async def _one(ctx: Context, viewer: Viewer, activity_id: str, work: Work) -> dict[str, Any]:
+    pk = _id(activity_id, "Activity", "activityId")
+    activity = await activity_ops.act_on_one(ctx.session, viewer, pk, work, _now(ctx))
+    if work.action in CLOSES:
+        ctx.services.engine.wake()
+    return {"activity": Activity.from_row(activity)}
+
+
+async def _act_on_one(info: Info, activity_id: str, work: Work) -> ActivityPayload:
+    async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+        return await _one(ctx, viewer, activity_id, work)
+
+    return await mutate(info, ActivityPayload, run)
+
+
 @strawberry.type
 class EngineMutations:
     @strawberry.mutation(description="Connect up to 1000 records, with a result per record.")
@@ -374,62 +401,67 @@ class EngineMutations:
 
     @strawberry.mutation(description="Complete an activity (a call with its outcome).")
     async def complete_activity(self, info: Info, input: CompleteActivityInput) -> ActivityPayload:
-        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-            activity = await activity_ops.close(
-                ctx.session,
-                viewer,
-                _id(input.activity_id, "Activity", "activityId"),
-                ActivityStatus.COMPLETED,
-                _now(ctx),
-                input.outcome,
-                input.notes,
-            )
-            ctx.services.engine.wake()
-            return {"activity": Activity.from_row(activity)}
-
-        return await mutate(info, ActivityPayload, run)
+        work = Work(ActivityAction.COMPLETE, outcome=input.outcome, notes=input.notes)
+        return await _act_on_one(info, input.activity_id, work)
 
     @strawberry.mutation(description="Skip an activity; a condition on it then takes NO.")
     async def skip_activity(self, info: Info, input: SkipActivityInput) -> ActivityPayload:
-        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-            activity = await activity_ops.close(
-                ctx.session,
-                viewer,
-                _id(input.activity_id, "Activity", "activityId"),
-                ActivityStatus.SKIPPED,
-                _now(ctx),
-                None,
-                input.notes,
-            )
-            ctx.services.engine.wake()
-            return {"activity": Activity.from_row(activity)}
-
-        return await mutate(info, ActivityPayload, run)
+        return await _act_on_one(
+            info, input.activity_id, Work(ActivityAction.SKIP, notes=input.notes)
+        )
 
     @strawberry.mutation
     async def snooze_activity(self, info: Info, input: SnoozeActivityInput) -> ActivityPayload:
-        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-            activity = await activity_ops.snooze(
-                ctx.session,
-                viewer,
-                _id(input.activity_id, "Activity", "activityId"),
-                input.until,
-                _now(ctx),
-            )
-            return {"activity": Activity.from_row(activity)}
-
-        return await mutate(info, ActivityPayload, run)
+        return await _act_on_one(
+            info, input.activity_id, Work(ActivityAction.SNOOZE, until=input.until)
+        )
 
     @strawberry.mutation
     async def reassign_activity(self, info: Info, input: ReassignActivityInput) -> ActivityPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-            users = [_id(u, "User", "userIds") for u in input.user_ids]
-            activity = await activity_ops.reassign(
-                ctx.session, viewer, _id(input.activity_id, "Activity", "activityId"), users
-            )
-            return {"activity": Activity.from_row(activity)}
+            users = tuple(_id(u, "User", "userIds") for u in input.user_ids)
+            work = Work(ActivityAction.REASSIGN, user_ids=users)
+            return await _one(ctx, viewer, input.activity_id, work)
 
         return await mutate(info, ActivityPayload, run)
+
+    @strawberry.mutation(
+        description="Complete, skip, snooze or reassign up to 200 activities at once, each as"
+        " its single mutation would, with a result per activity (a refused one changes nothing"
+        " and leaves the others alone)."
+    )
+    async def act_on_activities(
+        self, info: Info, input: ActOnActivitiesInput
+    ) -> ActOnActivitiesPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            ids: list[int | None] = []
+            for global_id in input.activity_ids:
+                try:
+                    ids.append(_id(global_id, "Activity", "activityIds"))
+                except DomainError:
+                    ids.append(None)  # names no activity: NOT_FOUND in its result
+            users = tuple(_id(u, "User", "userIds") for u in input.user_ids or ())
+            work = Work(input.action, input.outcome, input.notes, input.until, users)
+            results = await activity_ops.act(ctx.session, viewer, ids, work, _now(ctx))
+            if work.action in CLOSES and any(isinstance(r, ActivityRow) for r in results):
+                ctx.services.engine.wake()
+            ok = sum(isinstance(r, ActivityRow) for r in results)
+            return {
+                "results": [
+                    ActivityActionResult(
+                        index=i,
+                        activity_id=input.activity_ids[i],
+                        ok=isinstance(r, ActivityRow),
+                        activity=Activity.from_row(r) if isinstance(r, ActivityRow) else None,
+                        errors=[] if isinstance(r, ActivityRow) else [_item_error(r, i)],
+                    )
+                    for i, r in enumerate(results)
+                ],
+                "ok_count": ok,
+                "failed_count": len(results) - ok,
+            }
+
+        return await mutate(info, ActOnActivitiesPayload, run)
 
     @strawberry.mutation(
         description="Customer events (opens, replies, clicks…); idempotent by eventId."

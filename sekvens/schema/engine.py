@@ -11,6 +11,7 @@ from strawberry.types import Info
 from sekvens.domain import life_cycles
 from sekvens.schema.audit import AuditLogEntry
 from sekvens.schema.enums import (
+    ActivityAction,
     ActivityKind,
     ActivityStatus,
     ConnectionReason,
@@ -345,6 +346,39 @@ class ReassignActivityInput:
 class ActivityPayload:
     errors: list[UserError]
     activity: Activity | None = None
+
+
+@strawberry.input(description="One action for many activities (up to 200), as in up next.")
+class ActOnActivitiesInput:
+    activity_ids: list[strawberry.ID] = strawberry.field(
+        description="At most 200, each once; each gets a result."
+    )
+    action: ActivityAction
+    outcome: str | None = strawberry.field(default=None, description="COMPLETE: a call's outcome.")
+    notes: str | None = strawberry.field(default=None, description="COMPLETE and SKIP.")
+    until: datetime | None = strawberry.field(default=None, description="SNOOZE: required.")
+    user_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="REASSIGN: required; the new assignees."
+    )
+
+
+@strawberry.type(description="What happened to one activity of actOnActivities.")
+class ActivityActionResult:
+    index: int = strawberry.field(description="Its position in activityIds.")
+    activity_id: strawberry.ID
+    ok: bool = strawberry.field(description="Whether the action was done (errors is empty).")
+    activity: Activity | None = strawberry.field(description="The activity as changed, when ok.")
+    errors: list[UserError]
+
+
+@strawberry.type
+class ActOnActivitiesPayload:
+    errors: list[UserError] = strawberry.field(
+        description="Why the call as a whole was refused (then nothing changed)."
+    )
+    results: list[ActivityActionResult] = strawberry.field(default_factory=list)
+    ok_count: int = 0
+    failed_count: int = 0
 
 
 @strawberry.input

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import strawberry
 
+from sekvens.domain.activity_actions import ActivityAction
 from sekvens.domain.assignment import AssignTo
 from sekvens.domain.errors import ErrorCode
 from sekvens.domain.life_cycles import (
@@ -31,6 +32,7 @@ from sekvens.domain.teams import TeamKind
 from sekvens.domain.transfer import ImportAction, ImportConflictPolicy, ImportMode
 
 __all__ = [
+    "ActivityAction",
     "ActivityKind",
     "ActivityStatus",
     "ApiTokenScope",
@@ -97,6 +99,16 @@ _expose(AssignTo, "Who works the activities of a connected record.")
 _expose(ConnectionStatus)
 _expose(ConnectionReason, "Why a connection ended (docs/concepts.md lists who ends it how).")
 _expose(ActivityStatus)
+_expose(
+    ActivityAction,
+    "What actOnActivities does to each activity.",
+    {
+        ActivityAction.COMPLETE: "As completeActivity (outcome, notes).",
+        ActivityAction.SKIP: "As skipActivity (notes).",
+        ActivityAction.SNOOZE: "As snoozeActivity (until).",
+        ActivityAction.REASSIGN: "As reassignActivity (userIds).",
+    },
+)
 _expose(OutboxStatus)
 _expose(EmailOptOut, "Why a record must not get email.")
 _expose(SuppressionSource, "How an address came onto the suppression list.")

@@ -274,6 +274,11 @@ async def p_reassign(w: World) -> dict[str, Any]:
     return {"activityId": await w.activity(), "userIds": [w.user_ids["sales_manager"]]}
 
 
+async def p_act_on_activities(w: World) -> dict[str, Any]:
+    until = w.engine.clock.now() + timedelta(days=1)
+    return {"activityIds": [await w.activity()], "action": "SNOOZE", "until": until.isoformat()}
+
+
 async def p_events(w: World) -> dict[str, Any]:
     return {
         "events": [
@@ -468,6 +473,10 @@ MUTATION_ROWS: dict[str, Row] = {
     "skipActivity": row(activity(), EDITORS),
     "snoozeActivity": row(p_snooze, EDITORS),
     "reassignActivity": row(p_reassign, EDITORS),
+    # Many at once: each activity's refusal is in its result.
+    "actOnActivities": row(
+        p_act_on_activities, EDITORS, select="okCount results { errors { code } }"
+    ),
     # The suppression list: anyone adds (a prospect asks a seller to stop), managers remove.
     "addSuppressedAddresses": row(p_suppress, EVERYONE, cross=OWN_ORG, select="addedCount"),
     "removeSuppressedAddresses": row(p_suppress, EDITORS, cross=OWN_ORG, select="removedCount"),
