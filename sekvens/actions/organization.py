@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode, ProblemList
 from sekvens.domain.roles import Actor
+from sekvens.domain.send_windows import SendWindowRequest
 from sekvens.domain.working_hours import check_time_zone
 from sekvens.storage import audit, organizations
 from sekvens.storage.organizations import NAME_MAX
@@ -33,6 +34,7 @@ class SettingsChange:
     default_time_zone: str | None = None
     call_outcomes: Seq[str] | None = None
     monthly_connection_quota: int | None = None  # 0 or less: no quota
+    send_window: SendWindowRequest | None = None
 
 
 def _check(c: SettingsChange) -> None:
@@ -55,6 +57,11 @@ def _check(c: SettingsChange) -> None:
                 "Call outcomes: at least one, distinct, non-empty.",
                 ["callOutcomes"],
             )
+    if c.send_window is not None:
+        try:
+            c.send_window.stored()
+        except DomainError as e:
+            p.problems.extend(e.problems)
     p.raise_if_any()
 
 
@@ -92,6 +99,8 @@ async def update_settings(
         org.monthly_connection_quota = changed["monthly_connection_quota"] = (
             quota if quota > 0 else None
         )
+    if change.send_window is not None:
+        org.send_window = changed["send_window"] = change.send_window.stored()
     audit.record(
         session,
         org.id,

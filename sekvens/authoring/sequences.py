@@ -26,6 +26,7 @@ from sekvens.domain.life_cycles import (
 )
 from sekvens.domain.records import FieldType
 from sekvens.domain.roles import Actor, Role
+from sekvens.domain.send_windows import SendWindowRequest
 from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
 from sekvens.domain.sequence_rules import check_description, check_name, check_step_text
 from sekvens.domain.teams import TeamKind
@@ -576,6 +577,7 @@ async def clone(
         source.skip_non_working_time,
     )
     copy.skip_opted_out_email = source.skip_opted_out_email
+    copy.send_window = source.send_window
     tags = await tag_store.tags_by_sequence(session, [source.id])
     tag_ids = [t.id for t in tags.get(source.id, [])]
     if tag_ids:
@@ -711,15 +713,22 @@ async def set_options(
     exit_on_reply: bool | None,
     skip_non_working_time: bool | None,
     skip_opted_out_email: bool | None = None,
+    send_window: SendWindowRequest | None = None,
 ) -> Sequence:
+    """Change the options given (None: as they are). The send window may change while the
+    sequence is active (it applies to emails reached from then on); the others may not."""
     seq = await get_sequence(session, actor, sequence_id)
-    _require_inactive(seq, "options")
+    if (exit_on_reply, skip_non_working_time, skip_opted_out_email) != (None, None, None):
+        _require_inactive(seq, "options")
+    window = send_window.stored() if send_window is not None else None
     if exit_on_reply is not None:
         seq.exit_on_reply = exit_on_reply
     if skip_non_working_time is not None:
         seq.skip_non_working_time = skip_non_working_time
     if skip_opted_out_email is not None:
         seq.skip_opted_out_email = skip_opted_out_email
+    if send_window is not None:
+        seq.send_window = window
     seq.updated_at = utcnow()
     _log(
         session,
@@ -730,6 +739,7 @@ async def set_options(
         exit_on_reply=seq.exit_on_reply,
         skip_non_working_time=seq.skip_non_working_time,
         skip_opted_out_email=seq.skip_opted_out_email,
+        send_window=seq.send_window,
     )
     return seq
 

@@ -97,3 +97,11 @@ class OutboxStatus(StrEnum):
     STORED = "STORED"
     #: Its connection ended before it went out.
     CANCELED = "CANCELED"
+
+
+class WaitReason(StrEnum):
+    """Why a QUEUED automated email is not sent yet; it goes at its `next_attempt_at`."""
+
+    #: Reached outside its send window (docs/email.md#send-windows): it goes when the window
+    #: opens in the recipient's time zone.
+    WAITING_FOR_SEND_WINDOW = "WAITING_FOR_SEND_WINDOW"

@@ -18,6 +18,8 @@ _PERSON = (
     FieldInfo("company", T.TEXT, "Company"),
     FieldInfo("linkedin_url", T.TEXT, "LinkedIn profile"),
     FieldInfo("do_not_email", T.BOOLEAN, "Do not email"),
+    #: An IANA name: automated emails keep to the send window on this clock.
+    FieldInfo("time_zone", T.TEXT, "Time zone"),
     FieldInfo("account_manager", T.USER_LOOKUP, "Account manager"),
 )
 

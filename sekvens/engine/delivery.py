@@ -358,6 +358,7 @@ class Deliverer:
                     )
                     continue
                 row.attempts += 1
+                row.wait_reason = None  # its time has come
                 if conn is None:
                     row.next_attempt_at = now + self.lease
                 try:
@@ -375,13 +376,14 @@ class Deliverer:
         return [row for row, ok in zip(rows, got[len(KEEPALIVE) :], strict=True) if ok]
 
     def build(self, row: OutboxMessage) -> EmailMessage:
-        """The email of an outbox row; the same Message-ID and Date on every attempt."""
+        """The email of an outbox row; the same Message-ID and Date on every attempt (the
+        send window's opening for a message that waited for it, else when the step ran)."""
         msg = EmailMessage()
         for name, value in (row.headers or {}).items():
             if name.lower() not in RESERVED_HEADERS and not name.lower().startswith("content-"):
                 msg[name] = str(value)
         msg["Message-ID"] = row.message_id
-        msg["Date"] = format_datetime(row.created_at)
+        msg["Date"] = format_datetime(row.send_after or row.created_at)
         msg["From"] = row.from_address or self.mail_from
         msg["To"] = row.to_address
         msg["Subject"] = row.subject

@@ -5,6 +5,8 @@ in the step's own transaction, keyed by the step's idempotency key, so executing
 twice stores (and later delivers) one message. It refuses (`RecipientOptedOut`) a record
 marked "do not email" and an address on the organization's suppression list, and
 (`MessageTooLarge`) a message whose subject or text is longer than a rendered template may be.
+A message reached outside its recipient's send window is queued to go when the window opens
+(`WAITING_FOR_SEND_WINDOW`, with that time as its `next_attempt_at` and `send_after`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.domain.life_cycles import OutboxStatus
+from sekvens.domain.life_cycles import OutboxStatus, WaitReason
+from sekvens.domain.send_windows import RecipientWindow
 from sekvens.domain.suppression import normalize
 from sekvens.domain.templates import MAX_SUBJECT_OUTPUT, MAX_TEMPLATE_OUTPUT
 from sekvens.plugins.api import MailMessage, RecipientOptedOut
@@ -58,6 +61,7 @@ class OutboxMail:
         sent: dict[str, str] | None = None,
         flush: bool = True,
         suppression: tuple[set[str], set[str]] | None = None,
+        send_window: RecipientWindow | None = None,
     ):
         self.session = session
         self.organization_id = organization_id
@@ -75,6 +79,8 @@ class OutboxMail:
         #: (addresses checked, those suppressed) of the organization, normalized, when the
         #: caller loaded them; other addresses are looked up.
         self.suppression = suppression
+        #: The recipient's send window; None: the message may go at once.
+        self.send_window = send_window
 
     async def send(self, message: MailMessage) -> str:
         key = message.idempotency_key or uuid.uuid4().hex
@@ -102,6 +108,10 @@ class OutboxMail:
         if suppressed:
             raise RecipientOptedOut(f"{message.to} is on the organization's suppression list.")
         message_id = f"<{uuid.uuid4().hex}@{MESSAGE_DOMAIN}>"
+        send_after = None
+        if self.deliver and self.send_window is not None:
+            opens = self.send_window.next_send_time(self.now)
+            send_after = opens if opens > self.now else None
         self.session.add(
             OutboxMessage(
                 organization_id=self.organization_id,
@@ -115,7 +125,9 @@ class OutboxMail:
                 html=message.html,
                 headers=dict(message.headers),
                 status=OutboxStatus.QUEUED if self.deliver else OutboxStatus.STORED,
-                next_attempt_at=self.now if self.deliver else None,
+                next_attempt_at=(send_after or self.now) if self.deliver else None,
+                wait_reason=WaitReason.WAITING_FOR_SEND_WINDOW if send_after else None,
+                send_after=send_after,
                 created_at=self.now,
             )
         )

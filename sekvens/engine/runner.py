@@ -29,6 +29,7 @@ from sekvens.domain.life_cycles import (
     ConnectionStatus,
 )
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD, RecordTypeInfo, check_value
+from sekvens.domain.send_windows import RecipientWindow, SendWindow, recipient_time_zone
 from sekvens.domain.sequence_graph import SequenceGraph, Step
 from sekvens.domain.steps import Branch
 from sekvens.domain.suppression import normalize
@@ -596,6 +597,7 @@ class Runner:
                 sent=batch.outbox if conn.id in batch.loaded else None,
                 flush=not batch.defer,
                 suppression=batch.suppression.get(conn.organization_id),
+                send_window=self.send_window(batch, conn, record),
             ),
             records=Updater(batch, record, info, step.key),
             idempotency_key=f"{conn.id}:{step.key}",
@@ -645,6 +647,20 @@ class Runner:
         )
         batch.assignees[conn.id] = resolve(rule, found[record.id])
         return batch.assignees[conn.id]
+
+    def send_window(self, batch: Batch, conn: Connection, record: Record) -> RecipientWindow | None:
+        """The sequence's send window (the organization's when it has none) in the record's
+        time zone (the organization's default without one), skipping the holidays."""
+        org = batch.orgs[conn.organization_id]
+        seq = batch.sequences[conn.sequence_id]
+        window = SendWindow.from_json(seq.send_window or org.send_window)
+        if window is None:
+            return None
+        return RecipientWindow(
+            window,
+            recipient_time_zone(record.fields, org.default_time_zone),
+            tuple(org.holidays),
+        )
 
     async def working_time(self, batch: Batch, conn: Connection) -> WorkingTime:
         """The first assignee's time zone and working hours (the organization's time zone

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence as Seq
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import ScalarResult, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from sekvens.domain.life_cycles import OutboxStatus
 from sekvens.storage import suppression
-from sekvens.storage.tables import Activity, ActivityAssignee, Connection, Record, Sequence
+from sekvens.storage.tables import (
+    Activity,
+    ActivityAssignee,
+    Connection,
+    OutboxMessage,
+    Record,
+    Sequence,
+)
 
 
 class EngineLoaders:
@@ -55,6 +64,25 @@ class EngineLoaders:
             found = await suppression.opt_outs(session, organization_id, rows, "email")
             return [found.get(i) for i in ids]
 
+        async def waits(ids: Seq[int]) -> list[tuple[str, datetime] | None]:
+            first: dict[int, tuple[str, datetime]] = {}
+            for connection_id, reason, until in await session.execute(
+                select(
+                    OutboxMessage.connection_id,
+                    OutboxMessage.wait_reason,
+                    OutboxMessage.next_attempt_at,
+                )
+                .where(
+                    OutboxMessage.connection_id.in_(ids),
+                    OutboxMessage.status == OutboxStatus.QUEUED,
+                    OutboxMessage.wait_reason.is_not(None),
+                )
+                .order_by(OutboxMessage.next_attempt_at.desc())
+            ):
+                # All three are set on the rows selected; the earliest comes last.
+                first[cast(int, connection_id)] = cast(tuple[str, datetime], (reason, until))
+            return [first.get(i) for i in ids]
+
         self.record = by_id(Record)
         self.sequence = by_id(Sequence)
         self.connection = by_id(Connection)
@@ -62,3 +90,5 @@ class EngineLoaders:
         self.assignees = DataLoader(assignees)
         #: record id -> DO_NOT_EMAIL, SUPPRESSED or None
         self.opt_out = DataLoader(opt_outs)
+        #: connection id -> (wait reason, until) of its earliest waiting email, or None
+        self.wait_of_connection = DataLoader(waits)

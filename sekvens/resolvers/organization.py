@@ -18,6 +18,7 @@ from sekvens.schema.organization import (
     UpdateOrganizationSettingsInput,
     UpdateOrganizationSettingsPayload,
 )
+from sekvens.schema.send_windows import window_request
 
 
 @strawberry.type
@@ -27,9 +28,9 @@ class OrganizationMutations:
         self, info: Info, input: UpdateOrganizationSettingsInput
     ) -> UpdateOrganizationSettingsPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-            change = SettingsChange(
-                **{f.name: getattr(input, f.name) for f in fields(SettingsChange)}
-            )
+            given = {f.name: getattr(input, f.name) for f in fields(SettingsChange)}
+            given["send_window"] = window_request(input.send_window)
+            change = SettingsChange(**given)
             org = await organization.update_settings(ctx.session, viewer, change)
             return {"organization": Organization.from_row(org)}
 

@@ -25,6 +25,7 @@ from sekvens.schema.pagination import paginate
 from sekvens.schema.prefetch import PREFETCHABLE, node_fields
 from sekvens.schema.records import RecordType
 from sekvens.schema.relay import Connection, decode_id, from_global_id, key_of
+from sekvens.schema.send_windows import window_request
 from sekvens.schema.sequences import (
     ActivateSequenceInput,
     AddStepInput,
@@ -437,8 +438,8 @@ class SequenceMutations:
         return await mutate(info, SequencePayload, run)
 
     @strawberry.mutation(
-        description="Exit on reply, skip non-working time, skip opted-out email; only while"
-        " inactive."
+        description="Exit on reply, skip non-working time, skip opted-out email (only while"
+        " inactive), and the send window."
     )
     async def set_sequence_options(
         self, info: Info, input: SetSequenceOptionsInput
@@ -451,6 +452,7 @@ class SequenceMutations:
                 input.exit_on_reply,
                 input.skip_non_working_time,
                 input.skip_opted_out_email,
+                window_request(input.send_window),
             )
             return {"sequence": Sequence.from_row(seq)}
 

@@ -19,11 +19,13 @@ from sekvens.schema.enums import (
     EmailOptOut,
     EventKind,
     OutboxStatus,
+    WaitReason,
 )
 from sekvens.schema.errors import UserError
 from sekvens.schema.pagination import paginate
 from sekvens.schema.records import Record, RecordFilterInput
 from sekvens.schema.relay import Connection, Node, to_global_id
+from sekvens.schema.send_windows import Wait
 from sekvens.schema.sequences import Sequence
 from sekvens.schema.steps import Step, step_of
 from sekvens.schema.users import User
@@ -87,6 +89,17 @@ class SequenceTarget(Node):
             return None
         elapsed = info.context.services.engine.clock.now() - self.row.step_entered_at
         return round(elapsed.total_seconds() / 86400, 2)
+
+    @strawberry.field(
+        description="Its next automated email that waits to go out (the earliest), why and"
+        " until when; null when none waits."
+    )
+    async def waiting(self, info: Info) -> Wait | None:
+        found = await info.context.engine_loaders.wait_of_connection.load(self.row.id)
+        if found is None:
+            return None
+        reason, until = found
+        return Wait(reason=WaitReason(reason), until=until)
 
     @strawberry.field(description="The sequence version number it runs on.")
     async def version(self, info: Info) -> int:
@@ -220,6 +233,16 @@ class OutboxMessage(Node):
     status: OutboxStatus
     attempts: int
     last_error: str | None
+    wait_reason: WaitReason | None = strawberry.field(
+        description="Why a QUEUED message is not sent yet; it goes at nextAttemptAt."
+    )
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When a QUEUED message is due: its send time, or its next retry."
+    )
+    send_after: datetime | None = strawberry.field(
+        description="The send window's opening the message waited for (its Date header);"
+        " null: it could go at once."
+    )
     created_at: datetime
     sent_at: datetime | None
 
@@ -236,6 +259,9 @@ class OutboxMessage(Node):
             status=OutboxStatus(row.status),
             attempts=row.attempts,
             last_error=row.last_error,
+            wait_reason=WaitReason(row.wait_reason) if row.wait_reason else None,
+            next_attempt_at=row.next_attempt_at,
+            send_after=row.send_after,
             created_at=row.created_at,
             sent_at=row.sent_at,
         )

@@ -22,6 +22,7 @@ from sekvens.domain.life_cycles import (
     OutboxStatus,
     SequenceStatus,
     VersionStatus,
+    WaitReason,
 )
 from sekvens.domain.records import FieldType
 from sekvens.domain.roles import Role
@@ -54,6 +55,7 @@ __all__ = [
     "SuppressionSource",
     "TeamKind",
     "VersionStatus",
+    "WaitReason",
 ]
 
 #: GraphQL names that differ from the domain's.
@@ -110,6 +112,7 @@ _expose(
     },
 )
 _expose(OutboxStatus)
+_expose(WaitReason, "Why a queued automated email waits (it goes at the time given with it).")
 _expose(EmailOptOut, "Why a record must not get email.")
 _expose(SuppressionSource, "How an address came onto the suppression list.")
 _expose(ImportMode, "DRY_RUN writes nothing and reports exactly what APPLY would do.")

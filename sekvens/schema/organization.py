@@ -8,6 +8,7 @@ import strawberry
 
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
+from sekvens.schema.send_windows import SendWindow, SendWindowInput
 from sekvens.storage.tables import Organization as OrganizationRow
 
 
@@ -26,6 +27,10 @@ class Organization(Node):
     monthly_connection_quota: int | None = strawberry.field(
         description="Connections allowed per calendar month; null means unlimited."
     )
+    send_window: SendWindow | None = strawberry.field(
+        description="When automated emails go out, for sequences without a window of their"
+        " own; null (the default): at any time."
+    )
     created_at: datetime
 
     @classmethod
@@ -41,6 +46,7 @@ class Organization(Node):
             default_time_zone=row.default_time_zone,
             call_outcomes=list(row.call_outcomes),
             monthly_connection_quota=row.monthly_connection_quota,
+            send_window=SendWindow.of(row.send_window),
             created_at=row.created_at,
         )
 
@@ -57,6 +63,10 @@ class UpdateOrganizationSettingsInput:
     call_outcomes: list[str] | None = None
     monthly_connection_quota: int | None = strawberry.field(
         default=None, description="Set to 0 or a negative number to remove the quota."
+    )
+    send_window: SendWindowInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Omit to keep the window; null: automated emails go out at any time.",
     )
 
 

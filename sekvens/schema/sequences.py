@@ -23,6 +23,7 @@ from sekvens.schema.errors import UserError
 from sekvens.schema.pagination import paginate
 from sekvens.schema.records import RecordType
 from sekvens.schema.relay import Connection, Node, to_global_id
+from sekvens.schema.send_windows import SendWindow, SendWindowInput
 from sekvens.schema.stats import SequenceStats
 from sekvens.schema.steps import Design, Step, ValidationProblem, steps_of
 from sekvens.schema.tags import Tag
@@ -114,6 +115,10 @@ class SequenceOptions:
         description="An automated email due for a recipient who opted out: skip the step"
         " (true) or end the connection with OPTED_OUT (false, the default)."
     )
+    send_window: SendWindow | None = strawberry.field(
+        description="The sequence's own send window; null: the organization's (Organization"
+        ".sendWindow)."
+    )
 
 
 @strawberry.type(description="A plan of activities for one record type.")
@@ -157,6 +162,7 @@ class Sequence(Node):
                 exit_on_reply=row.exit_on_reply,
                 skip_non_working_time=row.skip_non_working_time,
                 skip_opted_out_email=row.skip_opted_out_email,
+                send_window=SendWindow.of(row.send_window),
             ),
             created_at=row.created_at,
             modified_at=row.updated_at,
@@ -360,6 +366,11 @@ class SetSequenceOptionsInput:
     exit_on_reply: bool | None = None
     skip_non_working_time: bool | None = None
     skip_opted_out_email: bool | None = None
+    send_window: SendWindowInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Omit to keep it; null: the organization's window. May change while the"
+        " sequence is active: emails reached from then on follow it.",
+    )
 
 
 @strawberry.input

@@ -15,9 +15,9 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from sekvens.domain.sequence_graph import START_TYPE
-from sekvens.schema.enums import ConnectionReason, ConnectionStatus
+from sekvens.schema.enums import ConnectionReason, ConnectionStatus, WaitReason
 from sekvens.schema.steps import Step, step_of
-from sekvens.storage.stats import SequenceCounts, StepCounts, sequence_counts
+from sekvens.storage.stats import SequenceCounts, StepCounts, sequence_counts, waiting_counts
 from sekvens.storage.tables import Sequence as SequenceRow
 
 #: One loader per request: keyed by the context's sequence loaders, which a mutation resets.
@@ -38,6 +38,31 @@ def _loader(info: Info) -> DataLoader[int, SequenceCounts]:
 
         loader = _loaders[key] = DataLoader(load)
     return loader
+
+
+_wait_loaders: weakref.WeakKeyDictionary[Any, DataLoader[int, dict[str, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _wait_loader(info: Info) -> DataLoader[int, dict[str, int]]:
+    ctx = info.context
+    key = ctx.sequence_loaders
+    loader = _wait_loaders.get(key)
+    if loader is None:
+
+        async def load(ids: Seq[int]) -> list[dict[str, int]]:
+            found = await waiting_counts(ctx.reader, ids)
+            return [found[i] for i in ids]
+
+        loader = _wait_loaders[key] = DataLoader(load)
+    return loader
+
+
+@strawberry.type
+class WaitCount:
+    reason: WaitReason
+    count: int
 
 
 @strawberry.type
@@ -116,6 +141,14 @@ class SequenceStats:
                 if r in ConnectionReason.__members__
             ],
         )
+
+    @strawberry.field(
+        description="Queued automated emails of its connections that wait to go out, by why"
+        " (reasons with none left out)."
+    )
+    async def waiting(self, info: Info) -> list[WaitCount]:
+        counts = await _wait_loader(info).load(self.row.id)
+        return [WaitCount(reason=WaitReason(r), count=n) for r, n in sorted(counts.items())]
 
     @strawberry.field(
         description="Every step of the current version in designer order (START left out),"

@@ -94,7 +94,9 @@ async def _close_work(
             OutboxMessage.connection_id.in_(connection_ids),
             OutboxMessage.status == OutboxStatus.QUEUED,
         )
-        .values(status=OutboxStatus.CANCELED, next_attempt_at=None, last_error=reason)
+        .values(
+            status=OutboxStatus.CANCELED, next_attempt_at=None, wait_reason=None, last_error=reason
+        )
         .execution_options(synchronize_session="fetch")
     )
 

@@ -4,7 +4,8 @@
 * activities by step and status (CANCELED: closed because their connection ended);
 * email engagement by step: how many of the step's activities were delivered, opened,
   replied to, clicked or bounced (each activity counted once per kind, however many events
-  it had), through `engagement_events` joined to their activity.
+  it had), through `engagement_events` joined to their activity;
+* queued automated emails that wait, by wait reason (`waiting_counts`, asked for apart).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sekvens.domain.life_cycles import RUNNING, ActivityStatus, ConnectionStatus
+from sekvens.domain.life_cycles import RUNNING, ActivityStatus, ConnectionStatus, OutboxStatus
 from sekvens.domain.steps import EventKind
-from sekvens.storage.tables import Activity, Connection, EngagementEvent
+from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage
 
 #: Engagement kinds counted, and the StepCounts field each one adds to.
 EVENT_FIELDS: dict[str, str] = {
@@ -121,4 +122,26 @@ async def sequence_counts(
         step = out[sequence_id].step(step_key)
         name = EVENT_FIELDS[kind]
         setattr(step, name, getattr(step, name) + n)
+    return out
+
+
+async def waiting_counts(
+    session: AsyncSession, sequence_ids: Seq[int]
+) -> dict[int, dict[str, int]]:
+    """Per sequence: its queued automated emails that wait, by wait reason (one statement)."""
+    out: dict[int, dict[str, int]] = {i: {} for i in sequence_ids}
+    if not out:
+        return out
+    rows = await session.execute(
+        select(Connection.sequence_id, OutboxMessage.wait_reason, func.count())
+        .join(Connection, Connection.id == OutboxMessage.connection_id)
+        .where(
+            Connection.sequence_id.in_(sorted(out)),
+            OutboxMessage.status == OutboxStatus.QUEUED,
+            OutboxMessage.wait_reason.is_not(None),
+        )
+        .group_by(Connection.sequence_id, OutboxMessage.wait_reason)
+    )
+    for sequence_id, reason, count in rows:
+        out[sequence_id][str(reason)] = count  # never null: the rows selected have one
     return out

@@ -36,6 +36,7 @@ from sekvens.domain.life_cycles import (
     OutboxStatus,
     SequenceStatus,
     VersionStatus,
+    WaitReason,
 )
 from sekvens.domain.steps import ActivityKind, Branch, EventKind
 from sekvens.domain.suppression import SuppressionSource
@@ -83,6 +84,8 @@ class Organization(Base):
     default_time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     call_outcomes: Mapped[list[Any]] = mapped_column(default=list)
     monthly_connection_quota: Mapped[int | None] = mapped_column(Integer)
+    #: When automated email may go out (`domain.send_windows.SendWindow`); null: any time.
+    send_window: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -274,6 +277,8 @@ class Sequence(Base):
     skip_opted_out_email: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    #: The sequence's own send window; null: the organization's.
+    send_window: Mapped[dict[str, Any] | None] = mapped_column()
     current_version_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("sequence_versions.id", use_alter=True, ondelete="SET NULL")
     )
@@ -495,7 +500,10 @@ class OutboxMessage(Base):
         UniqueConstraint("idempotency_key"),
         UniqueConstraint("message_id"),
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        #: A connection's messages: its wait (`SequenceTarget.waiting`), stats, cancelling.
+        Index("ix_outbox_connection", "connection_id"),
         one_of("status", OutboxStatus),
+        one_of("wait_reason", WaitReason),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -516,6 +524,10 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
+    #: Why a QUEUED message waits for its `next_attempt_at` (`WaitReason`); null: it doesn't.
+    wait_reason: Mapped[str | None] = mapped_column(String(32))
+    #: The send window's opening the message waited for (its `Date`); null: sent at once.
+    send_after: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
