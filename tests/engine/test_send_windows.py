@@ -208,3 +208,40 @@ async def test_bad_windows_are_refused_and_nothing_changes(
         {"id": seq["id"]},
     )
     assert data["sequence"]["options"]["sendWindow"] is None
+
+
+async def test_a_disconnected_connection_cancels_its_waiting_email(
+    mail_api: Api, mail_engine: Any, inbox: Inbox, clock: MovableClock
+) -> None:
+    oslo = ZoneInfo("Europe/Oslo")
+    seq = await email_then_task(mail_api)
+    await mail_api.mutate(
+        "setSequenceOptions", {"sequenceId": seq["id"], "sendWindow": {}}, "sequence { id }"
+    )
+    saturday = ahead(clock, oslo, 6, time(12, 0))
+    move_to(clock, saturday)
+    address = await connect_lead(mail_api, seq, time_zone="Europe/Oslo")
+    await mail_engine.run_until_idle()
+    monday_8 = datetime.combine(saturday.date() + timedelta(days=2), time(8, 0), tzinfo=oslo)
+    assert at((await stored(mail_api, address))["nextAttemptAt"]) == monday_8  # {}: Mon-Fri 8-18
+
+    data = await mail_api.ok(
+        "query($f: ConnectionFilter) { connections(filter: $f) { nodes { id } } }",
+        {"f": {"sequenceId": seq["id"]}},
+    )
+    payload = await mail_api.mutate(
+        "disconnectSequence",
+        {"connectionId": data["connections"]["nodes"][0]["id"]},
+        "connection { status }",
+    )
+    assert payload["errors"] == []
+    message = await stored(mail_api, address)
+    assert (message["status"], message["waitReason"], message["nextAttemptAt"]) == (
+        "CANCELED",
+        None,
+        None,
+    )
+    assert await waiting(mail_api, seq) == (None, [])
+    move_to(clock, monday_8 + timedelta(minutes=1))
+    await mail_engine.run_until_idle()
+    assert inbox.to(address) == []
