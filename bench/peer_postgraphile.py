@@ -368,7 +368,11 @@ async def sekvens_statements(url: str, cases: list[Case]) -> dict[str, int]:
     try:
         app = create_app(db.settings, db)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+        # The lifespan runs, as under uvicorn (the token cache serves while the app listens).
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://s") as client,
+        ):
             for case in cases:
                 headers = {"Content-Type": "application/json", **case.mine.headers}
                 await client.post("/graphql", content=case.mine.body, headers=headers)

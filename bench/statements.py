@@ -93,7 +93,10 @@ async def measure(opts: common.Options, rows: int) -> dict[str, tuple[int, int, 
         }
         out = {}
         apps = (create_app(db.settings, db), bare.create_app(db.settings, db))
+        # The app's lifespan runs, as under uvicorn: on PostgreSQL the verified-token cache
+        # serves only while the app listens for revocations.
         async with (
+            apps[0].router.lifespan_context(apps[0]),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[0]), base_url="http://s") as s,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[1]), base_url="http://b") as b,
         ):
