@@ -718,7 +718,11 @@ async def set_options(
     """Change the options given (None: as they are). The send window may change while the
     sequence is active (it applies to emails reached from then on); the others may not."""
     seq = await get_sequence(session, actor, sequence_id)
-    if (exit_on_reply, skip_non_working_time, skip_opted_out_email) != (None, None, None):
+    if send_window is None or (exit_on_reply, skip_non_working_time, skip_opted_out_email) != (
+        None,
+        None,
+        None,
+    ):
         _require_inactive(seq, "options")
     window = send_window.stored() if send_window is not None else None
     if exit_on_reply is not None:

@@ -30,6 +30,7 @@ from sekvens.storage.db import Database
 from tests.api.sequences_helpers import simple_active
 from tests.conftest import (
     POSTGRES_URL,
+    REQUIRE_POSTGRES,
     Api,
     create_postgres_database,
     drop_postgres_database,
@@ -39,7 +40,8 @@ from tests.engine.conftest import Inbox
 from tests.engine.helpers import connect_leads, email_then_task, outbox
 
 PGBOUNCER_URL = os.environ.get("SEKVENS_TEST_PGBOUNCER_URL")
-REQUIRED = os.environ.get("CI") == "true"
+#: As the suite requires PostgreSQL (tests/conftest.py): in CI, PgBouncer too.
+REQUIRED = REQUIRE_POSTGRES
 GRID = "{ sequences(first: 50) { totalCount nodes { id name status stepCount activeConnections ownerUser { name } tags { name } } } }"
 #: Delivery claims (advisory locks) held on this database by any session.
 CLAIMS_HELD = text(

@@ -245,3 +245,20 @@ async def test_a_disconnected_connection_cancels_its_waiting_email(
     move_to(clock, monday_8 + timedelta(minutes=1))
     await mail_engine.run_until_idle()
     assert inbox.to(address) == []
+
+
+async def test_an_active_sequence_takes_a_window_but_no_other_option(mail_api: Api) -> None:
+    seq = await email_then_task(mail_api)  # active
+    selection = "sequence { options { exitOnReply sendWindow { start } } }"
+    window = {
+        "sequenceId": seq["id"],
+        "sendWindow": {"weekdays": [1, 2], "start": "09:00", "end": "17:00"},
+    }
+    payload = await mail_api.mutate("setSequenceOptions", window, selection)
+    assert payload["errors"] == []
+    assert payload["sequence"]["options"]["sendWindow"] == {"start": "09:00"}
+    for options in ({}, {"exitOnReply": False}):
+        payload = await mail_api.mutate(
+            "setSequenceOptions", {"sequenceId": seq["id"], **options}, selection
+        )
+        assert [e["code"] for e in payload["errors"]] == ["SEQUENCE_ACTIVE"], options
