@@ -4,6 +4,7 @@ the tables the code declares; downgrading to base and upgrading again works."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CheckConstraint, inspect
+from sqlalchemy import CheckConstraint, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sekvens.storage import migrate
@@ -126,3 +127,49 @@ async def test_each_revision_up_and_down_then_up_again(empty_engine: AsyncEngine
 
     await migrate.upgrade(empty_engine)  # at head already: nothing to do
     assert await migrate.current_revision(empty_engine) == migrate.head_revision()
+
+
+async def test_send_windows_give_existing_built_in_record_types_a_time_zone_field(
+    empty_engine: AsyncEngine,
+) -> None:
+    """0008: an organization made before it gets `time_zone` on its built-in record types
+    (after their own fields), and not on its own types; a second run adds nothing."""
+    await migrate.upgrade(empty_engine, "0007")
+    async with empty_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO organizations (id, name, sequences_enabled, max_active_sequences,"
+                " max_steps, skip_non_working_time, holidays, default_time_zone, call_outcomes,"
+                " created_at, updated_at) VALUES (1, 'Old', true, 250, 100, true, '[]', 'UTC',"
+                " '[]', :now, :now)"
+            ),
+            {"now": datetime.now(UTC)},
+        )
+        for type_id, name, builtin in ((1, "lead", True), (2, "project", False)):
+            await conn.execute(
+                text(
+                    "INSERT INTO record_types (id, organization_id, name, display_name, stages,"
+                    " is_builtin, created_at) VALUES (:id, 1, :name, :name, '[]', :b, :now)"
+                ),
+                {"id": type_id, "name": name, "b": builtin, "now": datetime.now(UTC)},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO record_fields (record_type_id, name, display_name, type,"
+                    " options, required, position) VALUES (:id, 'email', 'Email', 'EMAIL',"
+                    " '[]', false, 0)"
+                ),
+                {"id": type_id},
+            )
+    await migrate.upgrade(empty_engine)
+    async with empty_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT record_type_id, name, type, position FROM record_fields ORDER BY id")
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "email", "EMAIL", 0),
+        (2, "email", "EMAIL", 0),
+        (1, "time_zone", "TEXT", 1),
+    ]

@@ -1,5 +1,6 @@
 """send windows: organization and sequence windows, the outbox's wait reason and send time,
-and an index of the outbox by connection
+an index of the outbox by connection, and the `time_zone` field of existing built-in record
+types (new organizations get it from their defaults)
 
 Revision ID: 0008
 Revises: 0007
@@ -31,6 +32,17 @@ def upgrade() -> None:
         )
         batch_op.create_check_constraint('wait_reason', "wait_reason IN ('WAITING_FOR_SEND_WINDOW')")
     op.create_index('ix_outbox_connection', 'outbox', ['connection_id'], unique=False)
+    # The recipient's zone for the window: the built-in record types of organizations made
+    # before this revision get the field new ones start with, after their own fields.
+    op.execute(
+        "INSERT INTO record_fields"
+        " (record_type_id, name, display_name, type, options, required, position)"
+        " SELECT t.id, 'time_zone', 'Time zone', 'TEXT', '[]', false,"
+        " 1 + coalesce((SELECT max(f.position) FROM record_fields f"
+        " WHERE f.record_type_id = t.id), -1)"
+        " FROM record_types t WHERE t.is_builtin AND NOT EXISTS"
+        " (SELECT 1 FROM record_fields f WHERE f.record_type_id = t.id AND f.name = 'time_zone')"
+    )
 
 
 def downgrade() -> None:
