@@ -77,6 +77,10 @@ class ErrorCode(StrEnum):
     RECORD_INACTIVE = "RECORD_INACTIVE"
     CONNECTION_ENDED = "CONNECTION_ENDED"
     ACTIVITY_CLOSED = "ACTIVITY_CLOSED"
+    # Bounce messages fed in (docs/email.md, "Bounces")
+    NOT_A_DSN = "NOT_A_DSN"
+    NO_BOUNCE = "NO_BOUNCE"
+    UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
     # Abuse limits (docs/security.md)
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
     TOO_MANY_SELECTIONS = "TOO_MANY_SELECTIONS"

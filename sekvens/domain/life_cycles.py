@@ -54,8 +54,9 @@ class ConnectionPhase(StrEnum):
 
 
 class ConnectionReason(StrEnum):
-    """Why a connection ended. COMPLETED: SEQUENCE_COMPLETED. DISCONNECTED: the first
-    eight. ERROR: the rest (the connection's `error` says more)."""
+    """Why a connection ended (docs/concepts.md has the table of who ends what with which
+    status): COMPLETED with SEQUENCE_COMPLETED, DISCONNECTED or ERROR with the others (the
+    connection's `error` says more)."""
 
     SEQUENCE_COMPLETED = "SEQUENCE_COMPLETED"
     USER_DISCONNECTED = "USER_DISCONNECTED"
@@ -67,6 +68,8 @@ class ConnectionReason(StrEnum):
     OPTED_OUT = "OPTED_OUT"
     #: The recipient used the unsubscribe link of one of the organization's emails.
     UNSUBSCRIBED = "UNSUBSCRIBED"
+    #: One of its automated emails bounced hard: the address is suppressed.
+    BOUNCED = "BOUNCED"
     #: An automated email was due for a record without an address.
     NO_EMAIL_ADDRESS = "NO_EMAIL_ADDRESS"
     #: The assignment rule named nobody when work had to be assigned.

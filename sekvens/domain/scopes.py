@@ -2,8 +2,8 @@
 
 A token holds one or more scopes. `FULL` is everything the user may do; the others let an
 integration hold only what it needs: `READ` every query and subscription, `RECORDS_SYNC`
-pushing CRM records in, `ENGAGEMENT_EVENTS` reporting what customers did. Any token may
-ask who it is (`viewer`).
+pushing CRM records in, `ENGAGEMENT_EVENTS` reporting what customers did and what their mail
+servers answered (bounce messages). Any token may ask who it is (`viewer`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class Scope(StrEnum):
 MUTATION_SCOPES: dict[str, Scope] = {
     "upsertRecords": Scope.RECORDS_SYNC,
     "recordEngagementEvents": Scope.ENGAGEMENT_EVENTS,
+    "recordBounceMessages": Scope.ENGAGEMENT_EVENTS,
 }
 #: Root fields any token may run, whatever its scopes.
 ALWAYS_ALLOWED = frozenset({"viewer", "__typename"})

@@ -24,9 +24,11 @@ to the SMTP server (which would hold SQLite's single write lock for seconds):
 3. **Finish** each message as soon as the server answered, in a small transaction of its
    own (on PostgreSQL one autocommitted UPDATE on the round's connection): SENT with
    `sent_at`, or the error with the next attempt after an exponential backoff, or, after the
-   last attempt (or a permanent 5xx refusal of the recipient), FAILED with the connection in
-   ERROR and the reason in its `error`. The attempt count is the fence: a row another worker
-   re-claimed meanwhile is left alone.
+   last attempt, FAILED with the connection in ERROR and the reason in its `error`. A refusal
+   that `parse_smtp_reply` classifies HARD (a hard bounce: "550 5.1.1") is FAILED at once,
+   suppresses the address and ends the connection BOUNCED (`engine/bounces.py`); a soft one
+   (4xx, or a 5xx such as a full mailbox or a policy block) is retried like any failure.
+   The attempt count is the fence: a row another worker re-claimed meanwhile is left alone.
 
 A process that dies between the server's accept and step 3 (a millisecond or so) leaves the
 row QUEUED; it is sent again, with the same Message-ID, by the worker that takes it over (on
@@ -61,12 +63,15 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sekvens.config import Settings
+from sekvens.domain.bounces import BounceType, parse_smtp_reply
 from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus, OutboxStatus
+from sekvens.domain.suppression import normalize
+from sekvens.engine.bounces import hard_bounce
 from sekvens.engine.link_signing import LinkSigner
 from sekvens.plugins.api import Clock
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import Database, rows_matched
-from sekvens.storage.tables import Connection, OutboxMessage
+from sekvens.storage.tables import Connection, OutboxMessage, SuppressedAddress
 
 log = logging.getLogger("sekvens.delivery")
 
@@ -169,7 +174,10 @@ class SmtpTarget:
 @dataclass
 class Failure:
     text: str
+    #: Not worth retrying (the message can't be built).
     permanent: bool = False
+    #: How the server's refusal classifies; HARD gives up at once as a hard bounce.
+    bounce: BounceType | None = None
 
 
 @dataclass
@@ -347,7 +355,17 @@ class Deliverer:
             rows = list(await session.scalars(stmt))
             if conn is not None and rows:
                 rows = await self._lock(session, rows)
+            suppressed = await self._suppressed(session, rows)
             for row in rows:
+                if (row.organization_id, normalize(row.to_address)) in suppressed:
+                    # Suppressed since it was queued (a hard bounce, an unsubscribe).
+                    row.status, row.next_attempt_at, row.wait_reason = (
+                        OutboxStatus.CANCELED,
+                        None,
+                        None,
+                    )
+                    row.last_error = f"{row.to_address} is on the suppression list."
+                    continue
                 if row.attempts >= self.max_attempts:
                     # The last attempt's process died before it recorded the outcome.
                     await self.give_up(
@@ -367,6 +385,20 @@ class Deliverer:
                     failure = Failure(f"The message can't be built: {exc}", permanent=True)
                     jobs.append(Job(row.id, row.attempts, None, failure))
         return jobs
+
+    async def _suppressed(
+        self, session: AsyncSession, rows: list[OutboxMessage]
+    ) -> set[tuple[int, str]]:
+        """(organization, address) of the rows' recipients on their suppression lists."""
+        if not rows:
+            return set()
+        found = await session.execute(
+            select(SuppressedAddress.organization_id, SuppressedAddress.address).where(
+                SuppressedAddress.organization_id.in_({r.organization_id for r in rows}),
+                SuppressedAddress.address.in_({normalize(r.to_address) for r in rows}),
+            )
+        )
+        return {(org, address) for org, address in found}
 
     async def _lock(self, session: AsyncSession, rows: list[OutboxMessage]) -> list[OutboxMessage]:
         """The rows whose claim lock this session got. One another session took between its
@@ -418,9 +450,11 @@ class Deliverer:
         try:
             await client.send_message(job.message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients) or str(exc)
-            return Failure(f"recipient refused: {text}", permanent=all(c >= 500 for c in codes))
+            replies = [f"{r.code} {r.message}" for r in exc.recipients]
+            text = "; ".join(replies) or str(exc)
+            return Failure(f"recipient refused: {text}", bounce=_bounce(replies))
+        except aiosmtplib.SMTPDataError as exc:  # refused after the message was read
+            return Failure(_describe(exc), bounce=_bounce([f"{exc.code} {exc.message}"]))
         except Exception as exc:
             return Failure(_describe(exc))
         return None
@@ -461,7 +495,9 @@ class Deliverer:
                 log.warning("outbox message %s changed while being sent; left as is", job.outbox_id)
                 return
             row.last_error = failure.text[:ERROR_MAX]
-            if failure.permanent:
+            if failure.bounce is BounceType.HARD:
+                await self.give_up(session, row, failure.text, bounced=True)
+            elif failure.permanent:
                 await self.give_up(session, row, failure.text)
             elif row.attempts >= self.max_attempts:
                 await self.give_up(
@@ -477,13 +513,21 @@ class Deliverer:
                     row.next_attempt_at.isoformat(),
                 )
 
-    async def give_up(self, session: AsyncSession, row: OutboxMessage, reason: str) -> None:
+    async def give_up(
+        self, session: AsyncSession, row: OutboxMessage, reason: str, *, bounced: bool = False
+    ) -> None:
         """FAILED, and the connection that sent it in ERROR with the reason (like
-        `Runner.fail`), so the failure shows where sellers and managers look."""
+        `Runner.fail`), so the failure shows where sellers and managers look; `bounced`
+        (a hard bounce): the address suppressed and the connection ended BOUNCED instead."""
         now = self.clock.now()
         row.status, row.next_attempt_at = OutboxStatus.FAILED, None
         row.last_error = reason[:ERROR_MAX]
         log.warning("outbox message %s to %s FAILED: %s", row.id, row.to_address, reason)
+        if bounced:
+            await hard_bounce(
+                session, row.organization_id, row.connection_id, row.to_address, reason, now
+            )
+            return
         if row.connection_id is None:
             return
         stmt = select(Connection).where(Connection.id == row.connection_id)
@@ -509,6 +553,12 @@ class Deliverer:
                 ConnectionReason.DELIVERY_FAILED,
                 error[:ERROR_MAX],
             )
+
+
+def _bounce(replies: list[str]) -> BounceType | None:
+    """HARD when any of the server's replies is a hard bounce, else SOFT when any is soft."""
+    found = {parse_smtp_reply(reply).bounce_type for reply in replies}
+    return next((b for b in (BounceType.HARD, BounceType.SOFT) if b in found), None)
 
 
 def _describe(exc: BaseException) -> str:

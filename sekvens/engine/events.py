@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.life_cycles import (
     RUNNING,
@@ -17,13 +18,11 @@ from sekvens.domain.life_cycles import (
     ConnectionReason,
     ConnectionStatus,
 )
-from sekvens.domain.suppression import SuppressionSource
+from sekvens.engine.bounces import hard_bounce
 from sekvens.engine.runner import Batch, Runner, event_view
 from sekvens.plugins.api import EventKind
-from sekvens.storage import suppression
 from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage, Sequence
-from sekvens.storage.types import utcnow
 
 BULK_MAX = 1000
 EVENT_ID_MAX = 200
@@ -37,6 +36,8 @@ class EventInput:
     activity_id: int | None = None
     message_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: EMAIL_BOUNCED only: HARD or SOFT; None reads `data.bounceType`, else HARD.
+    bounce_type: BounceType | None = None
 
 
 @dataclass
@@ -100,6 +101,10 @@ async def record_events(
         if event.event_id in known:
             result.duplicate = True
             continue
+        data, problem = _bounce_data(event, at)
+        if problem is not None:
+            result.problems.append(problem)
+            continue
         activity = (
             by_id.get(event.activity_id) if event.activity_id else by_message.get(event.message_id)
         )
@@ -117,7 +122,7 @@ async def record_events(
             connection_id=activity.connection_id,
             message_id=event.message_id or activity.message_id,
             occurred_at=event.occurred_at,
-            data=event.data,
+            data=data,
         )
         session.add(row)
         stored.append((row, activity))
@@ -127,10 +132,31 @@ async def record_events(
     return results
 
 
+def _bounce_data(event: EventInput, at: tuple[str, ...]) -> tuple[dict[str, Any], Problem | None]:
+    """The event's data, with `bounceType` HARD or SOFT on an EMAIL_BOUNCED event; or why
+    its bounce type is wrong (given for another kind, not HARD or SOFT, or two that differ)."""
+    data = dict(event.data)
+    if event.kind != EventKind.EMAIL_BOUNCED:
+        if event.bounce_type is not None:
+            message = "Only an EMAIL_BOUNCED event has a bounce type."
+            return data, Problem(ErrorCode.INVALID_VALUE, message, (*at, "bounceType"))
+        return data, None
+    given = data.get("bounceType")
+    if given is not None and str(given).upper() not in BounceType.__members__:
+        message = "data.bounceType is HARD or SOFT."
+        return data, Problem(ErrorCode.INVALID_VALUE, message, (*at, "data", "bounceType"))
+    from_data = BounceType(str(given).upper()) if given is not None else None
+    if event.bounce_type and from_data and event.bounce_type != from_data:
+        message = "bounceType and data.bounceType differ."
+        return data, Problem(ErrorCode.INVALID_VALUE, message, (*at, "bounceType"))
+    data["bounceType"] = str(event.bounce_type or from_data or BounceType.HARD)
+    return data, None
+
+
 async def react(
     session: AsyncSession, runner: Runner, stored: Seq[tuple[EngagementEvent, Activity]]
 ) -> None:
-    await _suppress_bounced(session, [e for e, _ in stored])
+    await _hard_bounces(session, runner, [e for e, _ in stored])
     conn_ids = {a.connection_id for _, a in stored}
     if not conn_ids:
         return
@@ -164,26 +190,34 @@ async def react(
             await runner.on_event(batch, conn, event_view(event))
 
 
-async def _suppress_bounced(session: AsyncSession, events: Seq[EngagementEvent]) -> None:
-    """A hard bounce puts the address on the suppression list (a soft one, with
-    `data.bounceType` SOFT, does not)."""
-    bounced = [
-        e
+async def _hard_bounces(
+    session: AsyncSession, runner: Runner, events: Seq[EngagementEvent]
+) -> None:
+    """A hard bounce of one of the organization's automated emails suppresses its address
+    and ends its connection (BOUNCED); a soft one is only recorded."""
+    bounced = {
+        (e.organization_id, e.message_id): e
         for e in events
         if e.kind == EventKind.EMAIL_BOUNCED
         and e.message_id
-        and str((e.data or {}).get("bounceType", "HARD")).upper() != "SOFT"
-    ]
+        and (e.data or {}).get("bounceType") == BounceType.HARD
+    }
     if not bounced:
         return
+    organization_id = next(iter(bounced))[0]
     rows = await session.execute(
-        select(OutboxMessage.organization_id, OutboxMessage.to_address).where(
-            OutboxMessage.message_id.in_({e.message_id for e in bounced})
+        select(
+            OutboxMessage.message_id, OutboxMessage.connection_id, OutboxMessage.to_address
+        ).where(
+            OutboxMessage.organization_id == organization_id,
+            OutboxMessage.message_id.in_({m for _, m in bounced}),
         )
     )
-    for organization_id, address in rows:
-        await suppression.suppress(
-            session, organization_id, address, SuppressionSource.BOUNCED, "Hard bounce", utcnow()
+    for message_id, connection_id, address in rows:
+        event = bounced[(organization_id, message_id)]
+        detail = str((event.data or {}).get("diagnostic") or "an EMAIL_BOUNCED event")
+        await hard_bounce(
+            session, organization_id, connection_id, address, detail, runner.clock.now()
         )
 
 

@@ -18,6 +18,8 @@ from sekvens.domain.life_cycles import ActivityStatus
 from sekvens.domain.roles import RECORD_WRITERS, SUPERVISORS
 from sekvens.engine import activities as activity_ops
 from sekvens.engine import connections as conn_ops
+from sekvens.engine.bounce_reports import BULK_MAX as BOUNCES_MAX
+from sekvens.engine.bounce_reports import record_bounce_reports
 from sekvens.engine.events import BULK_MAX as EVENTS_MAX
 from sekvens.engine.events import EventInput, record_events
 from sekvens.engine.events import EventResult as RecordedEvent
@@ -31,6 +33,7 @@ from sekvens.schema.engine import (
     ActivityPayload,
     ActOnActivitiesInput,
     ActOnActivitiesPayload,
+    BounceMessageResult,
     CodeCount,
     CompleteActivityInput,
     ConnectionFilter,
@@ -45,6 +48,8 @@ from sekvens.schema.engine import (
     OutboxMessage,
     PauseConnectionInput,
     ReassignActivityInput,
+    RecordBounceMessagesInput,
+    RecordBounceMessagesPayload,
     RecordEngagementEventsInput,
     RecordEngagementEventsPayload,
     RecordRefInput,
@@ -58,7 +63,7 @@ from sekvens.schema.errors import ApiError, UserError
 from sekvens.schema.pagination import paginate
 from sekvens.schema.prefetch import PREFETCHABLE, node_fields
 from sekvens.schema.records import Record as RecordNode
-from sekvens.schema.relay import Connection, decode_id
+from sekvens.schema.relay import Connection, decode_id, to_global_id
 from sekvens.schema.sequences import Sequence as SequenceNode
 from sekvens.storage import audit
 from sekvens.storage.connections import connections_query
@@ -491,6 +496,7 @@ class EngineMutations:
                         activity_id=activity_id,
                         message_id=e.message_id,
                         data=e.data if isinstance(e.data, dict) else {},
+                        bounce_type=e.bounce_type,
                     )
                 )
             results = await record_events(
@@ -511,3 +517,45 @@ class EngineMutations:
             }
 
         return await mutate(info, RecordEngagementEventsPayload, run, RECORD_WRITERS)
+
+    @strawberry.mutation(
+        description="Bounce messages (RFC 3464 delivery status notifications) as a mail server "
+        "wrote them: each is matched to an automated email by the bounced Message-ID and "
+        "recorded as an EMAIL_BOUNCED event, HARD or SOFT; idempotent per report."
+    )
+    async def record_bounce_messages(
+        self, info: Info, input: RecordBounceMessagesInput
+    ) -> RecordBounceMessagesPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            if len(input.messages) > BOUNCES_MAX:
+                raise DomainError.of(
+                    ErrorCode.TOO_MANY, f"At most {BOUNCES_MAX} messages per call.", ["messages"]
+                )
+            await organization(ctx.session, viewer)
+            results, events, recorded = await record_bounce_reports(
+                ctx.session, ctx.services.engine.runner, viewer.organization_id, input.messages
+            )
+            audit_events(ctx.session, viewer, events, recorded)
+            ctx.services.engine.wake()
+            return {
+                "results": [
+                    BounceMessageResult(
+                        index=r.index,
+                        recorded=r.recorded,
+                        duplicate=r.duplicate,
+                        message_id=r.message_id,
+                        address=r.address,
+                        bounce_type=r.bounce_type,
+                        status=r.status,
+                        connection_id=(
+                            strawberry.ID(to_global_id("SequenceTarget", r.connection_id))
+                            if r.connection_id is not None
+                            else None
+                        ),
+                        errors=_errors(r.problems, r.index),
+                    )
+                    for r in results
+                ]
+            }
+
+        return await mutate(info, RecordBounceMessagesPayload, run, RECORD_WRITERS)

@@ -14,6 +14,7 @@ from sekvens.schema.enums import (
     ActivityAction,
     ActivityKind,
     ActivityStatus,
+    BounceType,
     ConnectionReason,
     ConnectionStatus,
     EmailOptOut,
@@ -415,6 +416,11 @@ class EngagementEventInput:
     message_id: str | None = None
     occurred_at: datetime
     data: JSON | None = None
+    bounce_type: BounceType | None = strawberry.field(
+        default=None,
+        description="EMAIL_BOUNCED only: HARD (the default) suppresses the address and ends the "
+        "connection BOUNCED; SOFT is recorded only. Null reads data.bounceType.",
+    )
 
 
 @strawberry.input
@@ -434,6 +440,35 @@ class EventResult:
 class RecordEngagementEventsPayload:
     errors: list[UserError]
     results: list[EventResult] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RecordBounceMessagesInput:
+    messages: list[str] = strawberry.field(
+        description="Bounce messages as the mail server wrote them (RFC 5322 text with a "
+        "message/delivery-status part); at most 100."
+    )
+
+
+@strawberry.type(description="What one bounce message of recordBounceMessages said and did.")
+class BounceMessageResult:
+    index: int = strawberry.field(description="Its position in messages.")
+    recorded: bool = strawberry.field(description="Recorded as a new EMAIL_BOUNCED event.")
+    duplicate: bool = strawberry.field(description="The same report was recorded before.")
+    message_id: str | None = strawberry.field(description="The bounced outbox message's.")
+    address: str | None = strawberry.field(description="The recipient that bounced.")
+    bounce_type: BounceType | None
+    status: str | None = strawberry.field(description="Its enhanced status code, e.g. 5.1.1.")
+    connection_id: strawberry.ID | None = strawberry.field(
+        description="The SequenceTarget that sent the message."
+    )
+    errors: list[UserError]
+
+
+@strawberry.type
+class RecordBounceMessagesPayload:
+    errors: list[UserError]
+    results: list[BounceMessageResult] = strawberry.field(default_factory=list)
 
 
 @strawberry.input

@@ -14,6 +14,7 @@ import strawberry
 
 from sekvens.domain.activity_actions import ActivityAction
 from sekvens.domain.assignment import AssignTo
+from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode
 from sekvens.domain.life_cycles import (
     ActivityStatus,
@@ -38,6 +39,7 @@ __all__ = [
     "ActivityStatus",
     "ApiTokenScope",
     "AssignTo",
+    "BounceType",
     "ConnectionReason",
     "ConnectionStatus",
     "EmailOptOut",
@@ -81,7 +83,8 @@ _expose(Role, "What a user may do.")
 _expose(
     Scope,
     "What a token may do, within its user's roles: FULL everything; READ queries "
-    "and subscriptions; RECORDS_SYNC upsertRecords; ENGAGEMENT_EVENTS recordEngagementEvents. "
+    "and subscriptions; RECORDS_SYNC upsertRecords; ENGAGEMENT_EVENTS recordEngagementEvents "
+    "and recordBounceMessages. "
     "Any token may query `viewer`.",
     name="ApiTokenScope",
 )
@@ -113,6 +116,11 @@ _expose(
 )
 _expose(OutboxStatus)
 _expose(WaitReason, "Why a queued automated email waits (it goes at the time given with it).")
+_expose(
+    BounceType,
+    "HARD: the address can't take mail (it is suppressed and the connection ends BOUNCED). "
+    "SOFT: it may pass later (retried when the SMTP server says so, else only recorded).",
+)
 _expose(EmailOptOut, "Why a record must not get email.")
 _expose(SuppressionSource, "How an address came onto the suppression list.")
 _expose(ImportMode, "DRY_RUN writes nothing and reports exactly what APPLY would do.")

@@ -1,7 +1,8 @@
 """Fixtures for delivery and tracking: a real SMTP server on loopback and an app that uses it.
 
 `inbox` is an aiosmtpd server on 127.0.0.1 (a free port) that keeps what it accepts, or
-answers every message with `inbox.reply` (say "451 ...") when that is set. `mail_app` is the
+answers every message with `inbox.reply` (say "451 ...") when that is set, or every recipient
+with `inbox.rcpt_reply` (say "550 5.1.1 ...", at RCPT TO). `mail_app` is the
 app with `SEKVENS_SMTP_URL` pointing at it and tracking on; `mail_api` calls its GraphQL as
 a fresh organization's administrator and `mail_engine` is its engine.
 """
@@ -40,13 +41,25 @@ class Received:
 
 @dataclass
 class Inbox:
-    """What the loopback SMTP server accepted; `reply` set: refuse everything with it."""
+    """What the loopback SMTP server accepted; `reply` set: refuse every message with it
+    (after DATA); `rcpt_reply` set: refuse every recipient with it (at RCPT TO)."""
 
     port: int = 0
     reply: str | None = None
+    rcpt_reply: str | None = None
     received: list[Received] = field(default_factory=list)
     refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        with self.lock:
+            if self.rcpt_reply is not None:
+                self.refused += 1
+                return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
@@ -85,9 +98,9 @@ def smtp_server() -> Iterator[Inbox]:
 
 @pytest.fixture
 def inbox(smtp_server: Inbox) -> Iterator[Inbox]:
-    smtp_server.reply = None
+    smtp_server.reply = smtp_server.rcpt_reply = None
     yield smtp_server
-    smtp_server.reply = None
+    smtp_server.reply = smtp_server.rcpt_reply = None
 
 
 @pytest.fixture(scope="session")

@@ -83,7 +83,7 @@ async def test_refused_mail_is_retried_with_backoff_then_fails_the_connection(
     assert inbox.to(address) == []
 
 
-async def test_a_permanent_refusal_of_the_recipient_fails_at_once(
+async def test_a_hard_bounce_of_the_recipient_fails_at_once(
     mail_api: Api, mail_engine: Any, clock: MovableClock
 ) -> None:
     seq = await email_then_task(mail_api)
@@ -101,9 +101,9 @@ async def test_a_permanent_refusal_of_the_recipient_fails_at_once(
         await mail_engine.run_until_idle()
     stored = (await outbox(mail_api))[address]
     assert (stored["status"], stored["attempts"]) == ("FAILED", 1)
-    state = (await connections(mail_api, seq))["L0"]
-    assert state["status"] == "ERROR" and "550 5.1.1 No such user" in state["error"]
-    assert state["reason"] == "DELIVERY_FAILED"
+    state = (await connections(mail_api, seq))["L0"]  # tests/engine/test_bounces.py: more
+    assert state["status"] == "DISCONNECTED" and "550 5.1.1 No such user" in state["error"]
+    assert state["reason"] == "BOUNCED"
 
 
 async def test_a_crash_after_the_server_accepted_resends_with_the_same_message_id(

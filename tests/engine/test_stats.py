@@ -36,7 +36,14 @@ async def events(api: Api, *items: tuple[str, str, str], at: Any) -> None:
         "recordEngagementEvents",
         {
             "events": [
-                {"eventId": eid, "kind": kind, "messageId": message, "occurredAt": at}
+                {
+                    "eventId": eid,
+                    "kind": kind,
+                    "messageId": message,
+                    "occurredAt": at,
+                    # a soft bounce: counted, and the connection runs on
+                    **({"bounceType": "SOFT"} if kind == "EMAIL_BOUNCED" else {}),
+                }
                 for eid, kind, message in items
             ]
         },

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,7 +39,14 @@ from tests.security.world import ROLES, SCOPED, World, build_world, ids_in
 OK, OWN_ORG, NULL = "OK", "OWN_ORG", "NULL"
 UNAUTHENTICATED, FORBIDDEN, NOT_FOUND = "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"
 #: Codes that say "no such thing here" (for a caller of another organization).
-HIDDEN = {"NOT_FOUND", "UNKNOWN_USER", "UNKNOWN_TEAM", "UNKNOWN_RECORD_TYPE", "OTHER_ORGANIZATION"}
+HIDDEN = {
+    "NOT_FOUND",
+    "UNKNOWN_USER",
+    "UNKNOWN_TEAM",
+    "UNKNOWN_RECORD_TYPE",
+    "OTHER_ORGANIZATION",
+    "UNKNOWN_MESSAGE",  # a bounce of another organization's email
+}
 
 EVERYONE = frozenset({"salesperson", "sales_manager", "sequence_manager", "admin"})
 EDITORS = frozenset({"sales_manager", "sequence_manager", "admin"})  # organization sequences
@@ -292,6 +300,17 @@ async def p_events(w: World) -> dict[str, Any]:
     }
 
 
+async def p_bounces(w: World) -> dict[str, Any]:
+    """A soft bounce of organization A's automated email (soft: the world's connection and
+    address stay as they are)."""
+    nodes = (await w.ok("{ outbox { nodes { id messageId to } } }"))["outbox"]["nodes"]
+    [found] = [n for n in nodes if n["id"] == w.objects["outbox"]]
+    sample = Path(__file__).parent.parent / "fixtures" / "mail" / "dsn_postfix_delayed.eml"
+    raw = sample.read_text().replace("full@prospect.example", found["to"])
+    raw = raw.replace("<5b1d9e0c@sekvens.local>", found["messageId"])
+    return {"messages": [raw]}
+
+
 async def p_team(w: World) -> dict[str, Any]:
     return {"teamId": await w.team()}
 
@@ -467,6 +486,9 @@ MUTATION_ROWS: dict[str, Row] = {
     # Engagement events come from integrations (managers' and administrators' tokens).
     "recordEngagementEvents": row(
         p_events, RECORD_WRITERS, select="results { errors { code } }", scope="ENGAGEMENT_EVENTS"
+    ),
+    "recordBounceMessages": row(
+        p_bounces, RECORD_WRITERS, select="results { errors { code } }", scope="ENGAGEMENT_EVENTS"
     ),
     # Activities: their assignees (here the administrator) and the managers.
     "completeActivity": row(activity(), EDITORS),
