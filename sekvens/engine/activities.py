@@ -29,6 +29,7 @@ from sekvens.domain.life_cycles import ConnectionPhase
 from sekvens.domain.roles import Actor
 from sekvens.domain.steps import ActivityKind
 from sekvens.storage import audit, organizations
+from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, ActivityAssignee, Connection, User
 
 
@@ -102,17 +103,20 @@ async def _users(session: AsyncSession, actor: Actor, user_ids: Seq[int]) -> lis
 async def _load(
     session: AsyncSession, actor: Actor, ids: list[int]
 ) -> tuple[dict[int, Activity], dict[int, set[int]]]:
-    """The organization's activities of `ids` by id, and their assignees (two statements)."""
+    """The organization's activities of `ids` by id, and their assignees (two statements).
+    On PostgreSQL the activities are locked, in id order, until the transaction ends: two
+    writers of one activity (two sellers, a seller and the engine ending its connection)
+    take turns, and the second sees what the first did (SQLite's writers take turns anyway)."""
     if not ids:
         return {}, {}
-    rows = {
-        a.id: a
-        for a in await session.scalars(
-            select(Activity).where(
-                Activity.id.in_(ids), Activity.organization_id == actor.organization_id
-            )
-        )
-    }
+    stmt = (
+        select(Activity)
+        .where(Activity.id.in_(ids), Activity.organization_id == actor.organization_id)
+        .order_by(Activity.id)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    rows = {a.id: a for a in await session.scalars(stmt)}
     assignees: dict[int, set[int]] = {}
     if rows:
         pairs = await session.execute(

@@ -431,3 +431,25 @@ def test_bulk_equals_the_single_mutations(database_url: str, db: Database) -> No
         )
     finally:
         world.close()
+
+
+async def test_one_activity_completed_twice_at_once_is_completed_once(
+    api: Api, engine: Any
+) -> None:
+    """Two calls complete the same activity at the same moment (a double click, two tabs):
+    one completes it, the other is told it is closed; one audit entry."""
+    kari_id, kari_token = await seller(api, "kari@race.example")
+    kari = api.as_token(kari_token)
+    seq = await work_sequence(api, "Race")
+    await connect_all(api, engine, seq, await leads(api, kari_id, 1, "R"))
+    activity = (await up_next(kari))["R0 First"]
+    payloads = await asyncio.gather(
+        *(act(kari, [activity["id"]], "COMPLETE", notes=f"call {i}") for i in (1, 2))
+    )
+    assert sorted(p["okCount"] for p in payloads) == [0, 1], payloads
+    assert sorted(str(codes(p)[0]) for p in payloads) == ["ACTIVITY_CLOSED", "None"], payloads
+    entries = await api.ok(
+        "query($f: AuditLogFilter) { auditLog(first: 50, filter: $f) { nodes { action } } }",
+        {"f": {"action": "activity.completed"}},
+    )
+    assert len(entries["auditLog"]["nodes"]) == 1
