@@ -65,13 +65,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sekvens.config import Settings
 from sekvens.domain.bounces import BounceType, parse_smtp_reply
 from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus, OutboxStatus
+from sekvens.domain.records import DO_NOT_EMAIL_FIELD
 from sekvens.domain.suppression import normalize
 from sekvens.engine.bounces import hard_bounce
 from sekvens.engine.link_signing import LinkSigner
 from sekvens.plugins.api import Clock
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import Database, rows_matched
-from sekvens.storage.tables import Connection, OutboxMessage, SuppressedAddress
+from sekvens.storage.tables import Connection, OutboxMessage, Record, SuppressedAddress
 
 log = logging.getLogger("sekvens.delivery")
 
@@ -321,8 +322,20 @@ class Deliverer:
             raise
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
+        paused = (
+            select(Connection.id)
+            .where(
+                Connection.id == OutboxMessage.connection_id,
+                Connection.status == ConnectionStatus.PAUSED,
+            )
+            .exists()
+        )
+        # A paused connection's message waits (a send window may have held it): it goes when
+        # the connection resumes.
         due = and_(
-            OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now
+            OutboxMessage.status == OutboxStatus.QUEUED,
+            OutboxMessage.next_attempt_at <= now,
+            ~paused,
         )
         if self.postgres:  # and no live session holds a claim on it
             due = and_(due, (OutboxMessage.id % CLAIM_KEYS).not_in(_CLAIMED))
@@ -356,15 +369,24 @@ class Deliverer:
             if conn is not None and rows:
                 rows = await self._lock(session, rows)
             suppressed = await self._suppressed(session, rows)
+            do_not_email = await self._do_not_email(session, rows)
             for row in rows:
-                if (row.organization_id, normalize(row.to_address)) in suppressed:
-                    # Suppressed since it was queued (a hard bounce, an unsubscribe).
+                # Opted out since it was queued (a hard bounce, an unsubscribe, the record
+                # marked "do not email" while the message waited for its send window).
+                refused = (
+                    f"{row.to_address} is on the suppression list."
+                    if (row.organization_id, normalize(row.to_address)) in suppressed
+                    else "The record is marked do not email."
+                    if row.connection_id in do_not_email
+                    else None
+                )
+                if refused is not None:
                     row.status, row.next_attempt_at, row.wait_reason = (
                         OutboxStatus.CANCELED,
                         None,
                         None,
                     )
-                    row.last_error = f"{row.to_address} is on the suppression list."
+                    row.last_error = refused
                     continue
                 if row.attempts >= self.max_attempts:
                     # The last attempt's process died before it recorded the outcome.
@@ -399,6 +421,18 @@ class Deliverer:
             )
         )
         return {(org, address) for org, address in found}
+
+    async def _do_not_email(self, session: AsyncSession, rows: list[OutboxMessage]) -> set[int]:
+        """The rows' connections whose record is marked "do not email"."""
+        ids = {r.connection_id for r in rows if r.connection_id is not None}
+        if not ids:
+            return set()
+        found = await session.execute(
+            select(Connection.id, Record.fields)
+            .join(Record, Record.id == Connection.record_id)
+            .where(Connection.id.in_(ids))
+        )
+        return {row.id for row in found if row.fields.get(DO_NOT_EMAIL_FIELD) is True}
 
     async def _lock(self, session: AsyncSession, rows: list[OutboxMessage]) -> list[OutboxMessage]:
         """The rows whose claim lock this session got. One another session took between its

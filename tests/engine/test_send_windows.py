@@ -262,3 +262,73 @@ async def test_an_active_sequence_takes_a_window_but_no_other_option(mail_api: A
             "setSequenceOptions", {"sequenceId": seq["id"], **options}, selection
         )
         assert [e["code"] for e in payload["errors"]] == ["SEQUENCE_ACTIVE"], options
+
+
+async def _waiting_on_saturday(
+    api: Api, engine: Any, clock: MovableClock
+) -> tuple[dict[str, Any], str, str, datetime]:
+    """A Mon-Fri 08:00-18:00 sequence whose email to a new lead, reached on a Saturday, waits
+    for Monday 08:00: (sequence, the lead's address, its connection's id, Monday 08:00)."""
+    oslo = ZoneInfo("Europe/Oslo")
+    seq = await email_then_task(api)
+    await api.mutate(
+        "setSequenceOptions", {"sequenceId": seq["id"], "sendWindow": {}}, "sequence { id }"
+    )
+    saturday = ahead(clock, oslo, 6, time(12, 0))
+    move_to(clock, saturday)
+    address = await connect_lead(api, seq, time_zone="Europe/Oslo")
+    await engine.run_until_idle()
+    monday_8 = datetime.combine(saturday.date() + timedelta(days=2), time(8, 0), tzinfo=oslo)
+    assert (await stored(api, address))["waitReason"] == "WAITING_FOR_SEND_WINDOW"
+    data = await api.ok(
+        "query($f: ConnectionFilter) { connections(filter: $f) { nodes { id } } }",
+        {"f": {"sequenceId": seq["id"]}},
+    )
+    return seq, address, data["connections"]["nodes"][0]["id"], monday_8
+
+
+async def test_a_record_marked_do_not_email_while_its_email_waits_gets_none(
+    mail_api: Api, mail_engine: Any, inbox: Inbox, clock: MovableClock
+) -> None:
+    _, address, _, monday_8 = await _waiting_on_saturday(mail_api, mail_engine, clock)
+    owner_id, _ = await seller(mail_api)
+    record = {
+        "recordType": "lead",
+        "externalId": "L0",
+        "name": "Lead 0",
+        "ownerUserId": owner_id,
+        "fields": {"email": address, "do_not_email": True},
+    }
+    payload = await mail_api.mutate(
+        "upsertRecords", {"records": [record]}, "results { errors { code } }"
+    )
+    assert payload["errors"] == [] and payload["results"][0]["errors"] == []
+    move_to(clock, monday_8 + timedelta(minutes=1))
+    await mail_engine.run_until_idle()
+    assert inbox.to(address) == []
+    message = await stored(mail_api, address)
+    assert (message["status"], message["lastError"]) == (
+        "CANCELED",
+        "The record is marked do not email.",
+    )
+
+
+async def test_a_paused_connections_waiting_email_goes_when_it_resumes(
+    mail_api: Api, mail_engine: Any, inbox: Inbox, clock: MovableClock
+) -> None:
+    _, address, connection_id, monday_8 = await _waiting_on_saturday(mail_api, mail_engine, clock)
+    paused = await mail_api.mutate(
+        "pauseConnection", {"connectionId": connection_id}, "connection { status }"
+    )
+    assert paused["errors"] == [] and paused["connection"]["status"] == "PAUSED"
+    move_to(clock, monday_8 + timedelta(minutes=1))
+    await mail_engine.run_until_idle()
+    assert inbox.to(address) == []
+    assert (await stored(mail_api, address))["status"] == "QUEUED"
+    resumed = await mail_api.mutate(
+        "resumeConnection", {"connectionId": connection_id}, "connection { status }"
+    )
+    assert resumed["errors"] == []
+    await mail_engine.run_until_idle()
+    assert len(inbox.to(address)) == 1
+    assert (await stored(mail_api, address))["status"] == "SENT"
