@@ -75,6 +75,10 @@ class Settings:
     mail_max_attempts: int = 5
     mail_retry_seconds: int = 60
     smtp_timeout_seconds: float = 30.0
+    #: Throttles (docs/email.md#throttles): sends per sending mailbox in any 24 hours and per
+    #: organization in any hour; 0: no limit.
+    mailbox_daily_limit: int = 300
+    org_hourly_limit: int = 500
     #: The address recipients reach the app at (open pixel, click redirects); unset: no tracking.
     public_url: str | None = None
     #: Signs tracking links; generated next to an SQLite database when unset (docs/email.md).
@@ -189,6 +193,10 @@ class Settings:
             "mail_max_attempts": int(e.get("SEKVENS_MAIL_MAX_ATTEMPTS", cls.mail_max_attempts)),
             "mail_retry_seconds": int(e.get("SEKVENS_MAIL_RETRY_SECONDS", cls.mail_retry_seconds)),
             "smtp_timeout_seconds": float(e.get("SEKVENS_SMTP_TIMEOUT", cls.smtp_timeout_seconds)),
+            "mailbox_daily_limit": int(
+                e.get("SEKVENS_MAILBOX_DAILY_LIMIT", cls.mailbox_daily_limit)
+            ),
+            "org_hourly_limit": int(e.get("SEKVENS_ORG_HOURLY_LIMIT", cls.org_hourly_limit)),
             "public_url": (e.get("SEKVENS_PUBLIC_URL") or "").rstrip("/") or None,
             "secret_key": e.get("SEKVENS_SECRET_KEY") or None,
             "auth_cache_seconds": float(

@@ -108,3 +108,6 @@ class WaitReason(StrEnum):
     #: Reached outside its send window (docs/email.md#send-windows): it goes when the window
     #: opens in the recipient's time zone.
     WAITING_FOR_SEND_WINDOW = "WAITING_FOR_SEND_WINDOW"
+    #: Over its mailbox's daily or its organization's hourly limit (docs/email.md#throttles):
+    #: it goes when the rolling window frees a slot.
+    THROTTLED = "THROTTLED"

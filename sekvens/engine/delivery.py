@@ -30,6 +30,13 @@ to the SMTP server (which would hold SQLite's single write lock for seconds):
    (4xx, or a 5xx such as a full mailbox or a policy block) is retried like any failure.
    The attempt count is the fence: a row another worker re-claimed meanwhile is left alone.
 
+**Throttles** (docs/email.md#throttles) are applied at claim time: a message whose mailbox
+sent `mailbox_daily_limit` messages in the last 24 hours, or whose organization sent
+`org_hourly_limit` in the last hour, stays QUEUED, THROTTLED until the window frees a slot.
+Messages claimed by other rounds and not finished yet count as sent now. On PostgreSQL the
+claim takes a transaction advisory lock per organization before it counts, so two workers'
+counts and claims take turns and can't both take the last slot.
+
 A process that dies between the server's accept and step 3 (a millisecond or so) leaves the
 row QUEUED; it is sent again, with the same Message-ID, by the worker that takes it over (on
 SQLite when the lease has run out), so receivers can recognise the duplicate. That is the
@@ -45,7 +52,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -56,6 +63,8 @@ from sqlalchemy import (
     and_,
     column,
     func,
+    literal,
+    or_,
     select,
     text,
     update,
@@ -64,7 +73,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sekvens.config import Settings
 from sekvens.domain.bounces import BounceType, parse_smtp_reply
-from sekvens.domain.life_cycles import RUNNING, ConnectionReason, ConnectionStatus, OutboxStatus
+from sekvens.domain.life_cycles import (
+    RUNNING,
+    ConnectionReason,
+    ConnectionStatus,
+    OutboxStatus,
+    WaitReason,
+)
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD
 from sekvens.domain.suppression import normalize
 from sekvens.engine.bounces import hard_bounce
@@ -100,6 +115,11 @@ ERROR_MAX = 2000
 #: multiple of 2^31 share a key, which only makes one wait for the other's round.
 CLAIM_NAMESPACE = 0x53454B56
 CLAIM_KEYS = 2**31
+#: PostgreSQL: the first key of the transaction advisory locks ("SKVT") that serialize the
+#: claims of an organization while its sends are counted against the throttles; the second
+#: is the organization id modulo CLAIM_KEYS.
+THROTTLE_NAMESPACE = 0x534B5654
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 #: The claim keys held by live sessions of this database, read from `pg_locks` (no locking).
 _CLAIMED = text(
     "SELECT objid::bigint AS key FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
@@ -182,6 +202,36 @@ class Failure:
 
 
 @dataclass
+class Throttle:
+    """The recent sends of the organizations and mailboxes of a claim, newest first, and
+    the limits (0: none) they are held to."""
+
+    now: datetime
+    mailbox_daily_limit: int
+    org_hourly_limit: int
+    #: (organization, None) or (organization, mailbox) -> send times, newest first.
+    recent: dict[tuple[int, str | None], list[datetime]]
+
+    def hold(self, organization_id: int, mailbox: str) -> datetime | None:
+        """When the message may go, if it is over a limit now; else None, and it counts."""
+        limits = (
+            ((organization_id, None), self.org_hourly_limit, HOUR),
+            ((organization_id, mailbox), self.mailbox_daily_limit, DAY),
+        )
+        frees = [
+            times[limit - 1] + window
+            for key, limit, window in limits
+            if limit and len(times := self.recent.setdefault(key, [])) >= limit
+        ]
+        if frees:
+            return max(frees)
+        for key, limit, _ in limits:
+            if limit:
+                self.recent[key].insert(0, self.now)
+        return None
+
+
+@dataclass
 class Job:
     """A claimed message: what to send, and the attempt number that fences the result."""
 
@@ -206,9 +256,17 @@ class Deliverer:
         timeout: float = 30.0,
         batch_size: int = 20,
         signer: LinkSigner | None = None,
+        mailbox_daily_limit: int = 0,
+        org_hourly_limit: int = 0,
     ):
         if max_attempts < 1:
             raise ValueError("SEKVENS_MAIL_MAX_ATTEMPTS must be at least 1")
+        if mailbox_daily_limit < 0 or org_hourly_limit < 0:
+            raise ValueError(
+                "SEKVENS_MAILBOX_DAILY_LIMIT and SEKVENS_ORG_HOURLY_LIMIT are 0 (no limit) or more"
+            )
+        self.mailbox_daily_limit = mailbox_daily_limit
+        self.org_hourly_limit = org_hourly_limit
         self.db, self.clock, self.smtp = db, clock, smtp
         self.mail_from = mail_from
         self.max_attempts = max_attempts
@@ -239,6 +297,8 @@ class Deliverer:
             retry_base=timedelta(seconds=settings.mail_retry_seconds),
             timeout=settings.smtp_timeout_seconds,
             signer=signer,
+            mailbox_daily_limit=settings.mailbox_daily_limit,
+            org_hourly_limit=settings.org_hourly_limit,
         )
 
     def backoff(self, attempts: int) -> timedelta:
@@ -370,6 +430,7 @@ class Deliverer:
                 rows = await self._lock(session, rows)
             suppressed = await self._suppressed(session, rows)
             do_not_email = await self._do_not_email(session, rows)
+            throttle = await self._throttle(session, rows, now)
             for row in rows:
                 # Opted out since it was queued (a hard bounce, an unsubscribe, the record
                 # marked "do not email" while the message waited for its send window).
@@ -397,6 +458,18 @@ class Deliverer:
                         "the message may or may not have been delivered",
                     )
                     continue
+                held = (
+                    throttle.hold(row.organization_id, row.from_address or self.mail_from)
+                    if throttle is not None
+                    else None
+                )
+                if held is not None:  # its Date is the slot's time, as a send window's is
+                    row.wait_reason, row.next_attempt_at, row.send_after = (
+                        WaitReason.THROTTLED,
+                        held,
+                        held,
+                    )
+                    continue
                 row.attempts += 1
                 row.wait_reason = None  # its time has come
                 if conn is None:
@@ -407,6 +480,59 @@ class Deliverer:
                     failure = Failure(f"The message can't be built: {exc}", permanent=True)
                     jobs.append(Job(row.id, row.attempts, None, failure))
         return jobs
+
+    async def _throttle(
+        self, session: AsyncSession, rows: list[OutboxMessage], now: datetime
+    ) -> Throttle | None:
+        """The recent sends the rows are counted with; None without limits. On PostgreSQL
+        the organizations' throttle locks first, held until the claim commits."""
+        if not rows or not (self.mailbox_daily_limit or self.org_hourly_limit):
+            return None
+        orgs = sorted({row.organization_id for row in rows})
+        if self.postgres:  # in id order, so two claims never wait for each other in a circle
+            for org in orgs:
+                await session.execute(
+                    select(func.pg_advisory_xact_lock(THROTTLE_NAMESPACE, org % CLAIM_KEYS))
+                )
+        mailbox = func.coalesce(OutboxMessage.from_address, literal(self.mail_from))
+        mailboxes = {row.from_address or self.mail_from for row in rows}
+        recent: dict[tuple[int, str | None], list[datetime]] = {}
+
+        def count(org: int, box: str, at: datetime) -> None:
+            if self.org_hourly_limit and at > now - HOUR:
+                recent.setdefault((org, None), []).append(at)
+            if self.mailbox_daily_limit and box in mailboxes:
+                recent.setdefault((org, box), []).append(at)
+
+        # In flight: claimed by another round (its lease, or on PostgreSQL its claim lock),
+        # or failed and waiting to retry, counted as sent now. Read before the sent ones: a
+        # message finished between the two reads is counted twice, never missed.
+        claimed = OutboxMessage.next_attempt_at > now
+        if self.postgres:
+            claimed = or_(claimed, (OutboxMessage.id % CLAIM_KEYS).in_(_CLAIMED))
+        for org, box in await session.execute(
+            select(OutboxMessage.organization_id, mailbox).where(
+                OutboxMessage.organization_id.in_(orgs),
+                OutboxMessage.status == OutboxStatus.QUEUED,
+                OutboxMessage.attempts > 0,
+                OutboxMessage.wait_reason.is_(None),
+                OutboxMessage.id.not_in([row.id for row in rows]),
+                claimed,
+            )
+        ):
+            count(org, box, now)
+        since = now - (DAY if self.mailbox_daily_limit else HOUR)
+        for org, box, sent_at in await session.execute(
+            select(OutboxMessage.organization_id, mailbox, OutboxMessage.sent_at).where(
+                OutboxMessage.organization_id.in_(orgs),
+                OutboxMessage.sent_at > since,
+                or_(OutboxMessage.sent_at > now - HOUR, mailbox.in_(mailboxes)),
+            )
+        ):
+            count(org, box, cast(datetime, sent_at))  # set on every row selected
+        for times in recent.values():
+            times.sort(reverse=True)
+        return Throttle(now, self.mailbox_daily_limit, self.org_hourly_limit, recent)
 
     async def _suppressed(
         self, session: AsyncSession, rows: list[OutboxMessage]

@@ -241,8 +241,8 @@ class OutboxMessage(Node):
         description="When a QUEUED message is due: its send time, or its next retry."
     )
     send_after: datetime | None = strawberry.field(
-        description="The send window's opening the message waited for (its Date header);"
-        " null: it could go at once."
+        description="The send window's opening or the throttle's free slot the message"
+        " waited for (its Date header); null: it could go at once."
     )
     created_at: datetime
     sent_at: datetime | None

@@ -502,6 +502,8 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         #: A connection's messages: its wait (`SequenceTarget.waiting`), stats, cancelling.
         Index("ix_outbox_connection", "connection_id"),
+        #: The sends counted against the throttles (`Deliverer`).
+        Index("ix_outbox_org_sent", "organization_id", "sent_at"),
         one_of("status", OutboxStatus),
         one_of("wait_reason", WaitReason),
     )
@@ -526,7 +528,8 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     #: Why a QUEUED message waits for its `next_attempt_at` (`WaitReason`); null: it doesn't.
     wait_reason: Mapped[str | None] = mapped_column(String(32))
-    #: The send window's opening the message waited for (its `Date`); null: sent at once.
+    #: The send window's opening or the throttle's free slot the message waited for (its
+    #: `Date`); null: sent at once.
     send_after: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column()
