@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from sekvens.engine.delivery import Deliverer
 from tests.api.sequences_helpers import add, create, start_id
 from tests.conftest import Api
 from tests.engine.conftest import unique_address
@@ -90,3 +93,25 @@ async def connections(api: Api, seq: dict[str, Any]) -> dict[str, dict[str, Any]
         {"f": {"sequenceId": seq["id"]}},
     )
     return {c["record"]["externalId"]: c for c in data["connections"]["nodes"]}
+
+
+async def queue_only(engine: Any) -> None:
+    """Run the engine's steps without delivering: their automated emails stay QUEUED."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "deliverer", None)
+        await engine.run_until_idle()
+
+
+def deliverers_like(source: Deliverer, n: int, **options: Any) -> list[Deliverer]:
+    """`n` more deliverers on `source`'s database, clock and SMTP server, as other workers'."""
+    return [
+        Deliverer(
+            source.db,
+            source.clock,
+            source.smtp,
+            mail_from=source.mail_from,
+            signer=source.signer,
+            **options,
+        )
+        for _ in range(n)
+    ]

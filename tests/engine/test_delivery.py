@@ -12,7 +12,15 @@ import pytest
 from sekvens.engine.delivery import Deliverer, SmtpTarget
 from tests.conftest import Api, MovableClock
 from tests.engine.conftest import PUBLIC_URL, Inbox
-from tests.engine.helpers import LINK, connect_leads, connections, email_then_task, outbox
+from tests.engine.helpers import (
+    LINK,
+    connect_leads,
+    connections,
+    deliverers_like,
+    email_then_task,
+    outbox,
+    queue_only,
+)
 
 
 async def test_delivered_once_with_the_stored_headers(
@@ -142,16 +150,10 @@ async def test_concurrent_deliverers_send_each_message_once(
 ) -> None:
     seq = await email_then_task(mail_api)
     addresses = await connect_leads(mail_api, seq, 12)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mail_engine, "deliverer", None)  # queue only
-        await mail_engine.run_until_idle()
+    await queue_only(mail_engine)
     assert {m["status"] for m in (await outbox(mail_api)).values()} == {"QUEUED"}
 
-    source: Deliverer = mail_engine.deliverer
-    workers = [
-        Deliverer(source.db, source.clock, source.smtp, batch_size=3, signer=source.signer)
-        for _ in range(4)
-    ]
+    workers = deliverers_like(mail_engine.deliverer, 4, batch_size=3)
     while sum(await asyncio.gather(*(w.run_due() for w in workers))):
         pass
     assert [len(inbox.to(a)) for a in addresses] == [1] * 12

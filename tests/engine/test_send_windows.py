@@ -210,28 +210,37 @@ async def test_bad_windows_are_refused_and_nothing_changes(
     assert data["sequence"]["options"]["sendWindow"] is None
 
 
-async def test_a_disconnected_connection_cancels_its_waiting_email(
-    mail_api: Api, mail_engine: Any, inbox: Inbox, clock: MovableClock
-) -> None:
+async def _waiting_on_saturday(
+    api: Api, engine: Any, clock: MovableClock
+) -> tuple[dict[str, Any], str, str, datetime]:
+    """A Mon-Fri 08:00-18:00 sequence whose email to a new lead, reached on a Saturday, waits
+    for Monday 08:00: (sequence, the lead's address, its connection's id, Monday 08:00)."""
     oslo = ZoneInfo("Europe/Oslo")
-    seq = await email_then_task(mail_api)
-    await mail_api.mutate(
+    seq = await email_then_task(api)
+    await api.mutate(
         "setSequenceOptions", {"sequenceId": seq["id"], "sendWindow": {}}, "sequence { id }"
     )
     saturday = ahead(clock, oslo, 6, time(12, 0))
     move_to(clock, saturday)
-    address = await connect_lead(mail_api, seq, time_zone="Europe/Oslo")
-    await mail_engine.run_until_idle()
+    address = await connect_lead(api, seq, time_zone="Europe/Oslo")
+    await engine.run_until_idle()
     monday_8 = datetime.combine(saturday.date() + timedelta(days=2), time(8, 0), tzinfo=oslo)
-    assert at((await stored(mail_api, address))["nextAttemptAt"]) == monday_8  # {}: Mon-Fri 8-18
-
-    data = await mail_api.ok(
+    assert (await stored(api, address))["waitReason"] == "WAITING_FOR_SEND_WINDOW"
+    data = await api.ok(
         "query($f: ConnectionFilter) { connections(filter: $f) { nodes { id } } }",
         {"f": {"sequenceId": seq["id"]}},
     )
+    return seq, address, data["connections"]["nodes"][0]["id"], monday_8
+
+
+async def test_a_disconnected_connection_cancels_its_waiting_email(
+    mail_api: Api, mail_engine: Any, inbox: Inbox, clock: MovableClock
+) -> None:
+    seq, address, connection_id, monday_8 = await _waiting_on_saturday(mail_api, mail_engine, clock)
+    assert at((await stored(mail_api, address))["nextAttemptAt"]) == monday_8  # {}: Mon-Fri 8-18
     payload = await mail_api.mutate(
         "disconnectSequence",
-        {"connectionId": data["connections"]["nodes"][0]["id"]},
+        {"connectionId": connection_id},
         "connection { status }",
     )
     assert payload["errors"] == []
@@ -262,29 +271,6 @@ async def test_an_active_sequence_takes_a_window_but_no_other_option(mail_api: A
             "setSequenceOptions", {"sequenceId": seq["id"], **options}, selection
         )
         assert [e["code"] for e in payload["errors"]] == ["SEQUENCE_ACTIVE"], options
-
-
-async def _waiting_on_saturday(
-    api: Api, engine: Any, clock: MovableClock
-) -> tuple[dict[str, Any], str, str, datetime]:
-    """A Mon-Fri 08:00-18:00 sequence whose email to a new lead, reached on a Saturday, waits
-    for Monday 08:00: (sequence, the lead's address, its connection's id, Monday 08:00)."""
-    oslo = ZoneInfo("Europe/Oslo")
-    seq = await email_then_task(api)
-    await api.mutate(
-        "setSequenceOptions", {"sequenceId": seq["id"], "sendWindow": {}}, "sequence { id }"
-    )
-    saturday = ahead(clock, oslo, 6, time(12, 0))
-    move_to(clock, saturday)
-    address = await connect_lead(api, seq, time_zone="Europe/Oslo")
-    await engine.run_until_idle()
-    monday_8 = datetime.combine(saturday.date() + timedelta(days=2), time(8, 0), tzinfo=oslo)
-    assert (await stored(api, address))["waitReason"] == "WAITING_FOR_SEND_WINDOW"
-    data = await api.ok(
-        "query($f: ConnectionFilter) { connections(filter: $f) { nodes { id } } }",
-        {"f": {"sequenceId": seq["id"]}},
-    )
-    return seq, address, data["connections"]["nodes"][0]["id"], monday_8
 
 
 async def test_a_record_marked_do_not_email_while_its_email_waits_gets_none(

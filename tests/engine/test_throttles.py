@@ -15,7 +15,7 @@ import pytest
 from sekvens.engine.delivery import Deliverer
 from tests.conftest import Api, MovableClock
 from tests.engine.conftest import Inbox
-from tests.engine.helpers import connect_leads, email_then_task
+from tests.engine.helpers import connect_leads, deliverers_like, email_then_task, queue_only
 from tests.engine.test_send_windows import OUTBOX, at, move_to
 
 
@@ -118,22 +118,8 @@ async def test_concurrent_deliverers_never_exceed_a_limit_together(
 ) -> None:
     seq = await email_then_task(mail_api)
     addresses = await connect_leads(mail_api, seq, 12)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mail_engine, "deliverer", None)  # queue only
-        await mail_engine.run_until_idle()
-    source: Deliverer = mail_engine.deliverer
-    workers = [
-        Deliverer(
-            source.db,
-            source.clock,
-            source.smtp,
-            mail_from=source.mail_from,
-            batch_size=2,
-            signer=source.signer,
-            mailbox_daily_limit=5,
-        )
-        for _ in range(4)
-    ]
+    await queue_only(mail_engine)
+    workers = deliverers_like(mail_engine.deliverer, 4, batch_size=2, mailbox_daily_limit=5)
     for _ in range(20):  # until every message is sent or held
         await asyncio.gather(*(w.run_due() for w in workers))
         found = await messages(mail_api)
