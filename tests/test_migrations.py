@@ -173,3 +173,36 @@ async def test_send_windows_give_existing_built_in_record_types_a_time_zone_fiel
         (2, "email", "EMAIL", 0),
         (1, "time_zone", "TEXT", 1),
     ]
+
+
+async def test_sqlite_migrations_keep_rows_that_refer_to_a_rebuilt_table(tmp_path: Path) -> None:
+    """SQLite rebuilds a table to change its checks (0011 rebuilds `organizations`): the rows
+    that refer to it survive (they were cascade-deleted while foreign keys were enforced),
+    and the connection enforces foreign keys again afterwards."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        await migrate.upgrade(engine, "0010")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO organizations (id, name, sequences_enabled, max_active_sequences,"
+                    " max_steps, skip_non_working_time, holidays, default_time_zone,"
+                    " call_outcomes, created_at, updated_at) VALUES (1, 'Old', true, 250, 100,"
+                    " true, '[]', 'UTC', '[]', :now, :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, organization_id, email, name, time_zone,"
+                    " working_hours, is_active, created_at, updated_at) VALUES (1, 1,"
+                    " 'a@example.com', 'A', 'UTC', '[]', true, :now, :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM users"))).scalar() == 1
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        await engine.dispose()

@@ -53,6 +53,25 @@ class ConnectionPhase(StrEnum):
     EVENTS = "EVENTS"
 
 
+class PauseReason(StrEnum):
+    """Why a PAUSED connection is paused."""
+
+    #: Someone paused it (`pauseSequenceTarget`).
+    USER = "USER"
+    #: The recipient's automatic reply (out of office): it resumes on their return date.
+    AUTO_REPLY = "AUTO_REPLY"
+
+
+class AwayPolicy(StrEnum):
+    """What happens to a seller's due activities while they are away (an organization's
+    choice); their automated emails wait for their return either way."""
+
+    #: To their delegate (when they named one; else they wait).
+    DELEGATE = "DELEGATE"
+    #: They wait until the seller is back.
+    HOLD = "HOLD"
+
+
 class ConnectionReason(StrEnum):
     """Why a connection ended (docs/concepts.md has the table of who ends what with which
     status): COMPLETED with SEQUENCE_COMPLETED, DISCONNECTED or ERROR with the others (the
@@ -111,3 +130,6 @@ class WaitReason(StrEnum):
     #: Over its mailbox's daily or its organization's hourly limit (docs/email.md#throttles):
     #: it goes when the rolling window frees a slot.
     THROTTLED = "THROTTLED"
+    #: Its sender (the assignee whose identity it goes out with) is away: it goes when they
+    #: are back (docs/email.md#out-of-office).
+    SENDER_AWAY = "SENDER_AWAY"

@@ -45,3 +45,6 @@ class EventKind(StrEnum):
     LINK_CLICKED = "LINK_CLICKED"
     ATTACHMENT_DOWNLOADED = "ATTACHMENT_DOWNLOADED"
     EMAIL_BOUNCED = "EMAIL_BOUNCED"
+    #: An automatic answer (out of office, vacation): never a reply for conditions or the
+    #: exit criterion; it pauses the connection until the recipient is back.
+    EMAIL_AUTO_REPLY = "EMAIL_AUTO_REPLY"

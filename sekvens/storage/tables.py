@@ -30,10 +30,12 @@ from sekvens.domain.assignment import AssignTo
 from sekvens.domain.life_cycles import (
     RUNNING,
     ActivityStatus,
+    AwayPolicy,
     ConnectionPhase,
     ConnectionReason,
     ConnectionStatus,
     OutboxStatus,
+    PauseReason,
     SequenceStatus,
     VersionStatus,
     WaitReason,
@@ -73,6 +75,7 @@ def _org_fk() -> Mapped[int]:
 
 class Organization(Base):
     __tablename__ = "organizations"
+    __table_args__ = (one_of("away_policy", AwayPolicy),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(160), unique=True)
@@ -86,6 +89,15 @@ class Organization(Base):
     monthly_connection_quota: Mapped[int | None] = mapped_column(Integer)
     #: When automated email may go out (`domain.send_windows.SendWindow`); null: any time.
     send_window: Mapped[dict[str, Any] | None] = mapped_column()
+    #: The default sender identity of automated email (a user's own fields win).
+    sender_name: Mapped[str | None] = mapped_column(String(160))
+    sender_address: Mapped[str | None] = mapped_column(String(254))
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    signature: Mapped[str | None] = mapped_column(Text)
+    #: What an away seller's due activities do (`AwayPolicy`).
+    away_policy: Mapped[str] = mapped_column(
+        String(16), default=AwayPolicy.DELEGATE, server_default=AwayPolicy.DELEGATE.value
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -101,6 +113,17 @@ class User(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     working_hours: Mapped[list[Any]] = mapped_column(default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The user's sender identity for automated email (null: the organization's default;
+    #: the address is always `email`).
+    sender_name: Mapped[str | None] = mapped_column(String(160))
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    signature: Mapped[str | None] = mapped_column(Text)
+    #: An away period (leave): [away_from, away_until), and who takes their work meanwhile.
+    away_from: Mapped[datetime | None] = mapped_column()
+    away_until: Mapped[datetime | None] = mapped_column()
+    away_delegate_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -408,6 +431,7 @@ class Connection(Base):
         one_of("status", ConnectionStatus),
         one_of("reason", ConnectionReason),
         one_of("phase", ConnectionPhase),
+        one_of("pause_reason", PauseReason),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -422,6 +446,8 @@ class Connection(Base):
     step_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: A paused connection resumes by itself then (null: until someone resumes it).
     resume_at: Mapped[datetime | None] = mapped_column()
+    #: Why a PAUSED connection is paused (`PauseReason`); null when it runs.
+    pause_reason: Mapped[str | None] = mapped_column(String(16))
     current_step_key: Mapped[str | None] = mapped_column(String(64))
     steps_done: Mapped[int] = mapped_column(Integer, default=0)
     step_entered_at: Mapped[datetime | None] = mapped_column()
@@ -472,6 +498,10 @@ class Activity(Base):
     closed_by_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id", ondelete="SET NULL")
     )
+    #: The away seller whose activity this was before it went to their delegate.
+    delegated_from_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
     message_id: Mapped[str | None] = mapped_column(String(200), index=True)
     #: Unique and set by the writer, so it is the insert sentinel: a flush of many new
     #: activities is one multi-row INSERT ... RETURNING on SQLite too (SQLAlchemy matches
@@ -518,6 +548,11 @@ class OutboxMessage(Base):
     message_id: Mapped[str] = mapped_column(String(200))
     to_address: Mapped[str] = mapped_column(String(254))
     from_address: Mapped[str | None] = mapped_column(String(254))
+    #: The sender's display name and Reply-To (sender identity); null: none.
+    from_name: Mapped[str | None] = mapped_column(String(160))
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    #: The A/B variant of its step the message was made from ("A" to "D"); null: no test.
+    variant: Mapped[str | None] = mapped_column(String(8))
     subject: Mapped[str] = mapped_column(String(400))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
