@@ -79,6 +79,9 @@ class Settings:
     #: organization in any hour; 0: no limit.
     mailbox_daily_limit: int = 300
     org_hourly_limit: int = 500
+    #: Pacing: seconds between two sends of one mailbox, so a backlog trickles out instead
+    #: of bursting when a window opens; 0: as fast as SMTP takes them.
+    mailbox_send_interval_seconds: int = 60
     #: The address recipients reach the app at (open pixel, click redirects); unset: no tracking.
     public_url: str | None = None
     #: Signs tracking links; generated next to an SQLite database when unset (docs/email.md).
@@ -197,6 +200,9 @@ class Settings:
                 e.get("SEKVENS_MAILBOX_DAILY_LIMIT", cls.mailbox_daily_limit)
             ),
             "org_hourly_limit": int(e.get("SEKVENS_ORG_HOURLY_LIMIT", cls.org_hourly_limit)),
+            "mailbox_send_interval_seconds": int(
+                e.get("SEKVENS_MAILBOX_SEND_INTERVAL", cls.mailbox_send_interval_seconds)
+            ),
             "public_url": (e.get("SEKVENS_PUBLIC_URL") or "").rstrip("/") or None,
             "secret_key": e.get("SEKVENS_SECRET_KEY") or None,
             "auth_cache_seconds": float(

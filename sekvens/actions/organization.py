@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.domain.errors import DomainError, ErrorCode, ProblemList
 from sekvens.domain.roles import Actor
 from sekvens.domain.send_windows import SendWindowRequest
+from sekvens.domain.sender_identity import IdentityChange
 from sekvens.domain.working_hours import check_time_zone
 from sekvens.storage import audit, organizations
 from sekvens.storage.organizations import NAME_MAX
@@ -35,6 +36,7 @@ class SettingsChange:
     call_outcomes: Seq[str] | None = None
     monthly_connection_quota: int | None = None  # 0 or less: no quota
     send_window: SendWindowRequest | None = None
+    identity: IdentityChange = field(default_factory=IdentityChange)  # default sender identity
 
 
 def _check(c: SettingsChange) -> None:
@@ -62,6 +64,7 @@ def _check(c: SettingsChange) -> None:
             c.send_window.stored()
         except DomainError as e:
             p.problems.extend(e.problems)
+    p.problems.extend(c.identity.problems())
     p.raise_if_any()
 
 
@@ -101,6 +104,9 @@ async def update_settings(
         )
     if change.send_window is not None:
         org.send_window = changed["send_window"] = change.send_window.stored()
+    for column, value in change.identity.stored().items():
+        setattr(org, column, value)
+        changed[column] = value
     audit.record(
         session,
         org.id,

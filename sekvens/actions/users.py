@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.roles import ADMINISTRATORS, Actor, Role
+from sekvens.domain.sender_identity import IdentityChange
 from sekvens.storage import audit, organizations
 from sekvens.storage import tokens as token_store
 from sekvens.storage import users as user_store
@@ -85,6 +86,31 @@ async def update_user(
     # cached verifications of their tokens drop: a deactivated user's, and the profile they hold
     await token_store.changed(session, user_ids=[user.id])
     audit.record(session, actor.organization_id, actor.user_id, "user.updated", "user", user.id)
+    return user
+
+
+async def set_sender_identity(
+    session: AsyncSession, actor: Actor, user_id: int, change: IdentityChange
+) -> User:
+    """Set a user's sender identity (themself, or anyone as administrator): display name,
+    Reply-To and signature; their address is always their email."""
+    user = await get_user(session, actor, user_id)
+    if user.id != actor.user_id and not actor.has_any(ADMINISTRATORS):
+        raise DomainError.of(ErrorCode.FORBIDDEN, "This needs the role SYSTEM_ADMINISTRATOR.")
+    if problems := change.problems():
+        raise DomainError(problems)
+    stored = change.stored()
+    for column, value in stored.items():
+        setattr(user, column, value)
+    audit.record(
+        session,
+        actor.organization_id,
+        actor.user_id,
+        "user.sender_identity_set",
+        "user",
+        user.id,
+        {column: value is not None for column, value in stored.items()},
+    )
     return user
 
 

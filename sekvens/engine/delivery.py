@@ -36,6 +36,10 @@ sent `mailbox_daily_limit` messages in the last 24 hours, or whose organization 
 Messages claimed by other rounds and not finished yet count as sent now. On PostgreSQL the
 claim takes a transaction advisory lock per organization before it counts, so two workers'
 counts and claims take turns and can't both take the last slot.
+**Pacing** holds a message whose mailbox sent less than `send_interval` ago THROTTLED until
+one interval after that send (each further message held in the same claim one interval
+later), and the **send window** is placed again at claim: a message whose time came outside
+it (a retry, a throttle's slot, a resumed connection) waits for its next opening.
 
 A process that dies between the server's accept and step 3 (a millisecond or so) leaves the
 row QUEUED; it is sent again, with the same Message-ID, by the worker that takes it over (on
@@ -48,7 +52,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -81,13 +85,21 @@ from sekvens.domain.life_cycles import (
     WaitReason,
 )
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD
+from sekvens.domain.send_windows import RecipientWindow, SendWindow, recipient_time_zone
 from sekvens.domain.suppression import normalize
 from sekvens.engine.bounces import hard_bounce
 from sekvens.engine.link_signing import LinkSigner
 from sekvens.plugins.api import Clock
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import Database, rows_matched
-from sekvens.storage.tables import Connection, OutboxMessage, Record, SuppressedAddress
+from sekvens.storage.tables import (
+    Connection,
+    Organization,
+    OutboxMessage,
+    Record,
+    Sequence,
+    SuppressedAddress,
+)
 
 log = logging.getLogger("sekvens.delivery")
 
@@ -120,6 +132,10 @@ CLAIM_KEYS = 2**31
 #: is the organization id modulo CLAIM_KEYS.
 THROTTLE_NAMESPACE = 0x534B5654
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
+#: Pacing's tolerance: a held message's slot is counted from its claim, the send it waits
+#: after from when the server accepted it, a moment later; that moment must not hold it
+#: a second time.
+PACE_SLACK = timedelta(seconds=5)
 #: The claim keys held by live sessions of this database, read from `pg_locks` (no locking).
 _CLAIMED = text(
     "SELECT objid::bigint AS key FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
@@ -211,23 +227,36 @@ class Throttle:
     org_hourly_limit: int
     #: (organization, None) or (organization, mailbox) -> send times, newest first.
     recent: dict[tuple[int, str | None], list[datetime]]
+    #: The least time between two sends of one mailbox (pacing); zero: none.
+    interval: timedelta = timedelta(0)
+    #: (organization, mailbox) -> the slot the last message held for pacing was given, so
+    #: the next one held in the same claim waits one interval more.
+    paced: dict[tuple[int, str], datetime] = field(default_factory=dict)
 
     def hold(self, organization_id: int, mailbox: str) -> datetime | None:
         """When the message may go, if it is over a limit now; else None, and it counts."""
+        box = (organization_id, mailbox)
         limits = (
             ((organization_id, None), self.org_hourly_limit, HOUR),
-            ((organization_id, mailbox), self.mailbox_daily_limit, DAY),
+            (box, self.mailbox_daily_limit, DAY),
         )
         frees = [
             times[limit - 1] + window
             for key, limit, window in limits
             if limit and len(times := self.recent.setdefault(key, [])) >= limit
         ]
+        if self.interval:
+            if box in self.paced:
+                frees.append(self.paced[box] + self.interval)
+            elif (sent := self.recent.get(box)) and sent[0] > self.now - self.interval + PACE_SLACK:
+                frees.append(sent[0] + self.interval)
         if frees:
+            if self.interval:
+                self.paced[box] = max(frees)
             return max(frees)
         for key, limit, _ in limits:
-            if limit:
-                self.recent[key].insert(0, self.now)
+            if limit or (self.interval and key == box):
+                self.recent.setdefault(key, []).insert(0, self.now)
         return None
 
 
@@ -258,6 +287,7 @@ class Deliverer:
         signer: LinkSigner | None = None,
         mailbox_daily_limit: int = 0,
         org_hourly_limit: int = 0,
+        send_interval: timedelta = timedelta(0),
     ):
         if max_attempts < 1:
             raise ValueError("SEKVENS_MAIL_MAX_ATTEMPTS must be at least 1")
@@ -265,6 +295,9 @@ class Deliverer:
             raise ValueError(
                 "SEKVENS_MAILBOX_DAILY_LIMIT and SEKVENS_ORG_HOURLY_LIMIT are 0 (no limit) or more"
             )
+        if send_interval < timedelta(0):
+            raise ValueError("SEKVENS_MAILBOX_SEND_INTERVAL is 0 (no pacing) or more")
+        self.send_interval = send_interval
         self.mailbox_daily_limit = mailbox_daily_limit
         self.org_hourly_limit = org_hourly_limit
         self.db, self.clock, self.smtp = db, clock, smtp
@@ -299,6 +332,7 @@ class Deliverer:
             signer=signer,
             mailbox_daily_limit=settings.mailbox_daily_limit,
             org_hourly_limit=settings.org_hourly_limit,
+            send_interval=timedelta(seconds=settings.mailbox_send_interval_seconds),
         )
 
     def backoff(self, attempts: int) -> timedelta:
@@ -430,6 +464,7 @@ class Deliverer:
                 rows = await self._lock(session, rows)
             suppressed = await self._suppressed(session, rows)
             do_not_email = await self._do_not_email(session, rows)
+            windows = await self._windows(session, rows)
             throttle = await self._throttle(session, rows, now)
             for row in rows:
                 # Opted out since it was queued (a hard bounce, an unsubscribe, the record
@@ -456,6 +491,15 @@ class Deliverer:
                         row,
                         f"the last attempt was interrupted ({row.last_error or 'no response'}); "
                         "the message may or may not have been delivered",
+                    )
+                    continue
+                opens = _window_opens(windows.get(row.connection_id or 0), now)
+                if opens > now:  # a retry, a resumed connection or a throttled message whose
+                    # time came after its window closed: the window's next opening
+                    row.wait_reason, row.next_attempt_at, row.send_after = (
+                        WaitReason.WAITING_FOR_SEND_WINDOW,
+                        opens,
+                        opens,
                     )
                     continue
                 held = (
@@ -486,7 +530,8 @@ class Deliverer:
     ) -> Throttle | None:
         """The recent sends the rows are counted with; None without limits. On PostgreSQL
         the organizations' throttle locks first, held until the claim commits."""
-        if not rows or not (self.mailbox_daily_limit or self.org_hourly_limit):
+        paced = self.send_interval > timedelta(0)
+        if not rows or not (self.mailbox_daily_limit or self.org_hourly_limit or paced):
             return None
         orgs = sorted({row.organization_id for row in rows})
         if self.postgres:  # in id order, so two claims never wait for each other in a circle
@@ -498,30 +543,34 @@ class Deliverer:
         mailboxes = {row.from_address or self.mail_from for row in rows}
         recent: dict[tuple[int, str | None], list[datetime]] = {}
 
-        def count(org: int, box: str, at: datetime) -> None:
+        def count(org: int, box: str, at: datetime, pace: bool = True) -> None:
             if self.org_hourly_limit and at > now - HOUR:
                 recent.setdefault((org, None), []).append(at)
-            if self.mailbox_daily_limit and box in mailboxes:
+            if (self.mailbox_daily_limit or (paced and pace)) and box in mailboxes:
                 recent.setdefault((org, box), []).append(at)
 
         # In flight: claimed by another round (its lease, or on PostgreSQL its claim lock),
         # or failed and waiting to retry, counted as sent now. Read before the sent ones: a
-        # message finished between the two reads is counted twice, never missed.
-        claimed = OutboxMessage.next_attempt_at > now
+        # message finished between the two reads is counted twice, never missed. Pacing
+        # counts only those being sent (a lease without an error, a claim lock): one waiting
+        # for its retry would otherwise hold its mailbox for the whole backoff.
+        leased = OutboxMessage.next_attempt_at > now
+        sending = and_(leased, OutboxMessage.last_error.is_(None))
         if self.postgres:
-            claimed = or_(claimed, (OutboxMessage.id % CLAIM_KEYS).in_(_CLAIMED))
-        for org, box in await session.execute(
-            select(OutboxMessage.organization_id, mailbox).where(
+            locked = (OutboxMessage.id % CLAIM_KEYS).in_(_CLAIMED)
+            leased, sending = or_(leased, locked), or_(sending, locked)
+        for org, box, pace in await session.execute(
+            select(OutboxMessage.organization_id, mailbox, sending).where(
                 OutboxMessage.organization_id.in_(orgs),
                 OutboxMessage.status == OutboxStatus.QUEUED,
                 OutboxMessage.attempts > 0,
                 OutboxMessage.wait_reason.is_(None),
                 OutboxMessage.id.not_in([row.id for row in rows]),
-                claimed,
+                leased,
             )
         ):
-            count(org, box, now)
-        since = now - (DAY if self.mailbox_daily_limit else HOUR)
+            count(org, box, now, bool(pace))
+        since = now - (DAY if self.mailbox_daily_limit else max(HOUR, self.send_interval))
         for org, box, sent_at in await session.execute(
             select(OutboxMessage.organization_id, mailbox, OutboxMessage.sent_at).where(
                 OutboxMessage.organization_id.in_(orgs),
@@ -532,7 +581,9 @@ class Deliverer:
             count(org, box, cast(datetime, sent_at))  # set on every row selected
         for times in recent.values():
             times.sort(reverse=True)
-        return Throttle(now, self.mailbox_daily_limit, self.org_hourly_limit, recent)
+        return Throttle(
+            now, self.mailbox_daily_limit, self.org_hourly_limit, recent, self.send_interval
+        )
 
     async def _suppressed(
         self, session: AsyncSession, rows: list[OutboxMessage]
@@ -547,6 +598,37 @@ class Deliverer:
             )
         )
         return {(org, address) for org, address in found}
+
+    async def _windows(
+        self, session: AsyncSession, rows: list[OutboxMessage]
+    ) -> dict[int, RecipientWindow]:
+        """The send windows of the rows' connections that have one, by connection: the
+        sequence's (the organization's without one) in the record's time zone, as
+        `Runner.send_window` places it when the step runs."""
+        ids = {r.connection_id for r in rows if r.connection_id is not None}
+        if not ids:
+            return {}
+        found = await session.execute(
+            select(
+                Connection.id,
+                Sequence.send_window.label("own"),
+                Organization.send_window.label("default"),
+                Organization.default_time_zone,
+                Organization.holidays,
+                Record.fields,
+            )
+            .join(Sequence, Sequence.id == Connection.sequence_id)
+            .join(Organization, Organization.id == Connection.organization_id)
+            .join(Record, Record.id == Connection.record_id)
+            .where(Connection.id.in_(ids))
+        )
+        windows: dict[int, RecipientWindow] = {}
+        for row in found:
+            window = SendWindow.from_json(row.own or row.default)
+            if window is not None:
+                zone = recipient_time_zone(row.fields, row.default_time_zone)
+                windows[row.id] = RecipientWindow(window, zone, tuple(row.holidays))
+        return windows
 
     async def _do_not_email(self, session: AsyncSession, rows: list[OutboxMessage]) -> set[int]:
         """The rows' connections whose record is marked "do not email"."""
@@ -713,6 +795,17 @@ class Deliverer:
                 ConnectionReason.DELIVERY_FAILED,
                 error[:ERROR_MAX],
             )
+
+
+def _window_opens(window: RecipientWindow | None, now: datetime) -> datetime:
+    """`now` inside the window (or without one), else its next opening; `now` too for a
+    window the holidays keep shut for years (the step would not have queued it)."""
+    if window is None:
+        return now
+    try:
+        return window.next_send_time(now)
+    except ValueError:
+        return now
 
 
 def _bounce(replies: list[str]) -> BounceType | None:

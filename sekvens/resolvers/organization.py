@@ -11,6 +11,7 @@ from strawberry.types import Info
 from sekvens.actions import organization
 from sekvens.actions.organization import SettingsChange
 from sekvens.domain.roles import ADMINISTRATORS
+from sekvens.domain.sender_identity import IdentityChange
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.schema.organization import (
@@ -19,6 +20,7 @@ from sekvens.schema.organization import (
     UpdateOrganizationSettingsPayload,
 )
 from sekvens.schema.send_windows import window_request
+from sekvens.schema.sender_identity import identity_part
 
 
 @strawberry.type
@@ -28,8 +30,16 @@ class OrganizationMutations:
         self, info: Info, input: UpdateOrganizationSettingsInput
     ) -> UpdateOrganizationSettingsPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-            given = {f.name: getattr(input, f.name) for f in fields(SettingsChange)}
+            given: dict[str, Any] = {
+                f.name: getattr(input, f.name, None) for f in fields(SettingsChange)
+            }
             given["send_window"] = window_request(input.send_window)
+            given["identity"] = IdentityChange(
+                name=identity_part(input.sender_name),
+                address=identity_part(input.sender_address),
+                reply_to=identity_part(input.reply_to),
+                signature=identity_part(input.signature),
+            )
             change = SettingsChange(**given)
             org = await organization.update_settings(ctx.session, viewer, change)
             return {"organization": Organization.from_row(org)}

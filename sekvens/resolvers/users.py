@@ -13,9 +13,11 @@ from strawberry.types import Info
 
 from sekvens.actions import tokens, users
 from sekvens.domain.roles import ADMINISTRATORS
+from sekvens.domain.sender_identity import IdentityChange
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.schema.relay import decode_id
+from sekvens.schema.sender_identity import identity_part
 from sekvens.schema.users import (
     ApiToken,
     CreateApiTokenInput,
@@ -65,6 +67,15 @@ class UserMutations:
     )
     async def update_user(self, info: Info, input: UpdateUserInput) -> UserPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            identity = IdentityChange(
+                name=identity_part(input.sender_name),
+                reply_to=identity_part(input.reply_to),
+                signature=identity_part(input.signature),
+            )
+            if identity != IdentityChange():
+                await users.set_sender_identity(
+                    ctx.session, viewer, _user_pk(input.user_id), identity
+                )
             user = await users.update_user(
                 ctx.session,
                 viewer,

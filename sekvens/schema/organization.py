@@ -9,6 +9,7 @@ import strawberry
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
 from sekvens.schema.send_windows import SendWindow, SendWindowInput
+from sekvens.schema.sender_identity import SenderIdentity
 from sekvens.storage.tables import Organization as OrganizationRow
 
 
@@ -31,6 +32,11 @@ class Organization(Node):
         description="When automated emails go out, for sequences without a window of their"
         " own; null (the default): at any time."
     )
+    default_sender_identity: SenderIdentity = strawberry.field(
+        description="The sender identity of automated emails where the assignee's own has no"
+        " value; its address is the From of emails without an assignee (else the"
+        " deployment's SEKVENS_MAIL_FROM)."
+    )
     created_at: datetime
 
     @classmethod
@@ -47,6 +53,12 @@ class Organization(Node):
             call_outcomes=list(row.call_outcomes),
             monthly_connection_quota=row.monthly_connection_quota,
             send_window=SendWindow.of(row.send_window),
+            default_sender_identity=SenderIdentity(
+                name=row.sender_name,
+                address=row.sender_address,
+                reply_to=row.reply_to,
+                signature=row.signature,
+            ),
             created_at=row.created_at,
         )
 
@@ -67,6 +79,24 @@ class UpdateOrganizationSettingsInput:
     send_window: SendWindowInput | None = strawberry.field(
         default=strawberry.UNSET,
         description="Omit to keep the window; null: automated emails go out at any time.",
+    )
+    sender_name: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Default display name of automated emails; omit to keep, null or empty to"
+        " clear.",
+    )
+    sender_address: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="From address of automated emails without an assignee; omit to keep, null"
+        " or empty to clear (then SEKVENS_MAIL_FROM).",
+    )
+    reply_to: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Default Reply-To address; omit to keep, null or empty to clear.",
+    )
+    signature: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Default plain-text signature; omit to keep, null or empty to clear.",
     )
 
 

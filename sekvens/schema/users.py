@@ -12,6 +12,7 @@ from sekvens.domain.scopes import Scope
 from sekvens.schema.enums import ApiTokenScope, Role, TeamKind
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
+from sekvens.schema.sender_identity import SenderIdentity
 from sekvens.storage.tables import ApiToken as TokenRow
 from sekvens.storage.tables import Team as TeamRow
 from sekvens.storage.tables import User as UserRow
@@ -41,6 +42,10 @@ class User(Node):
     working_hours: list[WorkingHours]
     is_active: bool
     created_at: datetime
+    sender_identity: SenderIdentity = strawberry.field(
+        description="The user's own sender identity (address: their email); the"
+        " organization's defaultSenderIdentity fills the parts not set."
+    )
 
     @strawberry.field
     async def roles(self, info: Info) -> list[Role]:
@@ -78,6 +83,12 @@ class User(Node):
             working_hours=[WorkingHours(**h) for h in row.working_hours],
             is_active=row.is_active,
             created_at=row.created_at,
+            sender_identity=SenderIdentity(
+                name=row.sender_name,
+                address=row.email,
+                reply_to=row.reply_to,
+                signature=row.signature,
+            ),
         )
 
 
@@ -166,6 +177,19 @@ class UpdateUserInput:
     time_zone: str | None = None
     working_hours: list[WorkingHoursInput] | None = None
     is_active: bool | None = None
+    sender_name: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Display name of automated emails; omit to keep, null or empty to clear.",
+    )
+    reply_to: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Reply-To address of automated emails; omit to keep, null or empty to clear.",
+    )
+    signature: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Plain-text signature ({{ sender.signature }}); omit to keep, null or empty"
+        " to clear.",
+    )
 
 
 @strawberry.input

@@ -112,6 +112,9 @@ async def mail_app(db: Database, clock: MovableClock, smtp_server: Inbox) -> Any
         public_url=PUBLIC_URL,
         secret_key=SECRET_KEY,
         smtp_timeout_seconds=10,
+        # Pacing off, so tests send a batch of one mailbox at once; test_throttles.py
+        # turns it on.
+        mailbox_send_interval_seconds=0,
     )
     return create_app(settings, db, clock=clock)
 
