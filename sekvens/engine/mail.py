@@ -124,6 +124,7 @@ class OutboxMail:
                 text=message.text,
                 html=message.html,
                 headers=dict(message.headers),
+                variant=message.variant,
                 status=OutboxStatus.QUEUED if self.deliver else OutboxStatus.STORED,
                 next_attempt_at=(send_after or self.now) if self.deliver else None,
                 wait_reason=WaitReason.WAITING_FOR_SEND_WINDOW if send_after else None,

@@ -211,6 +211,8 @@ class MailMessage:
     from_address: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
+    #: The A/B variant of its step the message is ("A" to "D"); None: no test.
+    variant: str | None = None
 
 
 class Clock(Protocol):

@@ -246,6 +246,9 @@ class OutboxMessage(Node):
     )
     created_at: datetime
     sent_at: datetime | None
+    variant: str | None = strawberry.field(
+        description="The A/B variant of its step the message is (A to D); null: no test."
+    )
 
     @classmethod
     def from_row(cls, row: OutboxRow) -> OutboxMessage:
@@ -265,6 +268,7 @@ class OutboxMessage(Node):
             send_after=row.send_after,
             created_at=row.created_at,
             sent_at=row.sent_at,
+            variant=row.variant,
         )
 
 

@@ -17,7 +17,13 @@ from strawberry.types import Info
 from sekvens.domain.sequence_graph import START_TYPE
 from sekvens.schema.enums import ConnectionReason, ConnectionStatus, WaitReason
 from sekvens.schema.steps import Step, step_of
-from sekvens.storage.stats import SequenceCounts, StepCounts, sequence_counts, waiting_counts
+from sekvens.storage.stats import (
+    SequenceCounts,
+    StepCounts,
+    VariantCounts,
+    sequence_counts,
+    waiting_counts,
+)
 from sekvens.storage.tables import Sequence as SequenceRow
 
 #: One loader per request: keyed by the context's sequence loaders, which a mutation resets.
@@ -71,6 +77,32 @@ class ReasonCount:
     count: int
 
 
+@strawberry.type(
+    description="One A/B variant of an automated email step: its emails and what recipients"
+    " did with them; a step's variants add up to its numbers."
+)
+class VariantStats:
+    label: str = strawberry.field(description="A (the step's template), B, C or D.")
+    sent: int = strawberry.field(description="Its emails the SMTP server accepted.")
+    delivered: int
+    opened: int
+    replied: int
+    clicked: int
+    bounced: int
+
+    @classmethod
+    def of(cls, counts: VariantCounts) -> VariantStats:
+        return cls(
+            label=counts.label,
+            sent=counts.sent,
+            delivered=counts.delivered,
+            opened=counts.opened,
+            replied=counts.replied,
+            clicked=counts.clicked,
+            bounced=counts.bounced,
+        )
+
+
 @strawberry.type(description="One step's numbers, all connections and versions together.")
 class StepStats:
     step_key: str
@@ -89,6 +121,9 @@ class StepStats:
     replied: int = strawberry.field(description="Emails replied to.")
     clicked: int = strawberry.field(description="Emails with a link clicked.")
     bounced: int
+    variants: list[VariantStats] = strawberry.field(
+        description="An A/B test's numbers per variant that has emails, by label; empty: no test."
+    )
 
     @classmethod
     def of(cls, counts: StepCounts, step: Step | None) -> StepStats:
@@ -105,6 +140,7 @@ class StepStats:
             replied=counts.replied,
             clicked=counts.clicked,
             bounced=counts.bounced,
+            variants=[VariantStats.of(v) for _, v in sorted(counts.variants.items())],
         )
 
 

@@ -5,6 +5,9 @@
 * email engagement by step: how many of the step's activities were delivered, opened,
   replied to, clicked or bounced (each activity counted once per kind, however many events
   it had), through `engagement_events` joined to their activity;
+* per A/B variant of an automated email step: its emails sent (outbox SENT) and the same
+  engagement counts, through the activity's outbox message (`outbox.variant`); a step's
+  variants add up to its engagement numbers, as each activity has one message;
 * queued automated emails that wait, by wait reason (`waiting_counts`, asked for apart).
 """
 
@@ -37,6 +40,18 @@ ACTIVITY_FIELDS: dict[str, str] = {
 
 
 @dataclass
+class VariantCounts:
+    label: str
+    #: Its emails the SMTP server accepted (outbox SENT).
+    sent: int = 0
+    delivered: int = 0
+    opened: int = 0
+    replied: int = 0
+    clicked: int = 0
+    bounced: int = 0
+
+
+@dataclass
 class StepCounts:
     step_key: str
     #: Running connections (CONNECTED or PAUSED) at this step now.
@@ -50,6 +65,13 @@ class StepCounts:
     replied: int = 0
     clicked: int = 0
     bounced: int = 0
+    #: label -> an A/B variant's numbers (none: the step had no test)
+    variants: dict[str, VariantCounts] = field(default_factory=dict)
+
+    def variant(self, label: str) -> VariantCounts:
+        if label not in self.variants:
+            self.variants[label] = VariantCounts(label)
+        return self.variants[label]
 
 
 @dataclass
@@ -96,32 +118,57 @@ async def sequence_counts(
         if step_key:
             counts.step(step_key).current += n
 
+    # An activity's outbox message (at most one: message ids are unique) gives its variant.
+    by_message = OutboxMessage.message_id == Activity.message_id
     activity_rows = await session.execute(
-        select(Activity.sequence_id, Activity.step_key, Activity.status, func.count())
+        select(
+            Activity.sequence_id,
+            Activity.step_key,
+            Activity.status,
+            OutboxMessage.variant,
+            OutboxMessage.status,
+            func.count(),
+        )
+        .outerjoin(OutboxMessage, by_message)
         .where(Activity.sequence_id.in_(ids))
-        .group_by(Activity.sequence_id, Activity.step_key, Activity.status)
+        .group_by(
+            Activity.sequence_id,
+            Activity.step_key,
+            Activity.status,
+            OutboxMessage.variant,
+            OutboxMessage.status,
+        )
     )
-    for sequence_id, step_key, status, n in activity_rows:
+    for sequence_id, step_key, status, variant, mail_status, n in activity_rows:
         name = ACTIVITY_FIELDS.get(status)
         if name:
             step = out[sequence_id].step(step_key)
             setattr(step, name, getattr(step, name) + n)
+            if variant:
+                step.variant(variant).sent += n if mail_status == OutboxStatus.SENT else 0
 
     event_rows = await session.execute(
         select(
             Activity.sequence_id,
             Activity.step_key,
+            OutboxMessage.variant,
             EngagementEvent.kind,
             func.count(distinct(EngagementEvent.activity_id)),
         )
         .join(Activity, Activity.id == EngagementEvent.activity_id)
+        .outerjoin(OutboxMessage, by_message)
         .where(Activity.sequence_id.in_(ids), EngagementEvent.kind.in_(EVENT_FIELDS))
-        .group_by(Activity.sequence_id, Activity.step_key, EngagementEvent.kind)
+        .group_by(
+            Activity.sequence_id, Activity.step_key, OutboxMessage.variant, EngagementEvent.kind
+        )
     )
-    for sequence_id, step_key, kind, n in event_rows:
+    for sequence_id, step_key, variant, kind, n in event_rows:
         step = out[sequence_id].step(step_key)
         name = EVENT_FIELDS[kind]
         setattr(step, name, getattr(step, name) + n)
+        if variant:
+            shares = step.variant(variant)
+            setattr(shares, name, getattr(shares, name) + n)
     return out
 
 
