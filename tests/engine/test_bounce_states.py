@@ -55,6 +55,7 @@ class World:
             smtp_url=f"smtp://127.0.0.1:{inbox.port}?starttls=off",
             mail_from="robot@sekvens.test",
             smtp_timeout_seconds=10,
+            mailbox_send_interval_seconds=0,
         )
         self.app = create_app(settings_, self.db, clock=self.clock)
         self.http = httpx.AsyncClient(

@@ -112,6 +112,7 @@ async def spawn(db: Database, smtp_port: int) -> asyncio.subprocess.Process:
         SEKVENS_DATABASE_URL=db.settings.database_url,
         SEKVENS_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}?starttls=off",
         SEKVENS_SMTP_TIMEOUT=str(SMTP_TIMEOUT),
+        SEKVENS_MAILBOX_SEND_INTERVAL="0",  # one mailbox sends all the messages
         SEKVENS_LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )

@@ -176,7 +176,9 @@ async def test_a_worker_through_pgbouncer_delivers_mail(
     seq = await email_then_task(pooled_api)
     addresses = await connect_leads(pooled_api, seq, n=5)
     worker = dataclasses.replace(
-        pooled_settings, smtp_url=f"smtp://127.0.0.1:{smtp_server.port}?starttls=off"
+        pooled_settings,
+        smtp_url=f"smtp://127.0.0.1:{smtp_server.port}?starttls=off",
+        mailbox_send_interval_seconds=0,  # the five go in one round
     )
     assert await run_worker(worker, once=True) >= 10  # 5 connections, 5 messages
     assert all(len(smtp_server.to(a)) == 1 for a in addresses)
