@@ -24,6 +24,7 @@ MUTATION_SCOPES: dict[str, Scope] = {
     "upsertRecords": Scope.RECORDS_SYNC,
     "recordEngagementEvents": Scope.ENGAGEMENT_EVENTS,
     "recordBounceMessages": Scope.ENGAGEMENT_EVENTS,
+    "recordInboundMessages": Scope.ENGAGEMENT_EVENTS,
 }
 #: Root fields any token may run, whatever its scopes.
 ALWAYS_ALLOWED = frozenset({"viewer", "__typename"})

@@ -23,6 +23,7 @@ from sekvens.domain.life_cycles import (
     ConnectionPhase,
     ConnectionReason,
     ConnectionStatus,
+    PauseReason,
     SequenceStatus,
 )
 from sekvens.domain.roles import SUPERVISORS, Actor, owns_record
@@ -433,6 +434,7 @@ async def pause(
             ErrorCode.INVALID_VALUE, "Resume in the future, or leave it empty.", ["resumeAt"]
         )
     conn.status, conn.resume_at = ConnectionStatus.PAUSED, resume_at
+    conn.pause_reason = PauseReason.USER
     audit.record(
         session,
         actor.organization_id,
@@ -454,7 +456,7 @@ async def resume(
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "The connection is not paused.", ["connectionId"]
         )
-    conn.status, conn.resume_at = ConnectionStatus.CONNECTED, None
+    conn.status, conn.resume_at, conn.pause_reason = ConnectionStatus.CONNECTED, None, None
     if conn.next_run_at is not None:
         conn.next_run_at = max(conn.next_run_at, now)
     audit.record(

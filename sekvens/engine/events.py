@@ -1,15 +1,17 @@
-"""Customer engagement: record events once, wake the conditions waiting for them, exit on reply."""
+"""Customer engagement: record events once, wake the conditions waiting for them, exit on
+reply, pause for the recipient's automatic reply."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.domain.auto_reply_pauses import auto_reply_resume_at
 from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.life_cycles import (
@@ -17,10 +19,13 @@ from sekvens.domain.life_cycles import (
     ConnectionPhase,
     ConnectionReason,
     ConnectionStatus,
+    PauseReason,
 )
+from sekvens.domain.send_windows import recipient_time_zone
 from sekvens.engine.bounces import hard_bounce
 from sekvens.engine.runner import Batch, Runner, event_view
 from sekvens.plugins.api import EventKind
+from sekvens.storage import audit
 from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage, Sequence
 
@@ -38,6 +43,8 @@ class EventInput:
     data: dict[str, Any] = field(default_factory=dict)
     #: EMAIL_BOUNCED only: HARD or SOFT; None reads `data.bounceType`, else HARD.
     bounce_type: BounceType | None = None
+    #: EMAIL_AUTO_REPLY only: the day the recipient is back; None reads `data.returnDate`.
+    return_date: date | None = None
 
 
 @dataclass
@@ -102,6 +109,8 @@ async def record_events(
             result.duplicate = True
             continue
         data, problem = _bounce_data(event, at)
+        if problem is None:
+            problem = _return_date(event, data, at)
         if problem is not None:
             result.problems.append(problem)
             continue
@@ -153,6 +162,33 @@ def _bounce_data(event: EventInput, at: tuple[str, ...]) -> tuple[dict[str, Any]
     return data, None
 
 
+def _return_date(event: EventInput, data: dict[str, Any], at: tuple[str, ...]) -> Problem | None:
+    """Put an EMAIL_AUTO_REPLY event's return date in `data.returnDate` (ISO); or say why
+    it is wrong (given for another kind, not an ISO date, or two that differ)."""
+    if event.kind != EventKind.EMAIL_AUTO_REPLY:
+        if event.return_date is not None:
+            message = "Only an EMAIL_AUTO_REPLY event has a return date."
+            return Problem(ErrorCode.INVALID_VALUE, message, (*at, "returnDate"))
+        return None
+    given = data.get("returnDate")
+    from_data = None
+    if given is not None:
+        try:
+            from_data = date.fromisoformat(str(given))
+        except ValueError:
+            message = "data.returnDate is a date (YYYY-MM-DD)."
+            return Problem(ErrorCode.INVALID_VALUE, message, (*at, "data", "returnDate"))
+    if event.return_date and from_data and event.return_date != from_data:
+        message = "returnDate and data.returnDate differ."
+        return Problem(ErrorCode.INVALID_VALUE, message, (*at, "returnDate"))
+    day = event.return_date or from_data
+    if day is None:
+        data.pop("returnDate", None)
+    else:
+        data["returnDate"] = day.isoformat()
+    return None
+
+
 async def react(
     session: AsyncSession, runner: Runner, stored: Seq[tuple[EngagementEvent, Activity]]
 ) -> None:
@@ -173,6 +209,11 @@ async def react(
         if conn is None or conn.status not in RUNNING:
             continue
         seq: Sequence = batch.sequences[conn.sequence_id]
+        if event.kind == EventKind.EMAIL_AUTO_REPLY:
+            _pause_for_auto_reply(batch, conn, event, runner.clock.now())
+            continue
+        if event.kind == EventKind.EMAIL_REPLIED and conn.pause_reason == PauseReason.AUTO_REPLY:
+            _resume(conn, runner.clock.now())  # a person answered: they are back
         if event.kind == EventKind.EMAIL_REPLIED and seq.exit_on_reply:
             await runner.end(
                 session,
@@ -188,6 +229,48 @@ async def react(
             and _awaits(batch, conn, activity)
         ):
             await runner.on_event(batch, conn, event_view(event))
+
+
+def _pause_for_auto_reply(
+    batch: Batch, conn: Connection, event: EngagementEvent, now: datetime
+) -> None:
+    """Pause a CONNECTED connection until the recipient is back (`auto_reply_resume_at`, in
+    the record's time zone); a later return date extends an automatic pause; a pause by a
+    user, or a return that is not in the future, is left alone."""
+    org = batch.orgs[conn.organization_id]
+    zone = recipient_time_zone(batch.records[conn.record_id].fields, org.default_time_zone)
+    given = (event.data or {}).get("returnDate")
+    return_date = date.fromisoformat(given) if given else None
+    until = auto_reply_resume_at(return_date, event.occurred_at, zone, org.holidays)
+    if until <= now:
+        return
+    if conn.status == ConnectionStatus.CONNECTED:
+        conn.status, conn.pause_reason, conn.resume_at = (
+            ConnectionStatus.PAUSED,
+            PauseReason.AUTO_REPLY,
+            until,
+        )
+    elif conn.pause_reason == PauseReason.AUTO_REPLY and (
+        conn.resume_at is None or conn.resume_at < until
+    ):
+        conn.resume_at = until
+    else:
+        return
+    audit.record(
+        batch.session,
+        conn.organization_id,
+        None,
+        "connection.paused",
+        "connection",
+        conn.id,
+        {"reason": PauseReason.AUTO_REPLY.value, "resume_at": until.isoformat()},
+    )
+
+
+def _resume(conn: Connection, now: datetime) -> None:
+    conn.status, conn.pause_reason, conn.resume_at = ConnectionStatus.CONNECTED, None, None
+    if conn.next_run_at is not None:
+        conn.next_run_at = max(conn.next_run_at, now)
 
 
 async def _hard_bounces(

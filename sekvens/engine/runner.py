@@ -96,6 +96,7 @@ STATE_COLUMNS = (
     "phase",
     "step_state",
     "resume_at",
+    "pause_reason",
     "current_step_key",
     "steps_done",
     "step_entered_at",

@@ -129,7 +129,11 @@ class Engine:
         batch.defer = not guarded
         for conn in conns:
             if conn.status == ConnectionStatus.PAUSED:
-                conn.status, conn.resume_at = ConnectionStatus.CONNECTED, None
+                conn.status, conn.resume_at, conn.pause_reason = (
+                    ConnectionStatus.CONNECTED,
+                    None,
+                    None,
+                )
                 if conn.next_run_at is not None:
                     conn.next_run_at = max(conn.next_run_at, self.clock.now())
             if not guarded:

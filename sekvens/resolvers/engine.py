@@ -23,6 +23,8 @@ from sekvens.engine.bounce_reports import record_bounce_reports
 from sekvens.engine.events import BULK_MAX as EVENTS_MAX
 from sekvens.engine.events import EventInput, record_events
 from sekvens.engine.events import EventResult as RecordedEvent
+from sekvens.engine.inbound_messages import BULK_MAX as INBOUND_MAX
+from sekvens.engine.inbound_messages import record_inbound_messages
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.resolvers.query import context, record_filter
@@ -45,6 +47,7 @@ from sekvens.schema.engine import (
     ConnectSequencePayload,
     DisconnectSequenceInput,
     EventResult,
+    InboundMessageResult,
     OutboxMessage,
     PauseConnectionInput,
     ReassignActivityInput,
@@ -52,6 +55,8 @@ from sekvens.schema.engine import (
     RecordBounceMessagesPayload,
     RecordEngagementEventsInput,
     RecordEngagementEventsPayload,
+    RecordInboundMessagesInput,
+    RecordInboundMessagesPayload,
     RecordRefInput,
     ResumeConnectionInput,
     SequenceTarget,
@@ -497,6 +502,7 @@ class EngineMutations:
                         message_id=e.message_id,
                         data=e.data if isinstance(e.data, dict) else {},
                         bounce_type=e.bounce_type,
+                        return_date=e.return_date,
                     )
                 )
             results = await record_events(
@@ -559,3 +565,46 @@ class EngineMutations:
             }
 
         return await mutate(info, RecordBounceMessagesPayload, run, RECORD_WRITERS)
+
+    @strawberry.mutation(
+        description="Messages that answer automated email (replies, automatic replies, "
+        "bounces) as they arrived: each is matched to the email it answers by In-Reply-To or "
+        "References and recorded as EMAIL_REPLIED, EMAIL_AUTO_REPLY (pausing the connection "
+        "until the recipient is back) or, for a delivery status notification, EMAIL_BOUNCED; "
+        "idempotent per Message-ID."
+    )
+    async def record_inbound_messages(
+        self, info: Info, input: RecordInboundMessagesInput
+    ) -> RecordInboundMessagesPayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            if len(input.messages) > INBOUND_MAX:
+                raise DomainError.of(
+                    ErrorCode.TOO_MANY, f"At most {INBOUND_MAX} messages per call.", ["messages"]
+                )
+            await organization(ctx.session, viewer)
+            results, events, recorded = await record_inbound_messages(
+                ctx.session, ctx.services.engine.runner, viewer.organization_id, input.messages
+            )
+            audit_events(ctx.session, viewer, events, recorded)
+            ctx.services.engine.wake()
+            return {
+                "results": [
+                    InboundMessageResult(
+                        index=r.index,
+                        kind=r.kind,
+                        recorded=r.recorded,
+                        duplicate=r.duplicate,
+                        message_id=r.message_id,
+                        return_date=r.return_date,
+                        connection_id=(
+                            strawberry.ID(to_global_id("SequenceTarget", r.connection_id))
+                            if r.connection_id is not None
+                            else None
+                        ),
+                        errors=_errors(r.problems, r.index),
+                    )
+                    for r in results
+                ]
+            }
+
+        return await mutate(info, RecordInboundMessagesPayload, run, RECORD_WRITERS)

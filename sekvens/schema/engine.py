@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 from strawberry.scalars import JSON
@@ -20,6 +20,7 @@ from sekvens.schema.enums import (
     EmailOptOut,
     EventKind,
     OutboxStatus,
+    PauseReason,
     WaitReason,
 )
 from sekvens.schema.errors import UserError
@@ -60,6 +61,9 @@ class SequenceTarget(Node):
     current_step_key: str | None
     next_run_at: datetime | None
     resume_at: datetime | None
+    pause_reason: PauseReason | None = strawberry.field(
+        description="Why it is PAUSED (null when not): USER, or AUTO_REPLY until resumeAt."
+    )
     error: str | None = strawberry.field(description="Why it is in ERROR, or how a step ended it.")
     error_code: str | None = strawberry.field(
         description="The code behind an ERROR, e.g. ALREADY_CONNECTED for a refused hand-over."
@@ -78,6 +82,7 @@ class SequenceTarget(Node):
             current_step_key=row.current_step_key if row.status in life_cycles.RUNNING else None,
             next_run_at=row.next_run_at,
             resume_at=row.resume_at,
+            pause_reason=PauseReason(row.pause_reason) if row.pause_reason else None,
             error=row.error,
             error_code=row.error_code,
             created_at=row.created_at,
@@ -425,6 +430,12 @@ class EngagementEventInput:
         description="EMAIL_BOUNCED only: HARD (the default) suppresses the address and ends the "
         "connection BOUNCED; SOFT is recorded only. Null reads data.bounceType.",
     )
+    return_date: date | None = strawberry.field(
+        default=None,
+        description="EMAIL_AUTO_REPLY only: the day the recipient is back; the connection "
+        "is paused until its start in the record's time zone. Null reads data.returnDate, "
+        "else 5 working days.",
+    )
 
 
 @strawberry.input
@@ -473,6 +484,39 @@ class BounceMessageResult:
 class RecordBounceMessagesPayload:
     errors: list[UserError]
     results: list[BounceMessageResult] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RecordInboundMessagesInput:
+    messages: list[str] = strawberry.field(
+        description="Messages that answer automated email, as they arrived (whole RFC 5322 "
+        "text); at most 100, each at most 1,000,000 characters."
+    )
+
+
+@strawberry.type(description="What one message of recordInboundMessages was and did.")
+class InboundMessageResult:
+    index: int = strawberry.field(description="Its position in messages.")
+    kind: EventKind | None = strawberry.field(
+        description="Recorded as: EMAIL_BOUNCED (a delivery status notification), "
+        "EMAIL_AUTO_REPLY (an automatic reply) or EMAIL_REPLIED (a person's reply)."
+    )
+    recorded: bool = strawberry.field(description="Recorded as a new event.")
+    duplicate: bool = strawberry.field(description="The same message was recorded before.")
+    message_id: str | None = strawberry.field(description="The outbox message it answers.")
+    return_date: date | None = strawberry.field(
+        description="EMAIL_AUTO_REPLY: the return date its text states, if any."
+    )
+    connection_id: strawberry.ID | None = strawberry.field(
+        description="The SequenceTarget that sent the message it answers."
+    )
+    errors: list[UserError]
+
+
+@strawberry.type
+class RecordInboundMessagesPayload:
+    errors: list[UserError]
+    results: list[InboundMessageResult] = strawberry.field(default_factory=list)
 
 
 @strawberry.input

@@ -21,6 +21,7 @@ from sekvens.domain.life_cycles import (
     ConnectionReason,
     ConnectionStatus,
     OutboxStatus,
+    PauseReason,
     SequenceStatus,
     VersionStatus,
     WaitReason,
@@ -50,6 +51,7 @@ __all__ = [
     "ImportConflictPolicy",
     "ImportMode",
     "OutboxStatus",
+    "PauseReason",
     "Role",
     "SequenceStatus",
     "StepBranch",
@@ -83,8 +85,8 @@ _expose(Role, "What a user may do.")
 _expose(
     Scope,
     "What a token may do, within its user's roles: FULL everything; READ queries "
-    "and subscriptions; RECORDS_SYNC upsertRecords; ENGAGEMENT_EVENTS recordEngagementEvents "
-    "and recordBounceMessages. "
+    "and subscriptions; RECORDS_SYNC upsertRecords; ENGAGEMENT_EVENTS recordEngagementEvents, "
+    "recordBounceMessages and recordInboundMessages. "
     "Any token may query `viewer`.",
     name="ApiTokenScope",
 )
@@ -102,6 +104,15 @@ _expose(SequenceStatus)
 _expose(VersionStatus, "DRAFT is editable; ACTIVE is the current one; RETIRED ran before.")
 _expose(AssignTo, "Who works the activities of a connected record.")
 _expose(ConnectionStatus)
+_expose(
+    PauseReason,
+    "Why a PAUSED connection is paused.",
+    {
+        PauseReason.USER: "Someone paused it (pauseConnection).",
+        PauseReason.AUTO_REPLY: "The recipient's automatic reply (out of office): it resumes"
+        " at resumeAt, their return.",
+    },
+)
 _expose(ConnectionReason, "Why a connection ended (docs/concepts.md lists who ends it how).")
 _expose(ActivityStatus)
 _expose(

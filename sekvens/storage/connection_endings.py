@@ -45,7 +45,7 @@ async def end_connection(
     if conn.status not in RUNNING:
         return
     conn.status, conn.reason, conn.next_run_at, conn.ended_at = status, reason, None, now
-    conn.resume_at = None
+    conn.resume_at = conn.pause_reason = None
     if error:
         conn.error = error[:ERROR_MAX]
     if error_code:
@@ -70,7 +70,14 @@ async def end_connections(
         await session.execute(
             update(Connection)
             .where(Connection.id.in_(chunk))
-            .values(status=status, reason=reason, next_run_at=None, resume_at=None, ended_at=now)
+            .values(
+                status=status,
+                reason=reason,
+                next_run_at=None,
+                resume_at=None,
+                pause_reason=None,
+                ended_at=now,
+            )
             .execution_options(synchronize_session="fetch")
         )
         await _close_work(session, chunk, reason, now)
