@@ -31,6 +31,7 @@ from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
 from sekvens.domain.sequence_rules import check_description, check_name, check_step_text
 from sekvens.domain.teams import TeamKind
 from sekvens.plugins.api import SequenceInfo
+from sekvens.plugins.email.send import VARIANT_LABELS, AutoEmail, with_winner
 from sekvens.plugins.registry import Registry
 from sekvens.storage import audit, organizations, record_types
 from sekvens.storage import sequences as store
@@ -551,6 +552,59 @@ async def discard_revision(session: AsyncSession, actor: Actor, sequence_id: int
     seq.updated_at = utcnow()
     _log(session, actor, seq, "sequence.revision_discarded", number)
     return seq
+
+
+async def choose_variant_winner(
+    session: AsyncSession,
+    registry: Registry,
+    actor: Actor,
+    sequence_id: int,
+    step_key: str,
+    label: str,
+    change_description: str | None,
+) -> Workspace:
+    """End the A/B test of an automated email step: variant `label`'s subject and body become
+    the step's template, with no variants left, in a new version. An active sequence gets it
+    as a revision activated at once (changeDescription, default "Variant B won"), so it
+    refuses while a draft revision is open (DRAFT_EXISTS); an inactive one as an edit of its
+    draft. Connections keep the version they started on."""
+    seq = await get_sequence(session, actor, sequence_id)
+    active = seq.status == SequenceStatus.ACTIVE
+    ws = await (create_revision if active else editable)(session, registry, actor, sequence_id)
+    step = ws.graph.steps.get(step_key)
+    if step is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No such step in this sequence.", ["stepKey"])
+    variants = step.config.get("variants") if step.type == AutoEmail.key else None
+    if not variants:
+        raise DomainError.of(
+            ErrorCode.INVALID_VALUE,
+            f"Step '{step.name}' is not an automated email with an A/B test (variants).",
+            ["stepKey"],
+        )
+    config = with_winner(step.config, label)
+    if config is None:
+        labels = VARIANT_LABELS[: 1 + len(variants)]
+        raise DomainError.of(
+            ErrorCode.INVALID_VALUE,
+            f"The step has no variant '{label}'; its variants are {', '.join(labels)}.",
+            ["variant"],
+        )
+    step.config = config
+    await save(session, ws)
+    change = (change_description or "").strip() or f"Variant {label} won"
+    _log(
+        session,
+        actor,
+        seq,
+        "sequence.variant_winner_chosen",
+        ws.version.number,
+        step=step_key,
+        variant=label,
+        change=change,
+    )
+    if active:
+        ws = await activate(session, registry, actor, sequence_id, change)
+    return ws
 
 
 async def clone(

@@ -131,5 +131,11 @@ class WaitReason(StrEnum):
     #: it goes when the rolling window frees a slot.
     THROTTLED = "THROTTLED"
     #: Its sender (the assignee whose identity it goes out with) is away: it goes when they
-    #: are back (docs/email.md#out-of-office).
+    #: are back (docs/email.md#out-of-office-the-seller).
     SENDER_AWAY = "SENDER_AWAY"
+    #: Its connection is paused: it goes when the connection resumes (at its `resumeAt`, or
+    #: when someone resumes it), inside its send window.
+    CONNECTION_PAUSED = "CONNECTION_PAUSED"
+    #: An attempt failed (the server was unreachable or refused it for now): it is tried
+    #: again after the backoff (docs/email.md#delivery).
+    RETRYING = "RETRYING"

@@ -552,10 +552,10 @@ class Deliverer:
         # In flight: claimed by another round (its lease, or on PostgreSQL its claim lock),
         # or failed and waiting to retry, counted as sent now. Read before the sent ones: a
         # message finished between the two reads is counted twice, never missed. Pacing
-        # counts only those being sent (a lease without an error, a claim lock): one waiting
-        # for its retry would otherwise hold its mailbox for the whole backoff.
+        # counts only those being sent (a lease, a claim lock), not one RETRYING: that would
+        # hold its mailbox for the whole backoff.
         leased = OutboxMessage.next_attempt_at > now
-        sending = and_(leased, OutboxMessage.last_error.is_(None))
+        sending = and_(leased, OutboxMessage.wait_reason.is_(None))
         if self.postgres:
             locked = (OutboxMessage.id % CLAIM_KEYS).in_(_CLAIMED)
             leased, sending = or_(leased, locked), or_(sending, locked)
@@ -564,7 +564,10 @@ class Deliverer:
                 OutboxMessage.organization_id.in_(orgs),
                 OutboxMessage.status == OutboxStatus.QUEUED,
                 OutboxMessage.attempts > 0,
-                OutboxMessage.wait_reason.is_(None),
+                or_(
+                    OutboxMessage.wait_reason.is_(None),
+                    OutboxMessage.wait_reason == WaitReason.RETRYING,
+                ),
                 OutboxMessage.id.not_in([row.id for row in rows]),
                 leased,
             )
@@ -747,6 +750,7 @@ class Deliverer:
                 )
             else:
                 row.next_attempt_at = now + self.backoff(row.attempts)
+                row.wait_reason = WaitReason.RETRYING
                 log.info(
                     "outbox message %s: attempt %s failed (%s); next at %s",
                     row.id,
@@ -762,7 +766,7 @@ class Deliverer:
         `Runner.fail`), so the failure shows where sellers and managers look; `bounced`
         (a hard bounce): the address suppressed and the connection ended BOUNCED instead."""
         now = self.clock.now()
-        row.status, row.next_attempt_at = OutboxStatus.FAILED, None
+        row.status, row.next_attempt_at, row.wait_reason = OutboxStatus.FAILED, None, None
         row.last_error = reason[:ERROR_MAX]
         log.warning("outbox message %s to %s FAILED: %s", row.id, row.to_address, reason)
         if bounced:

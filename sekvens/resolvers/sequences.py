@@ -30,6 +30,7 @@ from sekvens.schema.sequences import (
     ActivateSequenceInput,
     AddStepInput,
     AssignSequenceOwnerInput,
+    ChooseVariantWinnerInput,
     CloneSequenceInput,
     CreateSequenceInput,
     CreateSequenceRevisionInput,
@@ -527,6 +528,29 @@ class SequenceMutations:
                 ctx.session, viewer, sequence_pk(input.sequence_id)
             )
             return {"sequence": Sequence.from_row(seq)}
+
+        return await mutate(info, SequencePayload, run)
+
+    @strawberry.mutation(
+        description="End an automated email step's A/B test: the winning variant becomes the"
+        " step's only content in a new version, activated at once for an active sequence"
+        " (refused while a draft revision is open). Connections keep the version they started"
+        " on."
+    )
+    async def choose_variant_winner(
+        self, info: Info, input: ChooseVariantWinnerInput
+    ) -> SequencePayload:
+        async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            ws = await authoring.choose_variant_winner(
+                ctx.session,
+                ctx.services.registry,
+                viewer,
+                sequence_pk(input.sequence_id),
+                input.step_key,
+                input.variant,
+                input.change_description,
+            )
+            return {"sequence": Sequence.from_row(ws.sequence)}
 
         return await mutate(info, SequencePayload, run)
 

@@ -404,6 +404,16 @@ class DiscardSequenceRevisionInput:
 
 
 @strawberry.input
+class ChooseVariantWinnerInput:
+    sequence_id: strawberry.ID
+    step_key: str = strawberry.field(description="The automated email step with the A/B test.")
+    variant: str = strawberry.field(description="The winning variant's label: A, B, C or D.")
+    change_description: str | None = strawberry.field(
+        default=None, description='The new version\'s change description; default "Variant B won".'
+    )
+
+
+@strawberry.input
 class CloneSequenceInput:
     sequence_id: strawberry.ID
     name: str | None = None

@@ -21,7 +21,10 @@ AUTO = {
 CONNECTION = (
     "id status reason error currentStepKey record { externalId } activities { subject status kind }"
 )
-OUTBOX = "{ outbox(first: 100) { nodes { to fromAddress subject messageId status attempts lastError sentAt } } }"
+OUTBOX = (
+    "{ outbox(first: 100) { nodes { to fromAddress subject messageId status attempts lastError"
+    " sentAt waitReason nextAttemptAt } } }"
+)
 
 
 async def seller(api: Api) -> tuple[str, str]:
@@ -115,3 +118,18 @@ def deliverers_like(source: Deliverer, n: int, **options: Any) -> list[Deliverer
         )
         for _ in range(n)
     ]
+
+
+async def waiting_of(
+    api: Api, seq: dict[str, Any], external_id: str
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The `waiting` of the record's connection and the sequence's `stats.waiting`."""
+    data = await api.ok(
+        "query($f: ConnectionFilter, $id: ID!) {"
+        " connections(filter: $f) { nodes { waiting { reason until }"
+        " record { externalId } } }"
+        " sequence(id: $id) { stats { waiting { reason count } } } }",
+        {"f": {"sequenceId": seq["id"]}, "id": seq["id"]},
+    )
+    [conn] = [c for c in data["connections"]["nodes"] if c["record"]["externalId"] == external_id]
+    return conn["waiting"], data["sequence"]["stats"]["waiting"]

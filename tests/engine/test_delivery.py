@@ -20,6 +20,7 @@ from tests.engine.helpers import (
     email_then_task,
     outbox,
     queue_only,
+    waiting_of,
 )
 
 
@@ -63,8 +64,10 @@ async def test_refused_mail_is_retried_with_backoff_then_fails_the_connection(
     [address] = await connect_leads(mail_api, seq)
     await mail_engine.run_until_idle()
     stored = (await outbox(mail_api))[address]
-    assert (stored["status"], stored["attempts"]) == ("QUEUED", 1)
+    assert (stored["status"], stored["attempts"], stored["waitReason"]) == ("QUEUED", 1, "RETRYING")
     assert "451 4.3.0 Mailbox busy" in stored["lastError"]
+    wait, _ = await waiting_of(mail_api, seq, "L0")
+    assert wait == {"reason": "RETRYING", "until": stored["nextAttemptAt"]}
 
     for attempt in range(2, deliverer.max_attempts + 1):
         wait = deliverer.backoff(attempt - 1)
@@ -78,6 +81,7 @@ async def test_refused_mail_is_retried_with_backoff_then_fails_the_connection(
 
     stored = (await outbox(mail_api))[address]
     assert stored["status"] == "FAILED" and stored["sentAt"] is None
+    assert stored["waitReason"] is None
     assert "after 5 attempts" in stored["lastError"] and "451" in stored["lastError"]
     state = (await connections(mail_api, seq))["L0"]
     assert state["status"] == "ERROR"

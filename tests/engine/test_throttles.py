@@ -18,7 +18,13 @@ import pytest
 from sekvens.engine.delivery import Deliverer
 from tests.conftest import Api, MovableClock
 from tests.engine.conftest import Inbox
-from tests.engine.helpers import connect_leads, deliverers_like, email_then_task, queue_only
+from tests.engine.helpers import (
+    connect_leads,
+    deliverers_like,
+    email_then_task,
+    queue_only,
+    waiting_of,
+)
 from tests.engine.test_send_windows import OUTBOX, WEEKDAYS, ahead, at, move_to
 
 
@@ -78,21 +84,6 @@ async def held_then_sent(
     assert (message["status"], message["waitReason"]) == ("SENT", None)
     assert at(message["sentAt"]) >= frees
     assert await waiting_of(api, seq, f"L{addresses.index(late)}") == (None, [])
-
-
-async def waiting_of(
-    api: Api, seq: dict[str, Any], external_id: str
-) -> tuple[Any, list[dict[str, Any]]]:
-    """The `waiting` of the record's connection and the sequence's `stats.waiting`."""
-    data = await api.ok(
-        "query($f: ConnectionFilter, $id: ID!) {"
-        " connections(filter: $f) { nodes { waiting { reason until }"
-        " record { externalId } } }"
-        " sequence(id: $id) { stats { waiting { reason count } } } }",
-        {"f": {"sequenceId": seq["id"]}, "id": seq["id"]},
-    )
-    [conn] = [c for c in data["connections"]["nodes"] if c["record"]["externalId"] == external_id]
-    return conn["waiting"], data["sequence"]["stats"]["waiting"]
 
 
 async def test_a_mailbox_limit_of_3_sends_3_and_holds_the_4th_for_a_day(

@@ -1,7 +1,7 @@
 """sending: sender identities (users, organization default), seller away periods and the
 organization's away policy, a connection's pause reason, activities delegated from an away
-seller, the outbox's sender name, Reply-To and A/B variant, the event kind EMAIL_AUTO_REPLY and
-the wait reason SENDER_AWAY
+seller, the outbox's sender name, Reply-To and A/B variant, the event kind EMAIL_AUTO_REPLY
+and the wait reasons SENDER_AWAY, CONNECTION_PAUSED and RETRYING
 
 Revision ID: 0011
 Revises: 0010
@@ -84,7 +84,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('from_name', sa.String(length=160), nullable=True))
         batch_op.add_column(sa.Column('reply_to', sa.String(length=254), nullable=True))
         batch_op.add_column(sa.Column('variant', sa.String(length=8), nullable=True))
-    _check('outbox', 'wait_reason', f"{_WAITS}, 'SENDER_AWAY'")
+    _check('outbox', 'wait_reason', f"{_WAITS}, 'SENDER_AWAY', 'CONNECTION_PAUSED', 'RETRYING'")
     _check('engagement_events', 'kind', f"{_KINDS}, 'EMAIL_AUTO_REPLY'")
 
 
@@ -93,7 +93,10 @@ def downgrade() -> None:
     # message waiting for its sender is simply due.
     op.execute("DELETE FROM engagement_events WHERE kind = 'EMAIL_AUTO_REPLY'")
     _check('engagement_events', 'kind', _KINDS)
-    op.execute("UPDATE outbox SET wait_reason = NULL WHERE wait_reason = 'SENDER_AWAY'")
+    op.execute(
+        "UPDATE outbox SET wait_reason = NULL"
+        " WHERE wait_reason IN ('SENDER_AWAY', 'CONNECTION_PAUSED', 'RETRYING')"
+    )
     _check('outbox', 'wait_reason', _WAITS)
     with op.batch_alter_table('outbox') as batch_op:
         batch_op.drop_column('variant')
