@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.headerregistry import Address
+from typing import Protocol
 
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.records import EMAIL_RE
@@ -28,28 +29,48 @@ class SenderIdentity:
     signature: str = ""
 
 
-def effective_identity(
-    *,
-    org_name: str | None,
-    org_address: str | None,
-    org_reply_to: str | None,
-    org_signature: str | None,
-    user_email: str | None = None,
-    user_name: str | None = None,
-    user_sender_name: str | None = None,
-    user_reply_to: str | None = None,
-    user_signature: str | None = None,
-) -> SenderIdentity:
-    """The identity of an email sent as the user with `user_email` (the assignee), or as the
-    organization when there is none: each part the user's own, else the organization's
-    default; the user's name when neither has a display name."""
-    if user_email is None:
-        return SenderIdentity(org_address, org_name or "", org_reply_to, org_signature or "")
+class IdentityDefaults(Protocol):
+    """The organization's default identity (an organization row)."""
+
+    @property
+    def sender_name(self) -> str | None: ...
+    @property
+    def sender_address(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def signature(self) -> str | None: ...
+
+
+class UserIdentity(Protocol):
+    """A user's identity and name (a user row)."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def sender_name(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def signature(self) -> str | None: ...
+
+
+def effective_identity(org: IdentityDefaults, user: UserIdentity | None) -> SenderIdentity:
+    """The identity of an email sent as `user` (the assignee), or as the organization when
+    there is none: each part the user's own, else the organization's default; the user's
+    name when neither has a display name. Without a user the address is the organization's
+    sender address (None: the deployment's `SEKVENS_MAIL_FROM`)."""
+    if user is None:
+        return SenderIdentity(
+            org.sender_address, org.sender_name or "", org.reply_to, org.signature or ""
+        )
     return SenderIdentity(
-        user_email,
-        user_sender_name or org_name or user_name or "",
-        user_reply_to or org_reply_to,
-        user_signature or org_signature or "",
+        user.email,
+        user.sender_name or org.sender_name or user.name or "",
+        user.reply_to or org.reply_to,
+        user.signature or org.signature or "",
     )
 
 

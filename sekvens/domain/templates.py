@@ -1,7 +1,8 @@
 """Merge-field templates (emails, scripts): sandboxed Jinja2, checked against a record type.
 
 Templates reference a record's fields as top-level variables (`{{ first_name }}`), plus
-`record` (`name`, `external_id`) and `sender` (`email`). Rendering runs in Jinja2's immutable
+`record` (`name`, `external_id`) and `sender` (`SENDER_FIELDS`: `email`, `name`, `reply_to`,
+`signature`). Rendering runs in Jinja2's immutable
 sandbox with strict undefined variables; a `None` value renders as an empty string. Probes such
 as `{{ ''.__class__ }}` and calls that mutate data raise `TemplateProblem`.
 
@@ -35,6 +36,8 @@ from sekvens.domain.records import FieldType, RecordTypeInfo
 
 TEMPLATE_GLOBALS = frozenset({"record", "sender"})
 """Variables a template may use besides the record type's fields."""
+SENDER_FIELDS = frozenset({"email", "name", "reply_to", "signature"})
+"""What `sender` holds: the sender identity's address, display name, Reply-To, signature."""
 
 MAX_TEMPLATE_OUTPUT = 262_144
 """Characters a rendered template (an email body, a call script) may have: 256 Ki."""
@@ -561,7 +564,12 @@ def _sample_problem(
         for name, kind, option in fields
     }
     values["record"] = {"name": "Sample record", "external_id": "sample-1"}
-    values["sender"] = {"email": "sender@example.com"}
+    values["sender"] = {
+        "email": "sender@example.com",
+        "name": "Sample Sender",
+        "reply_to": "replies@example.com",
+        "signature": "Sample Sender\nSample Company",
+    }
     try:
         _render(_compiled(source), values, max_output)
     except TemplateProblem as exc:
@@ -586,8 +594,9 @@ def check_template(
 
     TEMPLATE_ERROR for a syntax error, an unknown filter or something not allowed;
     UNKNOWN_MERGE_FIELD for each variable that is neither a field of the record type nor one
-    of `TEMPLATE_GLOBALS`; TEMPLATE_TOO_LARGE when rendering it with sample values passes a
-    bound (output longer than `max_output`, too many steps, too much work).
+    of `TEMPLATE_GLOBALS`, and for each `sender.<name>` not in `SENDER_FIELDS`;
+    TEMPLATE_TOO_LARGE when rendering it with sample values passes a bound (output longer than
+    `max_output`, too many steps, too much work).
     """
     try:
         names = template_fields(source)
@@ -603,6 +612,25 @@ def check_template(
             )
             for name in unknown
         ]
+    if "sender" in names:
+        unknown = sorted(
+            {
+                node.attr
+                for node in _parse(source).find_all(nodes.Getattr)
+                if isinstance(node.node, nodes.Name) and node.node.name == "sender"
+            }
+            - SENDER_FIELDS
+        )
+        if unknown:
+            known = ", ".join(sorted(SENDER_FIELDS))
+            return [
+                Problem(
+                    ErrorCode.UNKNOWN_MERGE_FIELD,
+                    f"Merge field 'sender.{name}' is not known (sender has {known}).",
+                    path,
+                )
+                for name in unknown
+            ]
     used = [record_type.fields[name] for name in sorted(names - TEMPLATE_GLOBALS)]
     fields = tuple((f.name, f.type, f.options[0] if f.options else "") for f in used)
     problem = _sample_problem(source, fields, max_output)

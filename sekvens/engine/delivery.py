@@ -54,6 +54,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any, cast
@@ -76,7 +77,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sekvens.config import Settings
-from sekvens.domain.away import AwayPeriod, sender_hold
 from sekvens.domain.bounces import BounceType, parse_smtp_reply
 from sekvens.domain.life_cycles import (
     RUNNING,
@@ -100,7 +100,6 @@ from sekvens.storage.tables import (
     Record,
     Sequence,
     SuppressedAddress,
-    User,
 )
 
 log = logging.getLogger("sekvens.delivery")
@@ -466,7 +465,6 @@ class Deliverer:
                 rows = await self._lock(session, rows)
             suppressed = await self._suppressed(session, rows)
             do_not_email = await self._do_not_email(session, rows)
-            away = await self._senders_away(session, rows, now)
             windows = await self._windows(session, rows)
             throttle = await self._throttle(session, rows, now)
             for row in rows:
@@ -494,14 +492,6 @@ class Deliverer:
                         row,
                         f"the last attempt was interrupted ({row.last_error or 'no response'}); "
                         "the message may or may not have been delivered",
-                    )
-                    continue
-                back = away.get((row.organization_id, (row.from_address or "").lower()))
-                if back is not None:  # its sender is away: it goes when they are back
-                    row.wait_reason, row.next_attempt_at, row.send_after = (
-                        WaitReason.SENDER_AWAY,
-                        back,
-                        back,
                     )
                     continue
                 opens = _window_opens(windows.get(row.connection_id or 0), now)
@@ -644,29 +634,6 @@ class Deliverer:
                 windows[row.id] = RecipientWindow(window, zone, tuple(row.holidays))
         return windows
 
-    async def _senders_away(
-        self, session: AsyncSession, rows: list[OutboxMessage], now: datetime
-    ) -> dict[tuple[int, str], datetime]:
-        """(organization, address) of the rows' senders who are away now -> when they are
-        back (`domain.away.sender_hold`): the users whose email is the message's From."""
-        addresses = {r.from_address.lower() for r in rows if r.from_address}
-        if not addresses:
-            return {}
-        found = await session.execute(
-            select(User.organization_id, User.email, User.away_from, User.away_until).where(
-                User.organization_id.in_({r.organization_id for r in rows}),
-                User.email.in_(addresses),
-                User.away_from <= now,
-                User.away_until > now,
-            )
-        )
-        away: dict[tuple[int, str], datetime] = {}
-        for org, email, starts, ends in found:
-            back = sender_hold(AwayPeriod.of(starts, ends, None), now)
-            if back is not None:
-                away[(org, email)] = back
-        return away
-
     async def _do_not_email(self, session: AsyncSession, rows: list[OutboxMessage]) -> set[int]:
         """The rows' connections whose record is marked "do not email"."""
         ids = {r.connection_id for r in rows if r.connection_id is not None}
@@ -695,7 +662,10 @@ class Deliverer:
                 msg[name] = str(value)
         msg["Message-ID"] = row.message_id
         msg["Date"] = format_datetime(row.send_after or row.created_at)
-        msg["From"] = row.from_address or self.mail_from
+        msg["From"] = sender(row.from_address or self.mail_from, row.from_name)
+        if row.reply_to:
+            del msg["Reply-To"]
+            msg["Reply-To"] = row.reply_to
         msg["To"] = row.to_address
         msg["Subject"] = row.subject
         text, html = row.text, row.html
@@ -844,6 +814,18 @@ def _window_opens(window: RecipientWindow | None, now: datetime) -> datetime:
         return window.next_send_time(now)
     except ValueError:
         return now
+
+
+def sender(address: str, name: str | None) -> str | Address:
+    """The From of a message: the address with the display name (on one line, encoded as
+    RFC 2047 words where it needs it), or the bare address without a name."""
+    name = " ".join((name or "").split())
+    if not name:
+        return address
+    try:
+        return Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError):  # an address the header parser can't take whole
+        return address
 
 
 def _bounce(replies: list[str]) -> BounceType | None:

@@ -7,6 +7,7 @@ marked "do not email" and an address on the organization's suppression list, and
 (`MessageTooLarge`) a message whose subject or text is longer than a rendered template may be.
 A message reached outside its recipient's send window is queued to go when the window opens
 (`WAITING_FOR_SEND_WINDOW`, with that time as its `next_attempt_at` and `send_after`).
+`previous_message` finds the connection's latest earlier message, to reply to in its thread.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from sekvens.domain.life_cycles import OutboxStatus, WaitReason
 from sekvens.domain.send_windows import RecipientWindow
 from sekvens.domain.suppression import normalize
 from sekvens.domain.templates import MAX_SUBJECT_OUTPUT, MAX_TEMPLATE_OUTPUT
-from sekvens.plugins.api import MailMessage, RecipientOptedOut
+from sekvens.plugins.api import MailMessage, RecipientOptedOut, SentMessage
 from sekvens.storage import suppression
 from sekvens.storage.tables import OutboxMessage
 
 MESSAGE_DOMAIN = "sekvens.local"
+#: The statuses of a message a later one may reply to: it reached, or will reach, the recipient.
+THREADED = (OutboxStatus.STORED, OutboxStatus.QUEUED, OutboxStatus.SENT)
 
 
 class MessageTooLarge(ValueError):
@@ -62,6 +65,7 @@ class OutboxMail:
         flush: bool = True,
         suppression: tuple[set[str], set[str]] | None = None,
         send_window: RecipientWindow | None = None,
+        step_key: str | None = None,
     ):
         self.session = session
         self.organization_id = organization_id
@@ -81,6 +85,8 @@ class OutboxMail:
         self.suppression = suppression
         #: The recipient's send window; None: the message may go at once.
         self.send_window = send_window
+        #: The idempotency key of the step's own message (not its "previous message").
+        self.step_key = step_key
 
     async def send(self, message: MailMessage) -> str:
         key = message.idempotency_key or uuid.uuid4().hex
@@ -120,6 +126,8 @@ class OutboxMail:
                 message_id=message_id,
                 to_address=message.to,
                 from_address=message.from_address or self.default_from,
+                from_name=message.from_name or None,
+                reply_to=message.reply_to or None,
                 subject=message.subject,
                 text=message.text,
                 html=message.html,
@@ -137,3 +145,26 @@ class OutboxMail:
         if self.sent is not None:
             self.sent[key] = message_id
         return message_id
+
+    async def previous_message(self) -> SentMessage | None:
+        """The connection's latest message (by id) that is STORED, QUEUED or SENT, other than
+        the step's own; its References header as stored."""
+        if self.connection_id is None:
+            return None
+        query = (
+            select(OutboxMessage.message_id, OutboxMessage.subject, OutboxMessage.headers)
+            .where(
+                OutboxMessage.connection_id == self.connection_id,
+                OutboxMessage.status.in_(THREADED),
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+        if self.step_key is not None:
+            query = query.where(OutboxMessage.idempotency_key != self.step_key)
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            return None
+        headers = row.headers or {}
+        references = next((str(v) for k, v in headers.items() if k.lower() == "references"), "")
+        return SentMessage(row.message_id, row.subject, tuple(references.split()))

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.records import FieldInfo, FieldType, RecordTypeInfo, check_value
+from sekvens.domain.sender_identity import SenderIdentity
 from sekvens.domain.steps import ActivityKind, Branch, EventKind, StepCategory
 from sekvens.domain.templates import (
     MAX_SUBJECT_OUTPUT,
@@ -53,6 +54,7 @@ from sekvens.domain.templates import (
 )
 
 __all__ = [
+    "MAX_REFERENCES",
     "MAX_SUBJECT_OUTPUT",
     "MAX_TEMPLATE_OUTPUT",
     "START_STEP_TYPE",
@@ -81,6 +83,8 @@ __all__ = [
     "RecordTypeInfo",
     "RecordUpdater",
     "RecordView",
+    "SenderIdentity",
+    "SentMessage",
     "SequenceInfo",
     "StepCategory",
     "StepConfig",
@@ -211,8 +215,41 @@ class MailMessage:
     from_address: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
+    #: The sender's display name and Reply-To address (`ExecutionContext.sender_identity`).
+    from_name: str | None = None
+    reply_to: str | None = None
     #: The A/B variant of its step the message is ("A" to "D"); None: no test.
     variant: str | None = None
+
+
+MAX_REFERENCES = 10
+"""Message ids a reply's References header keeps: the thread's first and the latest ones."""
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """An automated email sent earlier on the connection, to reply to in the same thread
+    (`MailTransport.previous_message`). `references` is its own References header."""
+
+    message_id: str
+    subject: str
+    references: tuple[str, ...] = ()
+
+    def reply_subject(self) -> str:
+        """Its subject as a reply's: prefixed "Re: " unless it has one, at most
+        `MAX_SUBJECT_OUTPUT` characters."""
+        subject = self.subject.strip()
+        if not subject.lower().startswith("re:"):
+            subject = f"Re: {subject}"
+        return subject[:MAX_SUBJECT_OUTPUT]
+
+    def reply_headers(self) -> dict[str, str]:
+        """In-Reply-To and References of a reply to it (RFC 5322 section 3.6.4): its
+        References then its Message-ID, at most `MAX_REFERENCES` (the first and the latest)."""
+        chain = [r for r in self.references if r != self.message_id] + [self.message_id]
+        if len(chain) > MAX_REFERENCES:
+            chain = [chain[0], *chain[1 - MAX_REFERENCES :]]
+        return {"In-Reply-To": self.message_id, "References": " ".join(chain)}
 
 
 class Clock(Protocol):
@@ -240,6 +277,12 @@ class MailTransport(Protocol):
         the same key returns the first message id without sending twice. Raises
         `RecipientOptedOut` for a recipient who opted out.
         """
+        ...
+
+    async def previous_message(self) -> SentMessage | None:
+        """The latest automated email of this connection before this step's (one stored,
+        queued or sent; not one that failed or was canceled), to reply to in its thread;
+        None when there is none."""
         ...
 
 
@@ -357,7 +400,10 @@ class ExecutionContext(Generic[ConfigT]):
 
     `config` is the parsed config model; `idempotency_key` is stable for this step of this
     connection (pass it on side effects); `state` is persisted by the engine between the calls
-    for this step; `sender` is the assignee's email address (for the from-address).
+    for this step; `sender` is the assignee's email address (for the from-address; the
+    organization's sender address when there is no assignee); `sender_identity` is the whole
+    identity to send with (display name, Reply-To, signature: the assignee's own, else the
+    organization's default).
     """
 
     config: ConfigT
@@ -374,15 +420,23 @@ class ExecutionContext(Generic[ConfigT]):
     state: dict[str, Any] = field(default_factory=dict)
     call_outcomes: tuple[str, ...] = ()
     sender: str | None = None
+    sender_identity: SenderIdentity | None = None
 
     def template_values(self) -> dict[str, Any]:
         """Variables for `render_template`: every field of the record type (None when the
-        record has no value), `record` (name, external_id) and `sender` (email)."""
+        record has no value), `record` (name, external_id) and `sender` (email, name,
+        reply_to, signature)."""
         values: dict[str, Any] = {
             name: self.record.fields.get(name) for name in self.record_type.fields
         }
         values["record"] = {"name": self.record.name, "external_id": self.record.external_id}
-        values["sender"] = {"email": self.sender}
+        identity = self.sender_identity or SenderIdentity(self.sender)
+        values["sender"] = {
+            "email": self.sender,
+            "name": identity.name,
+            "reply_to": identity.reply_to,
+            "signature": identity.signature,
+        }
         return values
 
 

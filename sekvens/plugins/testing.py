@@ -24,6 +24,8 @@ from sekvens.plugins.api import (
     MailMessage,
     RecordTypeInfo,
     RecordView,
+    SenderIdentity,
+    SentMessage,
     SequenceInfo,
     StepCategory,
     StepRef,
@@ -103,16 +105,25 @@ class FakeClock:
 
 @dataclass
 class FakeMail:
-    """Records every message; returns `<n@fake>` ids; raises `fail_with` when set."""
+    """Records every message; returns `<n@fake>` ids; raises `fail_with` when set. Its
+    `previous_message` is `previous` when set, else the last message it sent."""
 
     sent: list[MailMessage] = field(default_factory=list)
     fail_with: Exception | None = None
+    previous: SentMessage | None = None
 
     async def send(self, message: MailMessage) -> str:
         if self.fail_with is not None:
             raise self.fail_with
         self.sent.append(message)
         return f"<{len(self.sent)}@fake>"
+
+    async def previous_message(self) -> SentMessage | None:
+        if self.previous is not None or not self.sent:
+            return self.previous
+        last = self.sent[-1]
+        references = next((v for k, v in last.headers.items() if k.lower() == "references"), "")
+        return SentMessage(f"<{len(self.sent)}@fake>", last.subject, tuple(references.split()))
 
 
 @dataclass
@@ -211,6 +222,7 @@ def make_execution_context(
     state: dict[str, Any] | None = None,
     call_outcomes: Iterable[str] = CALL_OUTCOMES,
     sender: str | None = "seller@example.com",
+    sender_identity: SenderIdentity | None = None,
     clock: FakeClock | None = None,
     mail: FakeMail | None = None,
     records: FakeRecords | None = None,
@@ -232,6 +244,7 @@ def make_execution_context(
         state={} if state is None else state,
         call_outcomes=tuple(call_outcomes),
         sender=sender,
+        sender_identity=sender_identity,
     )
 
 

@@ -14,12 +14,10 @@ import strawberry
 
 from sekvens.domain.activity_actions import ActivityAction
 from sekvens.domain.assignment import AssignTo
-from sekvens.domain.away import HoldReason
 from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode
 from sekvens.domain.life_cycles import (
     ActivityStatus,
-    AwayPolicy,
     ConnectionReason,
     ConnectionStatus,
     OutboxStatus,
@@ -42,7 +40,6 @@ __all__ = [
     "ActivityStatus",
     "ApiTokenScope",
     "AssignTo",
-    "AwayPolicy",
     "BounceType",
     "ConnectionReason",
     "ConnectionStatus",
@@ -50,7 +47,6 @@ __all__ = [
     "ErrorCode",
     "EventKind",
     "FieldType",
-    "HoldReason",
     "ImportAction",
     "ImportConflictPolicy",
     "ImportMode",
@@ -129,15 +125,6 @@ _expose(
         ActivityAction.REASSIGN: "As reassignActivity (userIds).",
     },
 )
-_expose(
-    AwayPolicy,
-    "What an away seller's due activities do (their automated emails wait either way).",
-    {
-        AwayPolicy.DELEGATE: "They go to the seller's delegate (none named: they wait).",
-        AwayPolicy.HOLD: "They stay with the seller and wait until they are back.",
-    },
-)
-_expose(HoldReason, "Why an open activity waits.")
 _expose(OutboxStatus)
 _expose(WaitReason, "Why a queued automated email waits (it goes at the time given with it).")
 _expose(

@@ -37,7 +37,9 @@ async def test_delivered_once_with_the_stored_headers(
     assert stored["lastError"] is None
     assert message["Message-ID"] == stored["messageId"]
     assert message["To"] == address
-    assert message["From"] == stored["fromAddress"] and stored["fromAddress"].startswith("seller-")
+    # From the assignee's mailbox, with their name (docs/email.md, Sender identity).
+    assert message["From"] == f"Test User <{stored['fromAddress']}>"
+    assert stored["fromAddress"].startswith("seller-")
     assert message["Subject"] == "Hi Ann0"
     assert message["Date"]
     text = message.get_body(("plain",)).get_content()

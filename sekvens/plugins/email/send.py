@@ -85,6 +85,12 @@ class AutoEmailConfig(StepConfig):
     to_field: str = Field(
         default="email", description="The record's email field the message goes to."
     )
+    reply_in_thread: bool = Field(
+        default=False,
+        description="Send as a reply to the previous automated email of this sequence to the"
+        " same record: its subject with 'Re: ' (this step's subject is used only when there is"
+        " none), In-Reply-To and References.",
+    )
     variants: list[EmailVariant] = Field(
         default_factory=list,
         description="An A/B test: variants B, C and D of the email (none: no test; at most 3).",
@@ -212,7 +218,9 @@ class AutoEmail(StepType[AutoEmailConfig]):
         match engagement events to it). A record without an address puts the connection in
         ERROR (`Fail(NO_EMAIL_ADDRESS)`), and so does a template that fails to render for the
         record (`Fail` coded TEMPLATE_TOO_LARGE when a bound stopped it, else TEMPLATE_ERROR);
-        an opted-out recipient raises `RecipientOptedOut` from the mail transport. In an A/B
+        an opted-out recipient raises `RecipientOptedOut` from the mail transport. It goes
+        with the sender identity; with `reply_in_thread` it replies to the connection's
+        previous automated email, when there is one. In an A/B
         test the message is the connection's variant (`variant`), kept in
         `ctx.state["variant"]`."""
         address = ctx.record.fields.get(ctx.config.to_field)
@@ -230,6 +238,10 @@ class AutoEmail(StepType[AutoEmailConfig]):
             subject, body = template.render(ctx)
         except TemplateProblem as exc:
             return Fail(f"{exc.message} Fix the step's template, then connect again.", exc.code)
+        headers: dict[str, str] = {}
+        if ctx.config.reply_in_thread and (previous := await ctx.mail.previous_message()):
+            subject, headers = previous.reply_subject(), previous.reply_headers()
+        identity = ctx.sender_identity
         ctx.state["message_id"] = await ctx.mail.send(
             MailMessage(
                 to=address.strip(),
@@ -237,6 +249,9 @@ class AutoEmail(StepType[AutoEmailConfig]):
                 text=body,
                 from_address=ctx.sender,
                 idempotency_key=ctx.idempotency_key,
+                headers=headers,
+                from_name=identity.name if identity else None,
+                reply_to=identity.reply_to if identity else None,
                 variant=variant,
             )
         )
