@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode, ProblemList
+from sekvens.domain.life_cycles import AwayPolicy
 from sekvens.domain.roles import Actor
 from sekvens.domain.send_windows import SendWindowRequest
 from sekvens.domain.sender_identity import IdentityChange
@@ -36,6 +37,7 @@ class SettingsChange:
     call_outcomes: Seq[str] | None = None
     monthly_connection_quota: int | None = None  # 0 or less: no quota
     send_window: SendWindowRequest | None = None
+    away_policy: AwayPolicy | None = None
     identity: IdentityChange = field(default_factory=IdentityChange)  # default sender identity
 
 
@@ -83,6 +85,7 @@ async def update_settings(
         "max_steps",
         "skip_non_working_time",
         "default_time_zone",
+        "away_policy",
     ):
         value = getattr(change, name)
         if value is not None:

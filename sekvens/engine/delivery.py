@@ -77,6 +77,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sekvens.config import Settings
+from sekvens.domain.away import AwayPeriod, sender_hold
 from sekvens.domain.bounces import BounceType, parse_smtp_reply
 from sekvens.domain.life_cycles import (
     RUNNING,
@@ -100,6 +101,7 @@ from sekvens.storage.tables import (
     Record,
     Sequence,
     SuppressedAddress,
+    User,
 )
 
 log = logging.getLogger("sekvens.delivery")
@@ -465,6 +467,7 @@ class Deliverer:
                 rows = await self._lock(session, rows)
             suppressed = await self._suppressed(session, rows)
             do_not_email = await self._do_not_email(session, rows)
+            away = await self._senders_away(session, rows, now)
             windows = await self._windows(session, rows)
             throttle = await self._throttle(session, rows, now)
             for row in rows:
@@ -492,6 +495,14 @@ class Deliverer:
                         row,
                         f"the last attempt was interrupted ({row.last_error or 'no response'}); "
                         "the message may or may not have been delivered",
+                    )
+                    continue
+                back = away.get((row.organization_id, (row.from_address or "").lower()))
+                if back is not None:  # its sender is away: it goes when they are back
+                    row.wait_reason, row.next_attempt_at, row.send_after = (
+                        WaitReason.SENDER_AWAY,
+                        back,
+                        back,
                     )
                     continue
                 opens = _window_opens(windows.get(row.connection_id or 0), now)
@@ -633,6 +644,29 @@ class Deliverer:
                 zone = recipient_time_zone(row.fields, row.default_time_zone)
                 windows[row.id] = RecipientWindow(window, zone, tuple(row.holidays))
         return windows
+
+    async def _senders_away(
+        self, session: AsyncSession, rows: list[OutboxMessage], now: datetime
+    ) -> dict[tuple[int, str], datetime]:
+        """(organization, address) of the rows' senders who are away now -> when they are
+        back (`domain.away.sender_hold`): the users whose email is the message's From."""
+        addresses = {r.from_address.lower() for r in rows if r.from_address}
+        if not addresses:
+            return {}
+        found = await session.execute(
+            select(User.organization_id, User.email, User.away_from, User.away_until).where(
+                User.organization_id.in_({r.organization_id for r in rows}),
+                User.email.in_(addresses),
+                User.away_from <= now,
+                User.away_until > now,
+            )
+        )
+        away: dict[tuple[int, str], datetime] = {}
+        for org, email, starts, ends in found:
+            back = sender_hold(AwayPeriod.of(starts, ends, None), now)
+            if back is not None:
+                away[(org, email)] = back
+        return away
 
     async def _do_not_email(self, session: AsyncSession, rows: list[OutboxMessage]) -> set[int]:
         """The rows' connections whose record is marked "do not email"."""

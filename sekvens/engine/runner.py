@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from sekvens.domain.assignment import AssignmentRule, resolve
+from sekvens.domain.away import Seller, assign
 from sekvens.domain.calendar import due_after, next_working_instant
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.global_ids import from_global_id, key_of
 from sekvens.domain.life_cycles import (
     ActivityStatus,
+    AwayPolicy,
     ConnectionPhase,
     ConnectionReason,
     ConnectionStatus,
@@ -718,7 +720,7 @@ class Runner:
             proposed_due_at=now,
             idempotency_key=key,
             created_at=now,
-            **{"instructions": "", "data": {}, "notes": "", **fields},
+            **{"instructions": "", "data": {}, "notes": "", "delegated_from_id": None, **fields},
         )
         batch.session.add(activity)
         if not batch.defer:
@@ -752,6 +754,7 @@ class Runner:
         due = now
         if batch.sequences[conn.sequence_id].skip_non_working_time:
             due = next_working_instant(now, **await self.working_time(batch, conn))
+        assignees, delegated_from = await self.away_assignees(batch, conn, assignees, due)
         activity = await self.add_activity(
             batch,
             conn,
@@ -762,6 +765,7 @@ class Runner:
             data=dict(outcome.data),
             status=ActivityStatus.OPEN,
             due_at=due,
+            delegated_from_id=delegated_from,
         )
         if activity is not None and batch.defer:
             batch.pending_assignees.append((activity, list(assignees)))
@@ -771,6 +775,26 @@ class Runner:
             )
         conn.phase, conn.next_run_at = ConnectionPhase.ACTIVITY, None
         return True
+
+    async def away_assignees(
+        self, batch: Batch, conn: Connection, assignees: list[int], due: datetime
+    ) -> tuple[list[int], int | None]:
+        """An activity due while an assignee is away goes to their delegate under the
+        organization's DELEGATE policy (`domain.away.assign`); with the one it was moved from."""
+        sellers: dict[int, Seller] = {}
+        for user_id in assignees:
+            user = await batch.user(user_id)
+            if user is None or user.away_until is None:
+                continue
+            sellers[user_id] = seller = Seller.of(user)
+            if seller.away_at(due) and user.away_delegate_id is not None:
+                delegate = await batch.user(user.away_delegate_id)
+                if delegate is not None:
+                    sellers[delegate.id] = Seller.of(delegate)
+        if not sellers:
+            return assignees, None
+        policy = AwayPolicy(batch.orgs[conn.organization_id].away_policy)
+        return assign(assignees, sellers, policy, due)
 
     async def record_automatic_activity(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from sekvens.resolvers.away import AwayMutations
 from sekvens.resolvers.engine import EngineMutations
 from sekvens.resolvers.grid import GridMutations
 from sekvens.resolvers.organization import OrganizationMutations
@@ -22,6 +23,7 @@ from sekvens.resolvers.users import UserMutations
 class Mutation(
     OrganizationMutations,
     UserMutations,
+    AwayMutations,
     TeamMutations,
     RecordTypeMutations,
     RecordMutations,

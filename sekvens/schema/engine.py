@@ -9,7 +9,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from sekvens.domain import life_cycles
+from sekvens.domain.away import AwayPeriod, held_until
 from sekvens.schema.audit import AuditLogEntry
+from sekvens.schema.away import ActivityHold
 from sekvens.schema.enums import (
     ActivityAction,
     ActivityKind,
@@ -19,6 +21,7 @@ from sekvens.schema.enums import (
     ConnectionStatus,
     EmailOptOut,
     EventKind,
+    HoldReason,
     OutboxStatus,
     PauseReason,
     WaitReason,
@@ -205,6 +208,29 @@ class Activity(Node):
         ids = await info.context.engine_loaders.assignees.load(self.row.id)
         users = await info.context.loaders.user.load_many(ids)
         return [User.from_row(u) for u in users if u is not None]
+
+    @strawberry.field(
+        description="For an open activity whose assignees are all away when it is due (now,"
+        " when overdue) and nobody took it over: why it waits and until when; else null."
+    )
+    async def hold(self, info: Info) -> ActivityHold | None:
+        if self.row.status != life_cycles.ActivityStatus.OPEN:
+            return None
+        ids = await info.context.engine_loaders.assignees.load(self.row.id)
+        users = await info.context.loaders.user.load_many(ids)
+        now = info.context.services.engine.clock.now()
+        until = held_until(
+            [AwayPeriod.of(u.away_from, u.away_until, None) if u else None for u in users],
+            max(now, self.row.due_at),
+        )
+        return ActivityHold(reason=HoldReason.ASSIGNEE_AWAY, until=until) if until else None
+
+    @strawberry.field(description="The away seller it was moved from to their delegate, if any.")
+    async def delegated_from(self, info: Info) -> User | None:
+        if self.row.delegated_from_id is None:
+            return None
+        row = await info.context.loaders.user.load(self.row.delegated_from_id)
+        return User.from_row(row) if row is not None else None
 
     @strawberry.field
     async def record(self, info: Info) -> Record:

@@ -14,10 +14,12 @@ import strawberry
 
 from sekvens.domain.activity_actions import ActivityAction
 from sekvens.domain.assignment import AssignTo
+from sekvens.domain.away import HoldReason
 from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode
 from sekvens.domain.life_cycles import (
     ActivityStatus,
+    AwayPolicy,
     ConnectionReason,
     ConnectionStatus,
     OutboxStatus,
@@ -40,6 +42,7 @@ __all__ = [
     "ActivityStatus",
     "ApiTokenScope",
     "AssignTo",
+    "AwayPolicy",
     "BounceType",
     "ConnectionReason",
     "ConnectionStatus",
@@ -47,6 +50,7 @@ __all__ = [
     "ErrorCode",
     "EventKind",
     "FieldType",
+    "HoldReason",
     "ImportAction",
     "ImportConflictPolicy",
     "ImportMode",
@@ -125,6 +129,15 @@ _expose(
         ActivityAction.REASSIGN: "As reassignActivity (userIds).",
     },
 )
+_expose(
+    AwayPolicy,
+    "What an away seller's due activities do (their automated emails wait either way).",
+    {
+        AwayPolicy.DELEGATE: "They go to the seller's delegate (none named: they wait).",
+        AwayPolicy.HOLD: "They stay with the seller and wait until they are back.",
+    },
+)
+_expose(HoldReason, "Why an open activity waits.")
 _expose(OutboxStatus)
 _expose(WaitReason, "Why a queued automated email waits (it goes at the time given with it).")
 _expose(

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
+from sekvens.schema.enums import AwayPolicy
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
 from sekvens.schema.send_windows import SendWindow, SendWindowInput
@@ -37,6 +38,10 @@ class Organization(Node):
         " value; its address is the From of emails without an assignee (else the"
         " deployment's SEKVENS_MAIL_FROM)."
     )
+    away_policy: AwayPolicy = strawberry.field(
+        description="What an away seller's due activities do: go to their delegate (DELEGATE,"
+        " the default) or wait until they are back (HOLD)."
+    )
     created_at: datetime
 
     @classmethod
@@ -53,6 +58,7 @@ class Organization(Node):
             call_outcomes=list(row.call_outcomes),
             monthly_connection_quota=row.monthly_connection_quota,
             send_window=SendWindow.of(row.send_window),
+            away_policy=AwayPolicy(row.away_policy),
             default_sender_identity=SenderIdentity(
                 name=row.sender_name,
                 address=row.sender_address,
@@ -80,6 +86,7 @@ class UpdateOrganizationSettingsInput:
         default=strawberry.UNSET,
         description="Omit to keep the window; null: automated emails go out at any time.",
     )
+    away_policy: AwayPolicy | None = None
     sender_name: str | None = strawberry.field(
         default=strawberry.UNSET,
         description="Default display name of automated emails; omit to keep, null or empty to"

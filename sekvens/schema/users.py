@@ -7,8 +7,10 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from sekvens.domain.away import AwayPeriod as DomainAwayPeriod
 from sekvens.domain.roles import ADMINISTRATORS
 from sekvens.domain.scopes import Scope
+from sekvens.schema.away import AwayPeriod
 from sekvens.schema.enums import ApiTokenScope, Role, TeamKind
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
@@ -47,6 +49,25 @@ class User(Node):
         " organization's defaultSenderIdentity fills the parts not set."
     )
 
+    #: The stored away period (`away`, `isAway`).
+    period: strawberry.Private[DomainAwayPeriod | None] = None
+
+    @strawberry.field(
+        description="Their away period, while it is set and not over; null when none."
+    )
+    def away(self, info: Info) -> AwayPeriod | None:
+        now = info.context.services.engine.clock.now()
+        if self.period is None or self.period.ends <= now:
+            return None
+        p = self.period
+        return AwayPeriod(from_=p.starts, until=p.ends, delegate_pk=p.delegate_id)
+
+    @strawberry.field(description="Whether they are away now.")
+    def is_away(self, info: Info) -> bool:
+        return self.period is not None and self.period.covers(
+            info.context.services.engine.clock.now()
+        )
+
     @strawberry.field
     async def roles(self, info: Info) -> list[Role]:
         return await info.context.loaders.roles.load(self.pk)
@@ -83,6 +104,7 @@ class User(Node):
             working_hours=[WorkingHours(**h) for h in row.working_hours],
             is_active=row.is_active,
             created_at=row.created_at,
+            period=DomainAwayPeriod.of(row.away_from, row.away_until, row.away_delegate_id),
             sender_identity=SenderIdentity(
                 name=row.sender_name,
                 address=row.email,
