@@ -6,7 +6,7 @@ periods are refused with a code and change nothing; a seller sets only their own
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -198,12 +198,51 @@ async def test_clearing_the_period_releases_held_email(
     [message] = (await mail_api.ok(OUTBOX))["outbox"]["nodes"]
     assert message["waitReason"] == "SENDER_AWAY" and inbox.to(message["to"]) == []
 
+    later = ends + timedelta(days=1)  # another period: held again, until its end
+    assert (await set_away(mail_api, kari_id, clock.now(), later))["errors"] == []
+    await mail_engine.run_until_idle()
+    [message] = (await mail_api.ok(OUTBOX))["outbox"]["nodes"]
+    assert message["waitReason"] == "SENDER_AWAY" and at(message["nextAttemptAt"]) == later
+    assert inbox.to(message["to"]) == []
+
     cleared = await kari.mutate("clearUserAway", {"userId": kari_id}, AWAY)  # their own
     assert cleared["errors"] == [] and cleared["user"]["isAway"] is False
     await mail_engine.run_until_idle()
     assert len(inbox.to(message["to"])) == 1
     [message] = (await mail_api.ok(OUTBOX))["outbox"]["nodes"]
     assert (message["status"], message["waitReason"]) == ("SENT", None)
+
+
+async def test_an_email_of_a_seller_back_at_night_waits_for_the_send_window(
+    mail_api: Api, mail_engine: Any, inbox: Inbox, clock: MovableClock
+) -> None:
+    window = {"weekdays": [1, 2, 3, 4, 5, 6, 7], "start": "08:00", "end": "18:00"}
+    payload = await mail_api.mutate(
+        "updateOrganizationSettings", {"sendWindow": window}, "organization { id }"
+    )
+    assert payload["errors"] == []
+    day = (clock.now() + timedelta(days=1)).date()
+    move_to(clock, datetime.combine(day, time(10), tzinfo=UTC))  # inside the window
+    back = datetime.combine(day, time(22), tzinfo=UTC)  # outside it
+    kari_id, _ = await person(mail_api)
+    seq = await email_then_task(mail_api)
+    assert (await set_away(mail_api, kari_id, clock.now(), back))["errors"] == []
+    await connect(mail_api, seq, kari_id, "L0")
+    await mail_engine.run_until_idle()
+    [message] = (await mail_api.ok(OUTBOX))["outbox"]["nodes"]
+    assert message["waitReason"] == "SENDER_AWAY" and at(message["nextAttemptAt"]) == back
+
+    move_to(clock, back + timedelta(seconds=1))
+    await mail_engine.run_until_idle()
+    opens = datetime.combine(day + timedelta(days=1), time(8), tzinfo=UTC)
+    [message] = (await mail_api.ok(OUTBOX))["outbox"]["nodes"]
+    assert message["waitReason"] == "WAITING_FOR_SEND_WINDOW"
+    assert at(message["nextAttemptAt"]) == opens and inbox.to(message["to"]) == []
+
+    move_to(clock, opens + timedelta(seconds=1))
+    await mail_engine.run_until_idle()
+    [sent] = inbox.to(message["to"])
+    assert parsedate_to_datetime(sent["Date"]) == opens
 
 
 async def test_bad_away_periods_are_refused_and_change_nothing(
