@@ -104,6 +104,17 @@ async def event(api: Api, kind: str, message_id: str, at: datetime, **extra: Any
     return dict(payload["results"][0])
 
 
+async def replied(api: Api, seq: dict[str, Any]) -> tuple[int, int]:
+    """The sequence's paused connections and its emails' replies (`stats`)."""
+    data = await api.ok(
+        "query($id: ID!) { sequence(id: $id) { stats { paused"
+        " steps { step { type } replied } } } }",
+        {"id": seq["id"]},
+    )
+    stats = data["sequence"]["stats"]
+    return stats["paused"], sum(s["replied"] for s in stats["steps"])
+
+
 def start(day: date, zone: ZoneInfo) -> str:
     """The first instant of `day` in `zone`, as the API writes it (UTC)."""
     return datetime.combine(day, time(0), zone).astimezone(ZoneInfo("UTC")).isoformat()
@@ -344,6 +355,7 @@ async def test_a_persons_reply_during_an_auto_reply_pause_resumes_and_satisfies_
     back = (now + timedelta(days=10)).date().isoformat()
     await event(api, "EMAIL_AUTO_REPLY", message_id, now, returnDate=back)
     assert (await connection(api, conn_id))["pauseReason"] == "AUTO_REPLY"
+    assert await replied(api, seq) == (1, 0)  # paused; an auto-reply is no reply
 
     payload = await api.mutate(
         "recordInboundMessages", {"messages": [human_reply(message_id)]}, INBOUND
@@ -353,3 +365,4 @@ async def test_a_persons_reply_during_an_auto_reply_pause_resumes_and_satisfies_
     state = await connection(api, conn_id)
     assert (state["status"], state["pauseReason"]) == ("CONNECTED", None)
     assert [a["subject"] for a in state["activities"]] == ["Automated email", "Replied"]
+    assert await replied(api, seq) == (0, 1)
