@@ -81,6 +81,8 @@ class ErrorCode(StrEnum):
     NOT_A_DSN = "NOT_A_DSN"
     NO_BOUNCE = "NO_BOUNCE"
     UNKNOWN_MESSAGE = "UNKNOWN_MESSAGE"
+    # Inbound messages fed in (docs/email.md, "Out of office: the recipient")
+    MAIL_SYSTEM_MESSAGE = "MAIL_SYSTEM_MESSAGE"
     # Abuse limits (docs/security.md)
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
     TOO_MANY_SELECTIONS = "TOO_MANY_SELECTIONS"

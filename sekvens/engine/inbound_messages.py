@@ -3,8 +3,10 @@ each is classified and recorded as an engagement event on the email it answers, 
 like one (`engine/events.py`). A delivery status notification takes the bounce path
 (`engine/bounce_reports.py`); a message `recognize_auto_reply` calls automatic is an
 `EMAIL_AUTO_REPLY` with the return date it states (pausing the connection until then); any
-other is a person's reply, `EMAIL_REPLIED`. The email answered is found by the message's
-`In-Reply-To`, then `References` (newest first), among the organization's outbox.
+other is a person's reply, `EMAIL_REPLIED`, except that a mail system's message (a null
+`Return-Path`, or from MAILER-DAEMON or postmaster) is no one's reply: it is refused
+(`MAIL_SYSTEM_MESSAGE`). The email answered is found by the message's `In-Reply-To`, then
+`References` (newest first), among the organization's outbox.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ BULK_MAX = 100
 MESSAGE_MAX = 1_000_000
 
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s]{1,198}>")
+_MAIL_SYSTEM_RE = re.compile(r"(?:^|[\s<\"])(?:mailer-daemon|postmaster)@", re.IGNORECASE)
 
 
 @dataclass
@@ -60,7 +63,7 @@ async def record_inbound_messages(
     (with their results, for the audit)."""
     results = [InboundResult(i) for i in range(len(raws))]
     dsns: list[tuple[InboundResult, str]] = []
-    answers: list[tuple[InboundResult, str, list[str], str]] = []
+    answers: list[tuple[InboundResult, str, list[str], str, bool]] = []
     for result, raw in zip(results, raws, strict=True):
         at = ("messages", str(result.index))
         if len(raw) > MESSAGE_MAX:
@@ -72,7 +75,9 @@ async def record_inbound_messages(
         else:
             parsed = message_from(raw)
             answered = _answered(header(parsed, "In-Reply-To"), header(parsed, "References"))
-            answers.append((result, raw, answered, _event_id(header(parsed, "Message-ID"), raw)))
+            event_id = _event_id(header(parsed, "Message-ID"), raw)
+            mail_system = _from_mail_system(header(parsed, "Return-Path"), header(parsed, "From"))
+            answers.append((result, raw, answered, event_id, mail_system))
     events, recorded = await _bounces(session, runner, organization_id, dsns)
     sent = {
         message_id: conn_id
@@ -80,7 +85,7 @@ async def record_inbound_messages(
             select(OutboxMessage.message_id, OutboxMessage.connection_id).where(
                 OutboxMessage.organization_id == organization_id,
                 OutboxMessage.connection_id.is_not(None),
-                OutboxMessage.message_id.in_({m for _, _, ids, _ in answers for m in ids}),
+                OutboxMessage.message_id.in_({m for _, _, ids, _, _ in answers for m in ids}),
             )
         )
         if conn_id is not None
@@ -89,7 +94,7 @@ async def record_inbound_messages(
     now = runner.clock.now()
     replies: list[EventInput] = []
     eventful: list[InboundResult] = []
-    for result, raw, answered, event_id in answers:
+    for result, raw, answered, event_id, mail_system in answers:
         message_id = next((m for m in answered if m in sent), None)
         if message_id is None:
             message = (
@@ -106,6 +111,15 @@ async def record_inbound_messages(
         if auto.is_auto_reply:
             result.kind, result.return_date = EventKind.EMAIL_AUTO_REPLY, auto.return_date
             data["signals"] = ",".join(auto.signals)
+        elif mail_system:
+            message = (
+                "A mail system's message (a null Return-Path, or from MAILER-DAEMON or "
+                "postmaster) that is neither a delivery status notification nor an auto-reply."
+            )
+            result.problems.append(
+                Problem(ErrorCode.MAIL_SYSTEM_MESSAGE, message, ("messages", str(result.index)))
+            )
+            continue
         else:
             result.kind = EventKind.EMAIL_REPLIED
         replies.append(
@@ -172,6 +186,13 @@ def _answered(in_reply_to: str | None, references: str | None) -> list[str]:
     ids = _MESSAGE_ID_RE.findall(in_reply_to or "")
     ids += reversed(_MESSAGE_ID_RE.findall(references or ""))
     return list(dict.fromkeys(ids))
+
+
+def _from_mail_system(return_path: str | None, sender: str | None) -> bool:
+    """A null `Return-Path` (RFC 5321 bounces and RFC 3834 automatic answers), or a `From`
+    of MAILER-DAEMON or postmaster."""
+    null_path = return_path is not None and return_path.strip() in ("<>", "")
+    return null_path or bool(_MAIL_SYSTEM_RE.search(sender or ""))
 
 
 def _event_id(message_id: str | None, raw: str) -> str:

@@ -17,6 +17,7 @@ from tests.api.sequences_helpers import add, create, start_id
 from tests.api.test_engine import AUTO, seller
 from tests.conftest import Api, MovableClock
 from tests.engine.helpers import activate
+from tests.engine.test_bounces import dsn
 
 MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
 CONNECTION = (
@@ -366,3 +367,46 @@ async def test_a_persons_reply_during_an_auto_reply_pause_resumes_and_satisfies_
     assert (state["status"], state["pauseReason"]) == ("CONNECTED", None)
     assert [a["subject"] for a in state["activities"]] == ["Automated email", "Replied"]
     assert await replied(api, seq) == (0, 1)
+
+
+async def test_an_inbound_dsn_bounces_and_a_mail_systems_other_message_is_no_reply(
+    api: Api, engine: Any, clock: MovableClock
+) -> None:
+    seq = await replied_condition(api, exit_on_reply=True)
+    conn_id = await connect_lead(api, seq, "UTC")
+    await engine.run_until_idle()
+    [first] = await sent(api)
+    message_id = first["messageId"]
+    # A plain-text bounce (no delivery-status part) that names the email: not a reply.
+    plain = (MAIL / "bounce_qmail_plain.eml").read_text()
+    plain = plain.replace(
+        "Subject: failure notice", f"Subject: failure notice\nIn-Reply-To: {message_id}"
+    )
+    daemon = human_reply(message_id).replace(
+        "From: Ola Nordmann <ola.nordmann@kunde.no>", "From: Mail Delivery <MAILER-DAEMON@kunde.no>"
+    )
+
+    payload = await api.mutate("recordInboundMessages", {"messages": [plain, daemon]}, INBOUND)
+    assert [(r["kind"], r["recorded"], r["errors"]) for r in payload["results"]] == [
+        (None, False, [{"code": "MAIL_SYSTEM_MESSAGE", "field": ["messages", "0"]}]),
+        (None, False, [{"code": "MAIL_SYSTEM_MESSAGE", "field": ["messages", "1"]}]),
+    ]
+    assert (await connection(api, conn_id))["status"] == "CONNECTED"
+
+    # A delivery status notification takes the bounce path: hard, the connection ends.
+    bounce = dsn("dsn_postfix_user_unknown.eml", message_id, "ann@example.com")
+    [result] = (await api.mutate("recordInboundMessages", {"messages": [bounce]}, INBOUND))[
+        "results"
+    ]
+    assert (result["kind"], result["recorded"], result["messageId"], result["errors"]) == (
+        "EMAIL_BOUNCED",
+        True,
+        message_id,
+        [],
+    )
+    ended = await connection(api, conn_id)
+    assert (ended["status"], ended["reason"]) == ("DISCONNECTED", "BOUNCED")
+    [again] = (await api.mutate("recordInboundMessages", {"messages": [bounce]}, INBOUND))[
+        "results"
+    ]
+    assert (again["kind"], again["duplicate"]) == ("EMAIL_BOUNCED", True)
