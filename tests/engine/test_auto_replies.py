@@ -410,3 +410,27 @@ async def test_an_inbound_dsn_bounces_and_a_mail_systems_other_message_is_no_rep
         "results"
     ]
     assert (again["kind"], again["duplicate"]) == ("EMAIL_BOUNCED", True)
+
+
+async def test_inbound_messages_are_limited_in_number_and_size(
+    api: Api, engine: Any, clock: MovableClock
+) -> None:
+    seq = await replied_condition(api)
+    conn_id = await connect_lead(api, seq, "UTC")
+    await engine.run_until_idle()
+    [first] = await sent(api)
+    reply = human_reply(first["messageId"])
+
+    too_many = await api.mutate("recordInboundMessages", {"messages": [reply] * 101}, INBOUND)
+    assert [(e["code"], e["field"]) for e in too_many["errors"]] == [("TOO_MANY", ["messages"])]
+    assert too_many["results"] == []
+    subjects = [a["subject"] for a in (await connection(api, conn_id))["activities"]]
+    assert subjects == ["Automated email"]  # nothing recorded
+    huge = reply + "x" * 1_000_000
+    payload = await api.mutate("recordInboundMessages", {"messages": [huge, reply]}, INBOUND)
+    assert [(r["kind"], r["recorded"], r["errors"]) for r in payload["results"]] == [
+        (None, False, [{"code": "TOO_LONG", "field": ["messages", "0"]}]),
+        ("EMAIL_REPLIED", True, []),
+    ]
+    subjects = [a["subject"] for a in (await connection(api, conn_id))["activities"]]
+    assert subjects == ["Automated email", "Replied"]
