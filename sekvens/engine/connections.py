@@ -27,7 +27,7 @@ from sekvens.domain.life_cycles import (
     SequenceStatus,
 )
 from sekvens.domain.roles import SUPERVISORS, Actor, owns_record
-from sekvens.storage import audit, organizations, parties
+from sekvens.storage import audit, connection_pauses, organizations, parties
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import is_postgres
 from sekvens.storage.parties import RecordOwners
@@ -433,8 +433,7 @@ async def pause(
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "Resume in the future, or leave it empty.", ["resumeAt"]
         )
-    conn.status, conn.resume_at = ConnectionStatus.PAUSED, resume_at
-    conn.pause_reason = PauseReason.USER
+    await connection_pauses.pause(session, conn, PauseReason.USER, resume_at)
     audit.record(
         session,
         actor.organization_id,
@@ -456,9 +455,7 @@ async def resume(
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "The connection is not paused.", ["connectionId"]
         )
-    conn.status, conn.resume_at, conn.pause_reason = ConnectionStatus.CONNECTED, None, None
-    if conn.next_run_at is not None:
-        conn.next_run_at = max(conn.next_run_at, now)
+    await connection_pauses.resume(session, conn, now)
     audit.record(
         session, actor.organization_id, actor.user_id, "connection.resumed", "connection", conn.id
     )

@@ -757,7 +757,11 @@ class Deliverer:
                     OutboxMessage.attempts == job.attempt,
                 )
                 .values(
-                    status=OutboxStatus.SENT, sent_at=now, next_attempt_at=None, last_error=None
+                    status=OutboxStatus.SENT,
+                    sent_at=now,
+                    next_attempt_at=None,
+                    last_error=None,
+                    wait_reason=None,  # a pause while it was being sent came too late
                 )
                 .execution_options(synchronize_session=False)
             )

@@ -25,7 +25,7 @@ from sekvens.domain.send_windows import recipient_time_zone
 from sekvens.engine.bounces import hard_bounce
 from sekvens.engine.runner import Batch, Runner, event_view
 from sekvens.plugins.api import EventKind
-from sekvens.storage import audit
+from sekvens.storage import audit, connection_pauses
 from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage, Sequence
 
@@ -210,10 +210,11 @@ async def react(
             continue
         seq: Sequence = batch.sequences[conn.sequence_id]
         if event.kind == EventKind.EMAIL_AUTO_REPLY:
-            _pause_for_auto_reply(batch, conn, event, runner.clock.now())
+            await _pause_for_auto_reply(batch, conn, event, runner.clock.now())
             continue
         if event.kind == EventKind.EMAIL_REPLIED and conn.pause_reason == PauseReason.AUTO_REPLY:
-            _resume(conn, runner.clock.now())  # a person answered: they are back
+            # a person answered: they are back
+            await connection_pauses.resume(session, conn, runner.clock.now())
         if event.kind == EventKind.EMAIL_REPLIED and seq.exit_on_reply:
             await runner.end(
                 session,
@@ -231,7 +232,7 @@ async def react(
             await runner.on_event(batch, conn, event_view(event))
 
 
-def _pause_for_auto_reply(
+async def _pause_for_auto_reply(
     batch: Batch, conn: Connection, event: EngagementEvent, now: datetime
 ) -> None:
     """Pause a CONNECTED connection until the recipient is back (`auto_reply_resume_at`, in
@@ -244,18 +245,12 @@ def _pause_for_auto_reply(
     until = auto_reply_resume_at(return_date, event.occurred_at, zone, org.holidays)
     if until <= now:
         return
-    if conn.status == ConnectionStatus.CONNECTED:
-        conn.status, conn.pause_reason, conn.resume_at = (
-            ConnectionStatus.PAUSED,
-            PauseReason.AUTO_REPLY,
-            until,
-        )
-    elif conn.pause_reason == PauseReason.AUTO_REPLY and (
+    extends = conn.pause_reason == PauseReason.AUTO_REPLY and (
         conn.resume_at is None or conn.resume_at < until
-    ):
-        conn.resume_at = until
-    else:
+    )
+    if conn.status != ConnectionStatus.CONNECTED and not extends:
         return
+    await connection_pauses.pause(batch.session, conn, PauseReason.AUTO_REPLY, until)
     audit.record(
         batch.session,
         conn.organization_id,
@@ -265,12 +260,6 @@ def _pause_for_auto_reply(
         conn.id,
         {"reason": PauseReason.AUTO_REPLY.value, "resume_at": until.isoformat()},
     )
-
-
-def _resume(conn: Connection, now: datetime) -> None:
-    conn.status, conn.pause_reason, conn.resume_at = ConnectionStatus.CONNECTED, None, None
-    if conn.next_run_at is not None:
-        conn.next_run_at = max(conn.next_run_at, now)
 
 
 async def _hard_bounces(

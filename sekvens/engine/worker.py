@@ -29,6 +29,7 @@ from sekvens.engine.link_signing import LinkSigner
 from sekvens.engine.runner import Runner
 from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
+from sekvens.storage import connection_pauses
 from sekvens.storage.db import Database, is_postgres
 from sekvens.storage.tables import Connection
 
@@ -129,13 +130,7 @@ class Engine:
         batch.defer = not guarded
         for conn in conns:
             if conn.status == ConnectionStatus.PAUSED:
-                conn.status, conn.resume_at, conn.pause_reason = (
-                    ConnectionStatus.CONNECTED,
-                    None,
-                    None,
-                )
-                if conn.next_run_at is not None:
-                    conn.next_run_at = max(conn.next_run_at, self.clock.now())
+                await connection_pauses.resume(session, conn, self.clock.now())
             if not guarded:
                 await self.runner.advance(batch, conn)
                 continue

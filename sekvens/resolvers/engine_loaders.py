@@ -64,8 +64,8 @@ class EngineLoaders:
             found = await suppression.opt_outs(session, organization_id, rows, "email")
             return [found.get(i) for i in ids]
 
-        async def waits(ids: Seq[int]) -> list[tuple[str, datetime] | None]:
-            first: dict[int, tuple[str, datetime]] = {}
+        async def waits(ids: Seq[int]) -> list[tuple[str, datetime | None] | None]:
+            first: dict[int, tuple[str, datetime | None]] = {}
             for connection_id, reason, until in await session.execute(
                 select(
                     OutboxMessage.connection_id,
@@ -79,8 +79,9 @@ class EngineLoaders:
                 )
                 .order_by(OutboxMessage.next_attempt_at.desc())
             ):
-                # All three are set on the rows selected; the earliest comes last.
-                first[cast(int, connection_id)] = cast(tuple[str, datetime], (reason, until))
+                # The earliest comes last; `until` is null only for a connection paused
+                # until someone resumes it, whose messages all wait alike.
+                first[cast(int, connection_id)] = (cast(str, reason), until)
             return [first.get(i) for i in ids]
 
         self.record = by_id(Record)

@@ -50,4 +50,6 @@ def window_request(value: SendWindowInput | None) -> SendWindowRequest | None:
 @strawberry.type(description="Why an automated email is not sent yet, and when it will go.")
 class Wait:
     reason: WaitReason
-    until: datetime
+    until: datetime | None = strawberry.field(
+        description="When it goes; null: when someone resumes its paused connection."
+    )

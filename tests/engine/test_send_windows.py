@@ -158,7 +158,11 @@ async def test_holidays_are_skipped_and_a_record_without_a_zone_uses_the_organiz
     move_to(clock, opens)
     await mail_engine.run_until_idle()
     message = await stored(mail_api, address)
-    assert (message["status"], message["attempts"], message["waitReason"]) == ("QUEUED", 1, None)
+    assert (message["status"], message["attempts"], message["waitReason"]) == (
+        "QUEUED",
+        1,
+        "RETRYING",
+    )
     assert "451" in message["lastError"]
     assert timedelta(seconds=59) < at(message["nextAttemptAt"]) - opens < timedelta(minutes=2)
     inbox.reply = None
@@ -302,11 +306,23 @@ async def test_a_record_marked_do_not_email_while_its_email_waits_gets_none(
 async def test_a_paused_connections_waiting_email_goes_when_it_resumes(
     mail_api: Api, mail_engine: Any, inbox: Inbox, clock: MovableClock
 ) -> None:
-    _, address, connection_id, monday_8 = await _waiting_on_saturday(mail_api, mail_engine, clock)
+    """While paused the email waits CONNECTION_PAUSED (until someone resumes it: no time),
+    in the outbox, on the connection and in stats; resumed inside its window it goes."""
+    seq, address, connection_id, monday_8 = await _waiting_on_saturday(mail_api, mail_engine, clock)
     paused = await mail_api.mutate(
         "pauseConnection", {"connectionId": connection_id}, "connection { status }"
     )
     assert paused["errors"] == [] and paused["connection"]["status"] == "PAUSED"
+    message = await stored(mail_api, address)
+    assert (message["status"], message["waitReason"], message["nextAttemptAt"]) == (
+        "QUEUED",
+        "CONNECTION_PAUSED",
+        None,
+    )
+    assert await waiting(mail_api, seq) == (
+        {"reason": "CONNECTION_PAUSED", "until": None},
+        [{"reason": "CONNECTION_PAUSED", "count": 1}],
+    )
     move_to(clock, monday_8 + timedelta(minutes=1))
     await mail_engine.run_until_idle()
     assert inbox.to(address) == []
@@ -316,5 +332,41 @@ async def test_a_paused_connections_waiting_email_goes_when_it_resumes(
     )
     assert resumed["errors"] == []
     await mail_engine.run_until_idle()
+    [received] = inbox.to(address)
+    message = await stored(mail_api, address)
+    assert (message["status"], message["waitReason"]) == ("SENT", None)
+    # Dated when it went, not when its step ran on Saturday.
+    assert parsedate_to_datetime(received["Date"]) >= monday_8
+    assert await waiting(mail_api, seq) == (None, [])
+
+
+async def test_a_connection_resumed_at_night_sends_its_email_when_the_window_opens(
+    mail_api: Api, mail_engine: Any, inbox: Inbox, clock: MovableClock
+) -> None:
+    """Paused until Monday 20:00 (after the window): the email waits CONNECTION_PAUSED until
+    then, and when the connection resumes it waits for Tuesday 08:00 instead of going."""
+    _, address, connection_id, monday_8 = await _waiting_on_saturday(mail_api, mail_engine, clock)
+    monday_20 = monday_8.replace(hour=20)
+    paused = await mail_api.mutate(
+        "pauseConnection",
+        {"connectionId": connection_id, "resumeAt": monday_20.isoformat()},
+        "connection { status }",
+    )
+    assert paused["errors"] == []
+    message = await stored(mail_api, address)
+    assert (message["waitReason"], at(message["nextAttemptAt"])) == (
+        "CONNECTION_PAUSED",
+        monday_20,
+    )
+    move_to(clock, monday_20 + timedelta(minutes=1))
+    await mail_engine.run_until_idle()
+    assert inbox.to(address) == []
+    message = await stored(mail_api, address)
+    tuesday_8 = monday_8 + timedelta(days=1)
+    assert (message["waitReason"], at(message["nextAttemptAt"])) == (
+        "WAITING_FOR_SEND_WINDOW",
+        tuesday_8,
+    )
+    move_to(clock, tuesday_8 + timedelta(minutes=1))
+    await mail_engine.run_until_idle()
     assert len(inbox.to(address)) == 1
-    assert (await stored(mail_api, address))["status"] == "SENT"
