@@ -584,6 +584,24 @@ def _sample_problem(
     return None
 
 
+def _sender_names(source: str) -> set[str]:
+    """The names read from `sender` (`sender.name`, `sender['name']`)."""
+    names = set()
+    tree = _parse(source)
+    for attr in tree.find_all(nodes.Getattr):
+        if isinstance(attr.node, nodes.Name) and attr.node.name == "sender":
+            names.add(attr.attr)
+    for item in tree.find_all(nodes.Getitem):
+        key = item.arg.value if isinstance(item.arg, nodes.Const) else None
+        if (
+            isinstance(item.node, nodes.Name)
+            and item.node.name == "sender"
+            and isinstance(key, str)
+        ):
+            names.add(key)
+    return names
+
+
 def check_template(
     source: str,
     record_type: RecordTypeInfo,
@@ -613,14 +631,7 @@ def check_template(
             for name in unknown
         ]
     if "sender" in names:
-        unknown = sorted(
-            {
-                node.attr
-                for node in _parse(source).find_all(nodes.Getattr)
-                if isinstance(node.node, nodes.Name) and node.node.name == "sender"
-            }
-            - SENDER_FIELDS
-        )
+        unknown = sorted(_sender_names(source) - SENDER_FIELDS)
         if unknown:
             known = ", ".join(sorted(SENDER_FIELDS))
             return [

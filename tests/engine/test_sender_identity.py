@@ -234,12 +234,13 @@ async def test_without_an_assignee_it_goes_as_the_organization(
 
 async def test_an_unknown_sender_merge_field_is_a_step_problem(mail_api: Api) -> None:
     seq = await create(mail_api, "Unknown")
-    config = {"template": {"subject": "Hi", "body": "{{ sender.phone }} {{ sender.name }}"}}
+    body = "{{ sender.phone }} {{ sender['fax'] }} {{ sender.name }} {{ sender['reply_to'] }}"
+    config = {"template": {"subject": "Hi", "body": body}}
     payload = await add(mail_api, seq, start_id(seq), "email.auto", config)
     problems = payload["sequence"]["validation"]["problems"]
     assert [(p["code"], p["field"]) for p in problems] == [
         ("UNKNOWN_MERGE_FIELD", ["template", "body"])
-    ]
+    ] * 2
 
 
 ONE_LINE = st.text(
