@@ -1,7 +1,8 @@
 """On PostgreSQL: a worker process killed with SIGKILL while sending mail does not hold its
 claims. The other worker takes them over within seconds (not after a lease), every message
 arrives, and a message is sent twice only when the kill landed between the SMTP server taking
-it and the worker recording it, with the same Message-ID both times."""
+it and the worker recording it, with the same Message-ID both times. Two worker processes
+sending one mailbox's backlog together never exceed its daily limit."""
 
 from __future__ import annotations
 
@@ -106,7 +107,9 @@ async def queue(db: Database, n: int) -> dict[str, str]:
     return sent
 
 
-async def spawn(db: Database, smtp_port: int) -> asyncio.subprocess.Process:
+async def spawn(db: Database, smtp_port: int, **settings: str) -> asyncio.subprocess.Process:
+    """A `sekvens worker` process on `db` sending to the port; `settings` are more
+    SEKVENS_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEKVENS_")}
     env.update(
         SEKVENS_DATABASE_URL=db.settings.database_url,
@@ -115,6 +118,7 @@ async def spawn(db: Database, smtp_port: int) -> asyncio.subprocess.Process:
         SEKVENS_MAILBOX_SEND_INTERVAL="0",  # one mailbox sends all the messages
         SEKVENS_LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
+        **settings,
     )
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -234,4 +238,35 @@ async def test_a_killed_workers_claims_are_taken_over_within_seconds(
         f"\nkilled after {received_at_kill}/{MESSAGES} received, holding {len(orphans)} claims;"
         f" taken over and sent in {taken_over:.2f} s; {duplicates} duplicate(s);"
         f" test {time.monotonic() - started:.1f} s"
+    )
+
+
+async def test_two_worker_processes_never_exceed_a_mailbox_limit_together(
+    pg: Database, slow_smtp: SlowInbox
+) -> None:
+    """40 messages of one mailbox, two `sekvens worker` processes, a daily limit of 5:
+    exactly 5 arrive and 35 wait THROTTLED."""
+    expected = await queue(pg, 40)
+    limit = {"SEKVENS_MAILBOX_DAILY_LIMIT": "5"}
+    workers = [await spawn(pg, slow_smtp.port, **limit) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            by_id = await rows(pg)
+            settled = [r for r in by_id.values() if r.status == "SENT" or r.wait_reason]
+            if len(settled) == len(expected):
+                break
+            assert time.monotonic() < deadline, "the workers did not settle the backlog"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)  # another round of both finds nothing more to send
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        outputs = [await asyncio.wait_for(w.communicate(), 30) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [o[1].decode()[-2000:] for o in outputs]
+    by_id = await rows(pg)
+    assert len(slow_smtp.received) == 5
+    assert (
+        sorted((r.status, r.wait_reason) for r in by_id.values())
+        == [("QUEUED", "THROTTLED")] * 35 + [("SENT", None)] * 5
     )
