@@ -311,6 +311,39 @@ async def p_bounces(w: World) -> dict[str, Any]:
     return {"messages": [raw]}
 
 
+async def p_user_away(w: World) -> dict[str, Any]:
+    """The salesperson away from tomorrow for a week."""
+    start = w.engine.clock.now() + timedelta(days=1)
+    return {
+        "userId": w.user_ids["salesperson"],
+        "from": start.isoformat(),
+        "until": (start + timedelta(days=7)).isoformat(),
+    }
+
+
+async def p_clear_away(w: World) -> dict[str, Any]:
+    return {"userId": w.user_ids["salesperson"]}
+
+
+async def p_variant_winner(w: World) -> dict[str, Any]:
+    """An inactive sequence whose automated email tests a variant B."""
+    seq = await w.sequence(tasks=0)
+    template = {"subject": "A", "body": "a"}
+    config = {"template": template, "variants": [{"subject": "B", "body": "b"}]}
+    step = await w.mutate(
+        "addStep",
+        {
+            "sequenceId": seq["id"],
+            "afterStepId": seq["steps"][0]["id"],
+            "branch": "NEXT",
+            "type": "email.auto",
+            "config": config,
+        },
+        "step { key }",
+    )
+    return {"sequenceId": seq["id"], "stepKey": step["step"]["key"], "variant": "B"}
+
+
 async def p_team(w: World) -> dict[str, Any]:
     return {"teamId": await w.team()}
 
@@ -439,6 +472,10 @@ MUTATION_ROWS: dict[str, Row] = {
     "updateRecordField": row(p_update_field, ADMINS),
     # ...with exceptions for one's own profile and tokens (the target is the salesperson).
     "updateUser": row(p_update_user, ADMINS, salesperson=OK),
+    # Away periods: one's own, and the managers' and administrators' for anyone (the target
+    # is the salesperson).
+    "setUserAway": row(p_user_away, EDITORS, salesperson=OK),
+    "clearUserAway": row(p_clear_away, EDITORS, salesperson=OK),
     "createApiToken": row(p_create_token, ADMINS, salesperson=OK, select="token { id }"),
     # (someone else's token is not found rather than forbidden: tokens stay private)
     "revokeApiToken": row(
@@ -465,6 +502,7 @@ MUTATION_ROWS: dict[str, Row] = {
     "deleteSequence": row(seq_input(), EDITORS),
     "setSequenceTags": row(p_set_tags, EDITORS),
     "saveAsTemplate": row(p_save_template, EDITORS),
+    "chooseVariantWinner": row(p_variant_winner, EDITORS),
     # Anyone who sees a sequence may copy it (a salesperson's copy is personal).
     "cloneSequence": row(seq_input(), EVERYONE),
     # Owners, tags, and moving sequences between environments: sequence administrators.
@@ -488,6 +526,9 @@ MUTATION_ROWS: dict[str, Row] = {
         p_events, RECORD_WRITERS, select="results { errors { code } }", scope="ENGAGEMENT_EVENTS"
     ),
     "recordBounceMessages": row(
+        p_bounces, RECORD_WRITERS, select="results { errors { code } }", scope="ENGAGEMENT_EVENTS"
+    ),
+    "recordInboundMessages": row(
         p_bounces, RECORD_WRITERS, select="results { errors { code } }", scope="ENGAGEMENT_EVENTS"
     ),
     # Activities: their assignees (here the administrator) and the managers.
