@@ -82,6 +82,9 @@ class Settings:
     #: Pacing: seconds between two sends of one mailbox, so a backlog trickles out instead
     #: of bursting when a window opens; 0: as fast as SMTP takes them.
     mailbox_send_interval_seconds: int = 60
+    #: Working days the recipient's auto-reply without a return date pauses a connection
+    #: (docs/email.md#out-of-office-the-recipient); 0: it pauses nothing.
+    auto_reply_pause_days: int = 5
     #: The address recipients reach the app at (open pixel, click redirects); unset: no tracking.
     public_url: str | None = None
     #: Signs tracking links; generated next to an SQLite database when unset (docs/email.md).
@@ -103,6 +106,8 @@ class Settings:
     gc_freeze: bool = True
 
     def __post_init__(self) -> None:
+        if not 0 <= self.auto_reply_pause_days <= 60:
+            raise ValueError("SEKVENS_AUTO_REPLY_PAUSE_DAYS must be 0 to 60 (working days)")
         if self.db_pooler not in POOLERS:
             raise ValueError("SEKVENS_DB_POOLER must be 'none' or 'transaction'")
         pooled = self.db_pooler == "transaction" and not self.is_sqlite
@@ -202,6 +207,9 @@ class Settings:
             "org_hourly_limit": int(e.get("SEKVENS_ORG_HOURLY_LIMIT", cls.org_hourly_limit)),
             "mailbox_send_interval_seconds": int(
                 e.get("SEKVENS_MAILBOX_SEND_INTERVAL", cls.mailbox_send_interval_seconds)
+            ),
+            "auto_reply_pause_days": int(
+                e.get("SEKVENS_AUTO_REPLY_PAUSE_DAYS", cls.auto_reply_pause_days)
             ),
             "public_url": (e.get("SEKVENS_PUBLIC_URL") or "").rstrip("/") or None,
             "secret_key": e.get("SEKVENS_SECRET_KEY") or None,

@@ -210,7 +210,8 @@ async def react(
             continue
         seq: Sequence = batch.sequences[conn.sequence_id]
         if event.kind == EventKind.EMAIL_AUTO_REPLY:
-            await _pause_for_auto_reply(batch, conn, event, runner.clock.now())
+            days = runner.auto_reply_pause_days
+            await _pause_for_auto_reply(batch, conn, event, days, runner.clock.now())
             continue
         if event.kind == EventKind.EMAIL_REPLIED and conn.pause_reason == PauseReason.AUTO_REPLY:
             # a person answered: they are back
@@ -233,16 +234,17 @@ async def react(
 
 
 async def _pause_for_auto_reply(
-    batch: Batch, conn: Connection, event: EngagementEvent, now: datetime
+    batch: Batch, conn: Connection, event: EngagementEvent, days: int, now: datetime
 ) -> None:
     """Pause a CONNECTED connection until the recipient is back (`auto_reply_resume_at`, in
-    the record's time zone); a later return date extends an automatic pause; a pause by a
-    user, or a return that is not in the future, is left alone."""
+    the record's time zone; `days` working days without a return date); a later return date
+    extends an automatic pause; a pause by a user, or a return that is not in the future, is
+    left alone."""
     org = batch.orgs[conn.organization_id]
     zone = recipient_time_zone(batch.records[conn.record_id].fields, org.default_time_zone)
     given = (event.data or {}).get("returnDate")
     return_date = date.fromisoformat(given) if given else None
-    until = auto_reply_resume_at(return_date, event.occurred_at, zone, org.holidays)
+    until = auto_reply_resume_at(return_date, event.occurred_at, zone, org.holidays, days)
     if until <= now:
         return
     extends = conn.pause_reason == PauseReason.AUTO_REPLY and (

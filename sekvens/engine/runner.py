@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from sekvens.domain.assignment import AssignmentRule, resolve
+from sekvens.domain.auto_reply_pauses import AUTO_REPLY_PAUSE_DAYS
 from sekvens.domain.away import Seller, assign
 from sekvens.domain.calendar import due_after, next_working_instant
 from sekvens.domain.errors import ErrorCode, Problem
@@ -349,10 +350,18 @@ class Updater:
 
 
 class Runner:
-    def __init__(self, registry: Registry, clock: Clock, deliver_mail: bool = False):
+    def __init__(
+        self,
+        registry: Registry,
+        clock: Clock,
+        deliver_mail: bool = False,
+        auto_reply_pause_days: int = AUTO_REPLY_PAUSE_DAYS,
+    ):
         self.registry = registry
         self.clock = clock
         self.deliver_mail = deliver_mail
+        #: How long an auto-reply without a return date pauses (SEKVENS_AUTO_REPLY_PAUSE_DAYS).
+        self.auto_reply_pause_days = auto_reply_pause_days
         #: Versions with connections are immutable (ACTIVE or RETIRED), so graphs are cached.
         self.graphs: dict[int, tuple[datetime, SequenceGraph]] = {}
 

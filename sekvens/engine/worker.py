@@ -57,7 +57,12 @@ class Engine:
         self.clock = clock or SystemClock()
         #: With a deliverer (SMTP configured) automated email is QUEUED and sent by `run_batch`.
         self.deliverer = deliverer
-        self.runner = Runner(registry, self.clock, deliver_mail or deliverer is not None)
+        self.runner = Runner(
+            registry,
+            self.clock,
+            deliver_mail or deliverer is not None,
+            db.settings.auto_reply_pause_days,
+        )
         self.batch_size = batch_size
         self._wake = asyncio.Event()
 

@@ -466,7 +466,7 @@ class EngagementEventInput:
         default=None,
         description="EMAIL_AUTO_REPLY only: the day the recipient is back; the connection "
         "is paused until its start in the record's time zone. Null reads data.returnDate, "
-        "else 5 working days.",
+        "else SEKVENS_AUTO_REPLY_PAUSE_DAYS (5) working days.",
     )
 
 

@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from sekvens.config import Settings
+from sekvens.domain.auto_reply_pauses import working_days_after
 from tests.api.sequences_helpers import add, create, start_id
 from tests.api.test_engine import AUTO, seller
 from tests.conftest import Api, MovableClock
@@ -434,3 +438,27 @@ async def test_inbound_messages_are_limited_in_number_and_size(
     ]
     subjects = [a["subject"] for a in (await connection(api, conn_id))["activities"]]
     assert subjects == ["Automated email", "Replied"]
+
+
+async def test_the_pause_without_a_date_is_a_setting(
+    api: Api, engine: Any, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings.from_env({}).auto_reply_pause_days == 5
+    assert Settings.from_env({"SEKVENS_AUTO_REPLY_PAUSE_DAYS": "2"}).auto_reply_pause_days == 2
+    for bad in ("-1", "61"):
+        with pytest.raises(ValueError, match="SEKVENS_AUTO_REPLY_PAUSE_DAYS"):
+            Settings.from_env({"SEKVENS_AUTO_REPLY_PAUSE_DAYS": bad})
+
+    seq = await replied_condition(api)
+    conn_id = await connect_lead(api, seq, "UTC")
+    await engine.run_until_idle()
+    [first] = await sent(api)
+    monkeypatch.setattr(engine.runner, "auto_reply_pause_days", 0)
+    await event(api, "EMAIL_AUTO_REPLY", first["messageId"], clock.now())
+    assert (await connection(api, conn_id))["status"] == "CONNECTED"  # 0: no pause
+
+    monkeypatch.setattr(engine.runner, "auto_reply_pause_days", 2)
+    today = clock.now().date()
+    await event(api, "EMAIL_AUTO_REPLY", first["messageId"], clock.now())
+    paused = await connection(api, conn_id)
+    assert paused["resumeAt"] == start(working_days_after(today, 2), ZoneInfo("UTC"))
