@@ -23,7 +23,7 @@ from sekvens.domain.errors import ErrorCode
 from sekvens.transfer.schema_check import Check, compile_schema
 
 FORMAT = "sekvens.sequences"
-VERSION = 1
+VERSION = 2
 SCHEMA_FILE = "document.schema.json"
 
 #: Step configs that name another sequence: step type -> config property. Export writes the
@@ -159,6 +159,10 @@ def _schema_problem(error: ValidationError) -> TransferProblem:
         message = f"At most {value} characters."
     elif error.validator == "minLength":
         message = "Must not be empty." if value == 1 else f"At least {value} characters."
+    elif error.validator == "minimum":
+        message = f"At least {value}."
+    elif error.validator == "maximum":
+        message = f"At most {value}."
     elif error.validator == "maxItems":
         message = f"At most {value} items."
     elif error.validator == "enum":

@@ -26,6 +26,7 @@ from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.life_cycles import SequenceStatus
 from sekvens.domain.records import FieldInfo, RecordTypeInfo
 from sekvens.domain.roles import Actor, describe
+from sekvens.domain.send_windows import SendWindow
 from sekvens.domain.sequence_graph import SequenceGraph, Step
 from sekvens.domain.templates import TemplateProblem, template_fields
 from sekvens.plugins.api import SequenceInfo
@@ -44,6 +45,12 @@ def check_transfer_role(actor: Actor) -> None:
             ErrorCode.FORBIDDEN,
             f"Exporting and importing sequences needs the role {describe(access.SEQUENCE_ADMINS)}.",
         )
+
+
+def window_json(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A send window as a document holds it (weekdays sorted); None: no window of its own."""
+    window = SendWindow.from_json(stored)
+    return window.to_json() if window is not None else None
 
 
 def sekvens_version() -> str:
@@ -228,6 +235,8 @@ class Exporter:
             "options": {
                 "exitOnReply": seq.exit_on_reply,
                 "skipNonWorkingTime": seq.skip_non_working_time,
+                "skipOptedOutEmail": seq.skip_opted_out_email,
+                "sendWindow": window_json(seq.send_window),
             },
             "tags": sorted(tag_paths, key=str.casefold),
             "stepTypes": self.step_types(s.type for s in steps),

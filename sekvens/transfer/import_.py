@@ -26,6 +26,7 @@ from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.life_cycles import SequenceStatus, VersionStatus
 from sekvens.domain.records import RecordTypeInfo
 from sekvens.domain.roles import Actor
+from sekvens.domain.send_windows import SendWindowRequest, send_window
 from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
 from sekvens.domain.sequence_rules import check_description, check_name
 from sekvens.domain.tags import SEPARATOR, name_key
@@ -52,7 +53,7 @@ from sekvens.transfer.document import (
     read_document,
     sequence_references,
 )
-from sekvens.transfer.export import Exporter, check_transfer_role
+from sekvens.transfer.export import Exporter, check_transfer_role, window_json
 
 #: Compared to decide that an UPDATE would change nothing (status and versions aside).
 COMPARED = ("name", "description", "assignment", "options", "tags", "steps")
@@ -415,6 +416,8 @@ class _Import:
         options = {
             "exitOnReply": False,
             "skipNonWorkingTime": self.org.skip_non_working_time,
+            "skipOptedOutEmail": False,
+            "sendWindow": None,
             **seq.get("options", {}),
         }
         steps = []
@@ -459,6 +462,23 @@ class _Import:
             "steps": steps,
         }
 
+    def _check_send_window(self, i: int, options: dict[str, Any]) -> None:
+        """The sequence's own send window checked as `setSequenceOptions` checks it, and
+        written as the sequence stores it (weekdays sorted)."""
+        window = options["sendWindow"]
+        if window is None:
+            return
+        checked, problems = send_window(
+            [int(d) for d in window["weekdays"]],  # the schema allows 1.0 for 1
+            window["start"],
+            window["end"],
+            ("sequences", str(i), "options", "sendWindow"),
+        )
+        for p in problems:
+            self.problem(p.code, p.message, p.field, i)
+        if checked is not None:
+            options["sendWindow"] = checked.to_json()
+
     async def _check_sequences(self) -> None:
         exporter: Exporter | None = None
         # The registry does not change during an import: each step type's shape is made once.
@@ -467,6 +487,7 @@ class _Import:
             result = self.report.sequences[i]
             norm = self.normalize(seq)
             self.normalized.append(norm)
+            self._check_send_window(i, norm["options"])
             if seq.get("isPersonal") and seq.get("ownerTeam") is not None:
                 self.problem(
                     ErrorCode.INVALID_VALUE,
@@ -758,13 +779,29 @@ class _Import:
                 a["teamRoles"],
                 a["userRoles"],
             )
-        if (row.exit_on_reply, row.skip_non_working_time) != (
+        window = o["sendWindow"]
+        if (
+            row.exit_on_reply,
+            row.skip_non_working_time,
+            row.skip_opted_out_email,
+            window_json(row.send_window),
+        ) != (
             o["exitOnReply"],
             o["skipNonWorkingTime"],
+            o["skipOptedOutEmail"],
+            window,
         ) and row.status != SequenceStatus.ACTIVE:
             await self._write_audit()
             await authoring.set_options(
-                session, actor, row.id, o["exitOnReply"], o["skipNonWorkingTime"]
+                session,
+                actor,
+                row.id,
+                o["exitOnReply"],
+                o["skipNonWorkingTime"],
+                o["skipOptedOutEmail"],
+                SendWindowRequest(tuple(window["weekdays"]), window["start"], window["end"])
+                if window is not None
+                else SendWindowRequest(),
             )
         team = self.teams.get(norm["ownerTeam"]) if norm["ownerTeam"] else None
         if team is not None and row.owner_team_id != team.id:

@@ -29,6 +29,8 @@ _COMPILED = frozenset(
         "minLength",
         "maxLength",
         "pattern",
+        "minimum",
+        "maximum",
         "minItems",
         "maxItems",
         "items",
@@ -116,6 +118,14 @@ def _string(node: dict[str, Any], typed: bool) -> Check:
     return check
 
 
+def _bounds(node: dict[str, Any]) -> Check:
+    """minimum, maximum (inclusive; only numbers are bounded, and booleans are no numbers)."""
+    low, high = node.get("minimum"), node.get("maximum")
+    return lambda v: (
+        not _is_number(v) or ((low is None or v >= low) and (high is None or v <= high))
+    )
+
+
 def _array(node: dict[str, Any]) -> Check:
     low, high = node.get("minItems", 0), node.get("maxItems")
     each = compile_schema(node["items"]) if "items" in node else None
@@ -181,6 +191,7 @@ def compile_schema(node: Any) -> Check:
         or not all(isinstance(e, _SCALARS) for e in enum)
         or ("enum" in node and "const" in node)
         or isinstance(node.get("items"), bool)
+        or not all(_is_number(node[k]) for k in ("minimum", "maximum") if k in node)
     ):
         return Draft202012Validator(node).is_valid
     checks: list[Check] = []
@@ -192,6 +203,8 @@ def compile_schema(node: Any) -> Check:
         checks.append(_enum(enum))
     if typed == "string" or keywords & {"minLength", "maxLength", "pattern"}:
         checks.append(_string(node, typed == "string"))
+    if keywords & {"minimum", "maximum"}:
+        checks.append(_bounds(node))
     if keywords & {"minItems", "maxItems", "items", "uniqueItems"}:
         checks.append(_array(node))
     if typed == "object" or keywords.intersection(_OBJECT_KEYWORDS):

@@ -35,6 +35,8 @@ IMPORT_SELECTION = (
 )
 
 OWNER_TEAM = "Key accounts"
+#: The send window of 'Webinar follow-up', as an export writes it.
+SEND_WINDOW = {"weekdays": [1, 3, 5], "start": "08:30", "end": "17:00"}
 EMAIL = {"template": {"subject": "Hello {{ first_name }}", "body": "Hi {{ first_name }}!"}}
 
 
@@ -111,7 +113,8 @@ async def tag(api: Api, name: str, parent: str | None = None) -> str:
 async def build_source(api: Api) -> dict[str, dict[str, Any]]:
     """Two active lead sequences: 'Webinar follow-up' (an email, a wait, an email condition,
     a call, an update-field command, a stage condition and an advance to 'Nurture'; a team
-    assignment, owned by a team, two tags) and 'Nurture' (tagged, with its own tag)."""
+    assignment, exit on reply, skip opted-out email, its own send window, owned by a team, two
+    tags) and 'Nurture' (tagged, with its own tag)."""
     team = await ok(api, "createTeam", {"name": OWNER_TEAM, "kind": "OWNER"}, "team { id }")
     team_id = team["team"]["id"]
     nordics = await tag(api, "Nordics", await tag(api, "EMEA", await tag(api, "Region")))
@@ -219,7 +222,16 @@ async def build_source(api: Api) -> dict[str, dict[str, Any]]:
             "memberCondition": {"teamRoles": ["Account manager"]},
         },
     )
-    await ok(api, "setSequenceOptions", {"sequenceId": webinar["id"], "exitOnReply": True})
+    await ok(
+        api,
+        "setSequenceOptions",
+        {
+            "sequenceId": webinar["id"],
+            "exitOnReply": True,
+            "skipOptedOutEmail": True,
+            "sendWindow": {"weekdays": [5, 1, 3], "start": "08:30", "end": "17:00"},
+        },
+    )
     await ok(api, "assignSequenceOwner", {"sequenceId": webinar["id"], "teamId": team_id})
     await ok(api, "setSequenceTags", {"sequenceId": webinar["id"], "tagIds": [nordics, campaigns]})
     await ok(api, "activateSequence", {"sequenceId": webinar["id"]})

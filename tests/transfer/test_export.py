@@ -9,14 +9,14 @@ from jsonschema import Draft202012Validator
 from sekvens.transfer.document import schema
 from tests.api.sequences_helpers import simple_active
 from tests.conftest import Api
-from tests.transfer.helpers import OWNER_TEAM, build_source, export
+from tests.transfer.helpers import OWNER_TEAM, SEND_WINDOW, build_source, export
 
 
 async def test_export_writes_sequences_with_their_dependencies(api: Api) -> None:
     source = await build_source(api)
     document = await export(api, [source["webinar"]["id"]])
     Draft202012Validator(schema()).validate(document)
-    assert document["format"] == "sekvens.sequences" and document["version"] == 1
+    assert document["format"] == "sekvens.sequences" and document["version"] == 2
     assert document["source"] == {
         "environment": None,
         "organization": api.org,
@@ -34,7 +34,12 @@ async def test_export_writes_sequences_with_their_dependencies(api: Api) -> None
         "teamRoles": ["Account manager"],
         "userRoles": [],
     }
-    assert webinar["options"] == {"exitOnReply": True, "skipNonWorkingTime": True}
+    assert webinar["options"] == {
+        "exitOnReply": True,
+        "skipNonWorkingTime": True,
+        "skipOptedOutEmail": True,
+        "sendWindow": SEND_WINDOW,
+    }
     assert webinar["tags"] == ["Campaigns", "Region/EMEA/Nordics"]
     assert nurture["tags"] == ["Campaigns/Nurture"]
     steps = {s["key"]: s for s in webinar["steps"]}

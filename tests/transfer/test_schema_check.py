@@ -7,8 +7,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from sekvens.transfer.document import _validator, compiled_schema
+from sekvens.transfer.schema_check import compile_schema
 
 STEP = {
     "key": "k1",
@@ -21,7 +23,7 @@ STEP = {
 }
 DOCUMENT: dict[str, Any] = {
     "format": "sekvens.sequences",
-    "version": 1,
+    "version": 2,
     "exportedAt": "2026-11-27T06:55:33+00:00",
     "source": {"environment": None, "organization": "Sandbox", "sekvensVersion": "0.1.0"},
     "recordTypes": [
@@ -48,7 +50,12 @@ DOCUMENT: dict[str, Any] = {
                 "teamRoles": ["Account manager"],
                 "userRoles": ["SALESPERSON"],
             },
-            "options": {"exitOnReply": True, "skipNonWorkingTime": False},
+            "options": {
+                "exitOnReply": True,
+                "skipNonWorkingTime": False,
+                "skipOptedOutEmail": True,
+                "sendWindow": {"weekdays": [1, 7], "start": "08:00", "end": "17:00"},
+            },
             "tags": ["Campaigns", "Region/EMEA"],
             "stepTypes": {"core.task": {"version": "1.0.0", "package": "sekvens"}},
             "steps": [
@@ -87,6 +94,13 @@ VALUES = st.sampled_from(
         1.0,
         1.5,
         -1,
+        2,
+        7,
+        7.0,
+        7.5,
+        8,
+        "08:00",
+        {"weekdays": [1], "start": "08:00", "end": "09:00"},
         [],
         {},
         ["a", "a"],
@@ -98,7 +112,22 @@ VALUES = st.sampled_from(
     ]
 )
 NAMES = st.sampled_from(
-    ["key", "name", "type", "parent", "branch", "config", "fields", "kind", "nmae", "", "x" * 101]
+    [
+        "key",
+        "name",
+        "type",
+        "parent",
+        "branch",
+        "config",
+        "fields",
+        "kind",
+        "nmae",
+        "",
+        "x" * 101,
+        "weekdays",
+        "start",
+        "sendWindow",
+    ]
 )
 
 
@@ -151,3 +180,31 @@ def test_the_valid_document_is_valid() -> None:
 @given(documents())
 def test_the_compiled_check_agrees_with_jsonschema(document: Any) -> None:
     assert compiled_schema()(document) == _validator().is_valid(document)
+
+
+NUMBERS = st.one_of(
+    st.integers(-3, 10),
+    st.floats(-3, 10, allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["1", [1], {}]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["integer", "number", None]),
+    st.one_of(st.none(), st.integers(-2, 8), st.floats(-2, 8, allow_nan=False)),
+    st.one_of(st.none(), st.integers(-2, 8), st.floats(-2, 8, allow_nan=False)),
+    NUMBERS,
+)
+def test_compiled_bounds_agree_with_jsonschema(
+    type_: str | None, low: float | None, high: float | None, value: Any
+) -> None:
+    """minimum and maximum (a send window's weekdays are 1 to 7): inclusive, numbers only."""
+    node: dict[str, Any] = {} if type_ is None else {"type": type_}
+    if low is not None:
+        node["minimum"] = low
+    if high is not None:
+        node["maximum"] = high
+    assert compile_schema(node)(value) == Draft202012Validator(node).is_valid(value)

@@ -24,4 +24,5 @@ def test_the_schema_is_a_valid_json_schema_of_this_version() -> None:
         "description": "Always 'sekvens.sequences'.",
         "const": FORMAT,
     }
-    assert schema()["properties"]["version"]["const"] == VERSION
+    # Every version up to this one is read.
+    assert schema()["properties"]["version"]["enum"] == list(range(1, VERSION + 1))
