@@ -104,6 +104,13 @@ class Settings:
     direct_database_url: str | None = None
     #: Move what start-up built out of the garbage collector's way (gc.freeze) once started.
     gc_freeze: bool = True
+    #: Webhooks (docs/webhooks.md): the request timeout, the attempts of a message, the
+    #: messages in a row that fail every attempt before an endpoint is disabled, and whether
+    #: endpoint URLs may reach loopback and private addresses (tests, local development).
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_disable_after: int = 5
+    webhooks_allow_private: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.auto_reply_pause_days <= 60:
@@ -222,6 +229,16 @@ class Settings:
             "db_pooler": e.get("SEKVENS_DB_POOLER", cls.db_pooler).strip().lower(),
             "direct_database_url": e.get("SEKVENS_DIRECT_DATABASE_URL") or None,
             "gc_freeze": _bool(e.get("SEKVENS_GC_FREEZE", "1")),
+            "webhook_timeout_seconds": float(
+                e.get("SEKVENS_WEBHOOK_TIMEOUT", cls.webhook_timeout_seconds)
+            ),
+            "webhook_max_attempts": int(
+                e.get("SEKVENS_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts)
+            ),
+            "webhook_disable_after": int(
+                e.get("SEKVENS_WEBHOOK_DISABLE_AFTER", cls.webhook_disable_after)
+            ),
+            "webhooks_allow_private": _bool(e.get("SEKVENS_WEBHOOKS_ALLOW_PRIVATE", "0")),
         }
         values.update(overrides)
         return cls(**values)

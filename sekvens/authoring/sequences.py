@@ -30,6 +30,7 @@ from sekvens.domain.send_windows import SendWindowRequest
 from sekvens.domain.sequence_graph import SequenceGraph, Step, new_key
 from sekvens.domain.sequence_rules import check_description, check_name, check_step_text
 from sekvens.domain.teams import TeamKind
+from sekvens.domain.webhooks import WebhookEventType
 from sekvens.plugins.api import SequenceInfo
 from sekvens.plugins.email.send import VARIANT_LABELS, AutoEmail, with_winner
 from sekvens.plugins.registry import Registry
@@ -40,6 +41,7 @@ from sekvens.storage.connection_endings import end_connections
 from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Connection, Organization, Sequence, SequenceVersion, Team, User
 from sekvens.storage.types import utcnow
+from sekvens.storage.webhooks import emit
 
 ROLE_NAMES = frozenset(r.value for r in Role)
 
@@ -462,6 +464,18 @@ async def activate(
         ws.version.number,
         change=(change_description or "").strip(),
     )
+    await emit(
+        session,
+        seq.organization_id,
+        WebhookEventType.SEQUENCE_REVISED if replacing else WebhookEventType.SEQUENCE_ACTIVATED,
+        {
+            "sequenceId": to_global_id("Sequence", seq.id),
+            "name": seq.name,
+            "version": ws.version.number,
+            "changeDescription": (change_description or "").strip(),
+        },
+        now,
+    )
     return ws
 
 
@@ -504,6 +518,12 @@ async def deactivate(session: AsyncSession, actor: Actor, sequence_id: int) -> t
     seq.updated_at = utcnow()
     disconnected = await _end_all_connections(session, seq)
     _log(session, actor, seq, "sequence.deactivated", None, disconnected=disconnected)
+    data = {
+        "sequenceId": to_global_id("Sequence", seq.id),
+        "name": seq.name,
+        "disconnected": disconnected,
+    }
+    await emit(session, seq.organization_id, WebhookEventType.SEQUENCE_DEACTIVATED, data)
     return seq, disconnected
 
 

@@ -27,6 +27,7 @@ from sekvens.engine.clock import SystemClock
 from sekvens.engine.delivery import Deliverer, keepalive
 from sekvens.engine.link_signing import LinkSigner
 from sekvens.engine.runner import Runner
+from sekvens.engine.webhooks import WebhookDeliverer
 from sekvens.plugins.api import Clock
 from sekvens.plugins.registry import Registry
 from sekvens.storage import connection_pauses
@@ -50,6 +51,7 @@ class Engine:
         deliver_mail: bool = False,
         deliverer: Deliverer | None = None,
         bus: ChangeBus | None = None,
+        webhooks: WebhookDeliverer | None = None,
     ):
         self.db = db
         #: Publishes what each batch changed, after it commits (see sekvens.engine.change_bus).
@@ -57,6 +59,8 @@ class Engine:
         self.clock = clock or SystemClock()
         #: With a deliverer (SMTP configured) automated email is QUEUED and sent by `run_batch`.
         self.deliverer = deliverer
+        #: Sends the webhook messages (sekvens.engine.webhooks) after the mail of each batch.
+        self.webhooks = webhooks
         self.runner = Runner(
             registry,
             self.clock,
@@ -96,13 +100,15 @@ class Engine:
         return conns
 
     async def run_batch(self) -> int:
-        """Claim one batch and advance it, then deliver due mail; returns the work done
-        (connections held plus messages attempted)."""
+        """Claim one batch and advance it, then deliver due mail and webhooks; returns the
+        work done (connections held plus messages attempted)."""
         async with self.bus.track(self.db.session(write=True)) as session, session.begin():
             conns = await self.claim(session)
             if conns:
                 await self.process(session, conns)
         sent = await self.deliverer.run_due() if self.deliverer is not None else 0
+        if self.webhooks is not None:
+            sent += await self.webhooks.run_due()
         return len(conns) + sent
 
     async def process(self, session: AsyncSession, conns: Seq[Connection]) -> None:
@@ -192,7 +198,8 @@ def build_engine(
     registry = registry or Registry.from_entry_points(disabled=settings.disabled_step_types)
     signer = LinkSigner(settings)
     deliverer = Deliverer.from_settings(settings, db, clock, signer)
-    engine = Engine(db, registry, clock, deliverer=deliverer)
+    webhooks = WebhookDeliverer.from_settings(settings, db, clock)
+    engine = Engine(db, registry, clock, deliverer=deliverer, webhooks=webhooks)
     if deliverer is not None:
         deliverer.track = engine.bus.track  # a connection failed by delivery is announced
     return engine, signer

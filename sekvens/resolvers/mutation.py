@@ -17,6 +17,7 @@ from sekvens.resolvers.teams import TeamMutations
 from sekvens.resolvers.templates import TemplateMutations
 from sekvens.resolvers.transfer import TransferMutations
 from sekvens.resolvers.users import UserMutations
+from sekvens.resolvers.webhooks import WebhookMutations
 
 
 @strawberry.type
@@ -34,5 +35,6 @@ class Mutation(
     TransferMutations,
     GridMutations,
     SuppressionMutations,
+    WebhookMutations,
 ):
     pass

@@ -13,6 +13,7 @@ from sekvens.resolvers.step_types import StepTypeQueries
 from sekvens.resolvers.suppression import SuppressionQueries
 from sekvens.resolvers.tags import TagQueries
 from sekvens.resolvers.templates import TemplateQueries
+from sekvens.resolvers.webhooks import WebhookQueries
 
 
 @strawberry.type
@@ -26,5 +27,6 @@ class Query(
     GridQueries,
     SuppressionQueries,
     AuditQueries,
+    WebhookQueries,
 ):
     pass

@@ -4,7 +4,8 @@ Ending a connection sets its ending status and reason, and in the same transacti
 its work: open activities become CANCELED with the reason (they leave every seller's up
 next and can no longer be worked), and automated emails still queued become CANCELED
 unless the connection completed (its last step may just have queued one). The change bus
-sees the UPDATEs, so `upNextChanged` and `connectionChanged` announce them.
+sees the UPDATEs, so `upNextChanged` and `connectionChanged` announce them, and a
+`connection.ended` webhook with the status and reason is queued in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.life_cycles import (
@@ -23,8 +24,10 @@ from sekvens.domain.life_cycles import (
     ConnectionStatus,
     OutboxStatus,
 )
+from sekvens.domain.webhooks import WebhookEventType
 from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, Connection, OutboxMessage
+from sekvens.storage.webhooks import connection_data, emit
 
 ERROR_MAX = 2000
 _CHUNK = 1000
@@ -51,6 +54,8 @@ async def end_connection(
     if error_code:
         conn.error_code = error_code
     await _close_work(session, [conn.id], reason, now)
+    data = connection_data(conn, reason=reason, error=conn.error, endedAt=now.isoformat())
+    await emit(session, conn.organization_id, WebhookEventType.CONNECTION_ENDED, data, now)
 
 
 async def end_connections(
@@ -62,10 +67,17 @@ async def end_connections(
 ) -> list[int]:
     """End every running connection matching the SQL condition `where`, closing their work;
     returns their ids."""
-    stmt = select(Connection.id).where(where, Connection.status.in_(RUNNING))
+    stmt = select(
+        Connection.id,
+        Connection.organization_id,
+        Connection.sequence_id,
+        Connection.record_id,
+        literal(str(status)).label("status"),
+    ).where(where, Connection.status.in_(RUNNING))
     if is_postgres(session):
         stmt = stmt.with_for_update()
-    ids = list(await session.scalars(stmt))
+    rows = (await session.execute(stmt)).all()
+    ids = [row.id for row in rows]
     for chunk in _chunks(ids):
         await session.execute(
             update(Connection)
@@ -81,6 +93,9 @@ async def end_connections(
             .execution_options(synchronize_session="fetch")
         )
         await _close_work(session, chunk, reason, now)
+    for row in rows:
+        data = connection_data(row, reason=reason, error=None, endedAt=now.isoformat())
+        await emit(session, row.organization_id, WebhookEventType.CONNECTION_ENDED, data, now)
     return ids
 
 

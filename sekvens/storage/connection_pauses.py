@@ -5,7 +5,8 @@ A pause holds the connection's automated emails still queued: they wait
 `CONNECTION_PAUSED` until the connection's `resume_at` (null: until someone resumes it), so
 the outbox, the connection's `waiting` and `stats` say why they don't go. Resuming makes
 them due at once, dated then; the worker's claim then places each in its send window, its
-throttles and its sender's away period again (docs/email.md#send-windows).
+throttles and its sender's away period again (docs/email.md#send-windows). Each queues
+its `connection.paused` or `connection.resumed` webhook in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.life_cycles import ConnectionStatus, OutboxStatus, PauseReason, WaitReason
+from sekvens.domain.webhooks import WebhookEventType
 from sekvens.storage.tables import Connection, OutboxMessage
+from sekvens.storage.webhooks import connection_data, emit
 
 
 async def pause(
@@ -33,6 +36,10 @@ async def pause(
         .values(wait_reason=WaitReason.CONNECTION_PAUSED, next_attempt_at=until)
         .execution_options(synchronize_session=False)
     )
+    data = connection_data(
+        conn, pauseReason=reason, resumeAt=until.isoformat() if until is not None else None
+    )
+    await emit(session, conn.organization_id, WebhookEventType.CONNECTION_PAUSED, data)
 
 
 async def resume(session: AsyncSession, conn: Connection, now: datetime) -> None:
@@ -51,3 +58,5 @@ async def resume(session: AsyncSession, conn: Connection, now: datetime) -> None
         .values(wait_reason=None, next_attempt_at=now, send_after=now)
         .execution_options(synchronize_session=False)
     )
+    data = connection_data(conn)
+    await emit(session, conn.organization_id, WebhookEventType.CONNECTION_RESUMED, data, now)

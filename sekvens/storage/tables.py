@@ -43,6 +43,7 @@ from sekvens.domain.life_cycles import (
 from sekvens.domain.steps import ActivityKind, Branch, EventKind
 from sekvens.domain.suppression import SuppressionSource
 from sekvens.domain.teams import TeamKind
+from sekvens.domain.webhooks import WebhookMessageStatus
 from sekvens.storage.types import Id, Json, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -617,4 +618,63 @@ class EngagementEvent(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     occurred_at: Mapped[datetime] = mapped_column()
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    """Where an organization's webhooks go (docs/webhooks.md), with the secret that signs them."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(400), default="")
+    #: `WebhookEventType` values it wants; empty: every type.
+    event_types: Mapped[list[Any]] = mapped_column(default=list)
+    #: `whsec_` + base64; signs every message.
+    secret: Mapped[str] = mapped_column(String(200))
+    #: The secret before the last rotation, which signs too until `previous_secret_until`.
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_until: Mapped[datetime | None] = mapped_column()
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Why it was disabled (by the deliverer after repeated failure); null when enabled.
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    #: Messages in a row that failed every attempt; a delivered one resets it.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookMessage(Base):
+    """One event for one endpoint: written in the transaction of the change it tells of,
+    then delivered (`engine/webhooks.py`); also the endpoint's delivery log."""
+
+    __tablename__ = "webhook_messages"
+    __table_args__ = (
+        UniqueConstraint("message_id"),
+        Index("ix_webhook_messages_status_next", "status", "next_attempt_at"),
+        Index("ix_webhook_messages_endpoint", "endpoint_id", "id"),
+        one_of("status", WebhookMessageStatus),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    endpoint_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    #: `msg_...`: the `webhook-id` header, the same on every attempt.
+    message_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    #: The event's `data`.
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: When the event happened: the body's `timestamp`.
+    occurred_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=WebhookMessageStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
