@@ -23,11 +23,13 @@ to the SMTP server (which would hold SQLite's single write lock for seconds):
 2. **Send** each message through aiosmtplib, with the Message-ID stored on the row.
 3. **Finish** each message as soon as the server answered, in a small transaction of its
    own (on PostgreSQL one autocommitted UPDATE on the round's connection): SENT with
-   `sent_at`, or the error with the next attempt after an exponential backoff, or, after the
-   last attempt, FAILED with the connection in ERROR and the reason in its `error`. A refusal
-   that `parse_smtp_reply` classifies HARD (a hard bounce: "550 5.1.1") is FAILED at once,
-   suppresses the address and ends the connection BOUNCED (`engine/bounces.py`); a soft one
-   (4xx, or a 5xx such as a full mailbox or a policy block) is retried like any failure.
+   `sent_at` and its `email.sent` webhook queued (docs/webhooks.md; on PostgreSQL right
+   after the UPDATE, in a transaction of its own), or the error with the next attempt after
+   an exponential backoff, or, after the last attempt, FAILED with the connection in ERROR
+   and the reason in its `error`. A refusal that `parse_smtp_reply` classifies HARD (a hard
+   bounce: "550 5.1.1") is FAILED at once, suppresses the address and ends the connection
+   BOUNCED (`engine/bounces.py`); a soft one (4xx, or a 5xx such as a full mailbox or a
+   policy block) is retried like any failure.
    The attempt count is the fence: a row another worker re-claimed meanwhile is left alone.
 
 **Throttles** (docs/email.md#throttles) are applied at claim time: a message whose mailbox
@@ -79,6 +81,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sekvens.config import Settings
 from sekvens.domain.away import AwayPeriod, sender_hold
 from sekvens.domain.bounces import BounceType, parse_smtp_reply
+from sekvens.domain.global_ids import to_global_id
 from sekvens.domain.life_cycles import (
     RUNNING,
     ConnectionReason,
@@ -89,11 +92,12 @@ from sekvens.domain.life_cycles import (
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD
 from sekvens.domain.send_windows import RecipientWindow, SendWindow, recipient_time_zone
 from sekvens.domain.suppression import normalize
+from sekvens.domain.webhooks import WebhookEventType
 from sekvens.engine.bounces import hard_bounce
 from sekvens.engine.link_signing import LinkSigner
 from sekvens.plugins.api import Clock
 from sekvens.storage.connection_endings import end_connection
-from sekvens.storage.db import Database, rows_matched
+from sekvens.storage.db import Database
 from sekvens.storage.tables import (
     Connection,
     Organization,
@@ -103,6 +107,7 @@ from sekvens.storage.tables import (
     SuppressedAddress,
     User,
 )
+from sekvens.storage.webhooks import emit, listening
 
 log = logging.getLogger("sekvens.delivery")
 
@@ -766,13 +771,20 @@ class Deliverer:
                 .execution_options(synchronize_session=False)
             )
             if conn is not None:
-                done = (await conn.execute(sent)).rowcount
+                done = (await conn.execute(sent)).first()
+                # Its webhook right after, in a transaction of its own.
+                if done is not None and await conn.scalar(listening(done.organization_id)):
+                    async with self.db.session(write=True) as session, session.begin():
+                        await _emit_sent(session, done, now)
             else:
                 async with self.db.session(write=True) as session, session.begin():
-                    done = await rows_matched(session, sent)
-            if not done:
+                    done = (await session.execute(sent)).first()
+                    if done is not None:
+                        await _emit_sent(session, done, now)
+            if done is None:
                 log.warning("outbox message %s changed while being sent; left as is", job.outbox_id)
             return
+                .returning(*SENT_HOOK_COLUMNS)
         async with self.track(self.db.session(write=True)) as session, session.begin():
             stmt = select(OutboxMessage).where(OutboxMessage.id == job.outbox_id)
             if self.postgres:
@@ -855,6 +867,33 @@ def _window_opens(window: RecipientWindow | None, now: datetime) -> datetime:
 
 
 def sender(address: str, name: str | None) -> str | Address:
+#: What an `email.sent` webhook tells, returned by the UPDATE that records the send.
+SENT_HOOK_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.organization_id,
+    OutboxMessage.connection_id,
+    OutboxMessage.message_id,
+    OutboxMessage.to_address,
+    OutboxMessage.from_address,
+    OutboxMessage.subject,
+)
+
+
+async def _emit_sent(session: AsyncSession, row: Any, now: datetime) -> None:
+    data = {
+        "outboxMessageId": to_global_id("OutboxMessage", row.id),
+        "connectionId": (
+            to_global_id("SequenceTarget", row.connection_id) if row.connection_id else None
+        ),
+        "messageId": row.message_id,
+        "to": row.to_address,
+        "from": row.from_address,
+        "subject": row.subject,
+        "sentAt": now.isoformat(),
+    }
+    await emit(session, row.organization_id, WebhookEventType.EMAIL_SENT, data, now)
+
+
     """The From of a message: the address with the display name (on one line, encoded as
     RFC 2047 words where it needs it), or the bare address without a name."""
     name = " ".join((name or "").split())

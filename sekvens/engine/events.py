@@ -1,5 +1,6 @@
 """Customer engagement: record events once, wake the conditions waiting for them, exit on
-reply, pause for the recipient's automatic reply."""
+reply, pause for the recipient's automatic reply. Each recorded event of a kind in
+`WEBHOOK_TYPES` queues its webhook (email.delivered, ...) in the same transaction."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sekvens.domain.auto_reply_pauses import auto_reply_resume_at
 from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.life_cycles import (
+from sekvens.domain.global_ids import to_global_id
     RUNNING,
     ConnectionPhase,
     ConnectionReason,
@@ -23,15 +25,25 @@ from sekvens.domain.life_cycles import (
 )
 from sekvens.domain.send_windows import recipient_time_zone
 from sekvens.engine.bounces import hard_bounce
+from sekvens.domain.webhooks import WebhookEventType
 from sekvens.engine.runner import Batch, Runner, event_view
 from sekvens.plugins.api import EventKind
 from sekvens.storage import audit, connection_pauses
 from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage, Sequence
 
+from sekvens.storage.webhooks import emit
 BULK_MAX = 1000
 EVENT_ID_MAX = 200
 
+#: The webhook each kind of event sends (an auto-reply or a download sends none).
+WEBHOOK_TYPES = {
+    EventKind.EMAIL_DELIVERED: WebhookEventType.EMAIL_DELIVERED,
+    EventKind.EMAIL_OPENED: WebhookEventType.EMAIL_OPENED,
+    EventKind.LINK_CLICKED: WebhookEventType.EMAIL_CLICKED,
+    EventKind.EMAIL_REPLIED: WebhookEventType.EMAIL_REPLIED,
+    EventKind.EMAIL_BOUNCED: WebhookEventType.EMAIL_BOUNCED,
+}
 
 @dataclass
 class EventInput:
@@ -136,12 +148,29 @@ async def record_events(
         session.add(row)
         stored.append((row, activity))
         result.recorded, result.connection_id = True, activity.connection_id
+        if (hook := WEBHOOK_TYPES.get(EventKind(event.kind))) is not None:
+            await emit(session, organization_id, hook, _hook_data(row), event.occurred_at)
     await session.flush()
     await react(session, runner, stored)
     return results
 
 
 def _bounce_data(event: EventInput, at: tuple[str, ...]) -> tuple[dict[str, Any], Problem | None]:
+def _hook_data(row: EngagementEvent) -> dict[str, Any]:
+    """An engagement webhook's `data`."""
+    return {
+        "eventId": row.event_id,
+        "kind": row.kind,
+        "activityId": to_global_id("Activity", row.activity_id) if row.activity_id else None,
+        "connectionId": (
+            to_global_id("SequenceTarget", row.connection_id) if row.connection_id else None
+        ),
+        "messageId": row.message_id,
+        "occurredAt": row.occurred_at.isoformat(),
+        "data": row.data,
+    }
+
+
     """The event's data, with `bounceType` HARD or SOFT on an EMAIL_BOUNCED event; or why
     its bounce type is wrong (given for another kind, not HARD or SOFT, or two that differ)."""
     data = dict(event.data)

@@ -60,6 +60,19 @@ async def emit(
     return len(wanting)
 
 
+def listening(organization_id: int) -> Select[tuple[bool]]:
+    """Whether the organization has an enabled endpoint (a cheap check before a write
+    transaction that would only `emit`)."""
+    return select(
+        select(WebhookEndpoint.id)
+        .where(
+            WebhookEndpoint.organization_id == organization_id,
+            WebhookEndpoint.enabled.is_(True),
+        )
+        .exists()
+    )
+
+
 def forget_endpoints(session: AsyncSession) -> None:
     """Drop the session's endpoints read by `emit` (they changed)."""
     session.info.pop(_CACHE, None)

@@ -26,6 +26,8 @@ from sekvens.engine.webhooks import WebhookDeliverer
 from sekvens.storage.db import Database
 from tests.api.sequences_helpers import simple_active
 from tests.conftest import Api, MovableClock, new_org
+from tests.engine.conftest import Inbox
+from tests.engine.helpers import connect_leads, email_then_task
 
 ENDPOINT = (
     "endpoint { id url description eventTypes enabled disabledReason consecutiveFailures"
@@ -110,9 +112,12 @@ def receiver(receiver_server: Receiver) -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="session")
-async def hook_app(db: Database, clock: MovableClock) -> Any:
+async def hook_app(db: Database, clock: MovableClock, smtp_server: Inbox) -> Any:
     settings = Settings(
         database_url=db.settings.database_url,
+        smtp_url=f"smtp://127.0.0.1:{smtp_server.port}?starttls=off",
+        mail_from="robot@sekvens.test",
+        mailbox_send_interval_seconds=0,
         webhooks_allow_private=True,
         webhook_timeout_seconds=5,
         webhook_max_attempts=3,
@@ -465,3 +470,49 @@ async def test_several_workers_deliver_each_message_once(
     assert all(verified(d, secret) for d in receiver.got)
     log = await messages(hook_api, endpoint)
     assert {m["status"] for m in log} == {"DELIVERED"} and {m["attempts"] for m in log} == {1}
+
+
+async def test_email_sent_and_engagement_events_are_told(
+    hook_api: Api, hook_engine: Any, receiver: Receiver, inbox: Inbox
+) -> None:
+    kinds = ["EMAIL_SENT", "EMAIL_DELIVERED", "EMAIL_OPENED", "EMAIL_CLICKED", "EMAIL_REPLIED"]
+    _, secret = await create_endpoint(hook_api, receiver.url, eventTypes=kinds)
+    seq = await email_then_task(hook_api)
+    [address] = await connect_leads(hook_api, seq)
+    await hook_engine.run_until_idle()
+    [mail] = inbox.to(address)
+    [sent] = [verified(d, secret) for d in receiver.got]
+    assert sent["type"] == "email.sent"
+    assert sent["data"]["to"] == address and sent["data"]["messageId"] == mail["Message-ID"]
+    assert sent["data"]["connectionId"] is not None
+
+    events = [
+        {
+            "eventId": f"e-{kind}",
+            "kind": kind,
+            "messageId": mail["Message-ID"],
+            "occurredAt": "2026-01-05T10:00:00Z",
+        }
+        for kind in (
+            "EMAIL_DELIVERED",
+            "EMAIL_OPENED",
+            "LINK_CLICKED",
+            "ATTACHMENT_DOWNLOADED",
+            "EMAIL_REPLIED",
+        )
+    ]
+    recorded = await hook_api.mutate(
+        "recordEngagementEvents", {"events": events}, "results { recorded }"
+    )
+    assert all(r["recorded"] for r in recorded["results"])
+    await hook_engine.run_until_idle()
+    told = [verified(d, secret) for d in receiver.got[1:]]
+    assert [e["type"] for e in told] == [
+        "email.delivered",
+        "email.opened",
+        "email.clicked",
+        "email.replied",
+    ]
+    assert {e["data"]["messageId"] for e in told} == {mail["Message-ID"]}
+    assert told[2]["data"]["eventId"] == "e-LINK_CLICKED"
+    assert told[2]["data"]["connectionId"] == sent["data"]["connectionId"]
