@@ -768,6 +768,7 @@ class Deliverer:
                     last_error=None,
                     wait_reason=None,  # a pause while it was being sent came too late
                 )
+                .returning(*SENT_HOOK_COLUMNS)
                 .execution_options(synchronize_session=False)
             )
             if conn is not None:
@@ -784,7 +785,6 @@ class Deliverer:
             if done is None:
                 log.warning("outbox message %s changed while being sent; left as is", job.outbox_id)
             return
-                .returning(*SENT_HOOK_COLUMNS)
         async with self.track(self.db.session(write=True)) as session, session.begin():
             stmt = select(OutboxMessage).where(OutboxMessage.id == job.outbox_id)
             if self.postgres:
@@ -855,18 +855,6 @@ class Deliverer:
             )
 
 
-def _window_opens(window: RecipientWindow | None, now: datetime) -> datetime:
-    """`now` inside the window (or without one), else its next opening; `now` too for a
-    window the holidays keep shut for years (the step would not have queued it)."""
-    if window is None:
-        return now
-    try:
-        return window.next_send_time(now)
-    except ValueError:
-        return now
-
-
-def sender(address: str, name: str | None) -> str | Address:
 #: What an `email.sent` webhook tells, returned by the UPDATE that records the send.
 SENT_HOOK_COLUMNS = (
     OutboxMessage.id,
@@ -894,6 +882,18 @@ async def _emit_sent(session: AsyncSession, row: Any, now: datetime) -> None:
     await emit(session, row.organization_id, WebhookEventType.EMAIL_SENT, data, now)
 
 
+def _window_opens(window: RecipientWindow | None, now: datetime) -> datetime:
+    """`now` inside the window (or without one), else its next opening; `now` too for a
+    window the holidays keep shut for years (the step would not have queued it)."""
+    if window is None:
+        return now
+    try:
+        return window.next_send_time(now)
+    except ValueError:
+        return now
+
+
+def sender(address: str, name: str | None) -> str | Address:
     """The From of a message: the address with the display name (on one line, encoded as
     RFC 2047 words where it needs it), or the bare address without a name."""
     name = " ".join((name or "").split())

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.domain.auto_reply_pauses import auto_reply_resume_at
 from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode, Problem
-from sekvens.domain.life_cycles import (
 from sekvens.domain.global_ids import to_global_id
+from sekvens.domain.life_cycles import (
     RUNNING,
     ConnectionPhase,
     ConnectionReason,
@@ -24,18 +24,17 @@ from sekvens.domain.global_ids import to_global_id
     PauseReason,
 )
 from sekvens.domain.send_windows import recipient_time_zone
-from sekvens.engine.bounces import hard_bounce
 from sekvens.domain.webhooks import WebhookEventType
+from sekvens.engine.bounces import hard_bounce
 from sekvens.engine.runner import Batch, Runner, event_view
 from sekvens.plugins.api import EventKind
 from sekvens.storage import audit, connection_pauses
 from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage, Sequence
-
 from sekvens.storage.webhooks import emit
+
 BULK_MAX = 1000
 EVENT_ID_MAX = 200
-
 #: The webhook each kind of event sends (an auto-reply or a download sends none).
 WEBHOOK_TYPES = {
     EventKind.EMAIL_DELIVERED: WebhookEventType.EMAIL_DELIVERED,
@@ -44,6 +43,7 @@ WEBHOOK_TYPES = {
     EventKind.EMAIL_REPLIED: WebhookEventType.EMAIL_REPLIED,
     EventKind.EMAIL_BOUNCED: WebhookEventType.EMAIL_BOUNCED,
 }
+
 
 @dataclass
 class EventInput:
@@ -147,15 +147,14 @@ async def record_events(
         )
         session.add(row)
         stored.append((row, activity))
-        result.recorded, result.connection_id = True, activity.connection_id
         if (hook := WEBHOOK_TYPES.get(EventKind(event.kind))) is not None:
             await emit(session, organization_id, hook, _hook_data(row), event.occurred_at)
+        result.recorded, result.connection_id = True, activity.connection_id
     await session.flush()
     await react(session, runner, stored)
     return results
 
 
-def _bounce_data(event: EventInput, at: tuple[str, ...]) -> tuple[dict[str, Any], Problem | None]:
 def _hook_data(row: EngagementEvent) -> dict[str, Any]:
     """An engagement webhook's `data`."""
     return {
@@ -171,6 +170,7 @@ def _hook_data(row: EngagementEvent) -> dict[str, Any]:
     }
 
 
+def _bounce_data(event: EventInput, at: tuple[str, ...]) -> tuple[dict[str, Any], Problem | None]:
     """The event's data, with `bounceType` HARD or SOFT on an EMAIL_BOUNCED event; or why
     its bounce type is wrong (given for another kind, not HARD or SOFT, or two that differ)."""
     data = dict(event.data)
