@@ -25,12 +25,21 @@ from sekvens.domain.activity_actions import (
     request_problems,
 )
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
-from sekvens.domain.life_cycles import ConnectionPhase
+from sekvens.domain.global_ids import to_global_id
+from sekvens.domain.life_cycles import ActivityStatus, ConnectionPhase
 from sekvens.domain.roles import Actor
 from sekvens.domain.steps import ActivityKind
+from sekvens.domain.webhooks import WebhookEventType
 from sekvens.storage import audit, organizations
 from sekvens.storage.db import is_postgres
 from sekvens.storage.tables import Activity, ActivityAssignee, Connection, User
+from sekvens.storage.webhooks import activity_data, emit
+
+#: The webhook a closing action sends.
+CLOSE_HOOKS = {
+    ActivityStatus.COMPLETED: WebhookEventType.ACTIVITY_COMPLETED,
+    ActivityStatus.SKIPPED: WebhookEventType.ACTIVITY_SKIPPED,
+}
 
 
 async def act(
@@ -146,6 +155,15 @@ async def _apply(
             activity.outcome = work.outcome if work.action == ActivityAction.COMPLETE else None
             activity.notes = work.notes or activity.notes
             activity.closed_at, activity.closed_by_id = now, actor.user_id
+            hook = CLOSE_HOOKS.get(status)
+            if hook is not None:
+                data = activity_data(
+                    activity,
+                    outcome=activity.outcome,
+                    closedAt=now.isoformat(),
+                    closedById=to_global_id("User", actor.user_id),
+                )
+                await emit(session, actor.organization_id, hook, data, now)
         await _move_on(session, activities, now)
         action, detail = f"activity.{status.lower()}", {"outcome": work.outcome}
     elif work.action == ActivityAction.SNOOZE and work.until is not None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring.sequences import get_sequence
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.global_ids import to_global_id
 from sekvens.domain.life_cycles import (
     RUNNING,
     ConnectionPhase,
@@ -27,6 +28,7 @@ from sekvens.domain.life_cycles import (
     SequenceStatus,
 )
 from sekvens.domain.roles import SUPERVISORS, Actor, owns_record
+from sekvens.domain.webhooks import WebhookEventType
 from sekvens.storage import audit, connection_pauses, organizations, parties
 from sekvens.storage.connection_endings import end_connection
 from sekvens.storage.db import is_postgres
@@ -43,6 +45,7 @@ from sekvens.storage.tables import (
     TeamMember,
     in_list,
 )
+from sekvens.storage.webhooks import emit
 
 BULK_MAX = 1000
 
@@ -358,6 +361,18 @@ async def new_connections(
                     )
                 )
         rows = [(result, row) for result, row in rows if result.connection_id is not None]
+        for _, row in rows:
+            data = {
+                "connectionId": to_global_id("SequenceTarget", inserted[row["record_id"]]),
+                "sequenceId": to_global_id("Sequence", seq.id),
+                "recordId": to_global_id("Record", row["record_id"]),
+                "status": ConnectionStatus.CONNECTED,
+                "startAt": row["next_run_at"].isoformat(),
+                "handedOverFrom": (
+                    to_global_id("SequenceTarget", handed_over_from) if handed_over_from else None
+                ),
+            }
+            await emit(session, org.id, WebhookEventType.CONNECTION_STARTED, data, now)
         detail: dict[str, Any] = {"count": len(rows)}
         if handed_over_from is not None:
             detail["handed_over_from_connection"] = handed_over_from

@@ -23,7 +23,7 @@ from sekvens.domain.auto_reply_pauses import AUTO_REPLY_PAUSE_DAYS
 from sekvens.domain.away import Seller, assign
 from sekvens.domain.calendar import due_after, next_working_instant
 from sekvens.domain.errors import ErrorCode, Problem
-from sekvens.domain.global_ids import from_global_id, key_of
+from sekvens.domain.global_ids import from_global_id, key_of, to_global_id
 from sekvens.domain.life_cycles import (
     ActivityStatus,
     AwayPolicy,
@@ -37,6 +37,7 @@ from sekvens.domain.sender_identity import effective_identity
 from sekvens.domain.sequence_graph import SequenceGraph, Step
 from sekvens.domain.steps import Branch
 from sekvens.domain.suppression import normalize
+from sekvens.domain.webhooks import WebhookEventType
 from sekvens.domain.working_hours import DEFAULT_WORKING_HOURS
 from sekvens.engine.connections import new_connections
 from sekvens.engine.mail import OutboxMail
@@ -77,6 +78,7 @@ from sekvens.storage.tables import (
     User,
 )
 from sekvens.storage.tables import EngagementEvent as EngagementEventRow
+from sekvens.storage.webhooks import activity_data, emit
 
 log = logging.getLogger("sekvens.engine")
 
@@ -109,6 +111,18 @@ STATE_COLUMNS = (
     "error_code",
     "ended_at",
 )
+
+
+async def activity_created(session: AsyncSession, activity: Activity, assignees: list[int]) -> None:
+    """Queue the `activity.created` webhook of a new manual activity (with its id)."""
+    data = activity_data(activity, assigneeIds=[to_global_id("User", u) for u in assignees])
+    await emit(
+        session,
+        activity.organization_id,
+        WebhookEventType.ACTIVITY_CREATED,
+        data,
+        activity.created_at,
+    )
 
 
 def activity_view(
@@ -179,6 +193,8 @@ class Batch:
     #: which of them are suppressed, so sending to a record's address needs no query.
     suppression: dict[int, tuple[set[str], set[str]]] = field(default_factory=dict)
     pending_assignees: list[tuple[Activity, list[int]]] = field(default_factory=list)
+    #: Deferred: the new manual activities whose `activity.created` webhooks wait for their ids.
+    created: list[tuple[Activity, list[int]]] = field(default_factory=list)
     #: The connections of the batch (`write`).
     conns: list[Connection] = field(default_factory=list)
 
@@ -192,10 +208,12 @@ class Batch:
             if conn in dirty and self.session.is_modified(conn):
                 for name in STATE_COLUMNS:
                     flag_modified(conn, name)
-        if not self.pending_assignees:
-            await self.session.flush()
-            return
         await self.session.flush()
+        for activity, users in self.created:
+            await activity_created(self.session, activity, users)
+        self.created.clear()
+        if not self.pending_assignees:
+            return
         self.session.add_all(
             ActivityAssignee(activity_id=activity.id, user_id=u)
             for activity, users in self.pending_assignees
@@ -778,10 +796,12 @@ class Runner:
         )
         if activity is not None and batch.defer:
             batch.pending_assignees.append((activity, list(assignees)))
+            batch.created.append((activity, list(assignees)))
         elif activity is not None:
             batch.session.add_all(
                 ActivityAssignee(activity_id=activity.id, user_id=u) for u in assignees
             )
+            await activity_created(batch.session, activity, assignees)
         conn.phase, conn.next_run_at = ConnectionPhase.ACTIVITY, None
         return True
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.global_ids import to_global_id
 from sekvens.domain.webhooks import WebhookEventType, WebhookMessageStatus, new_message_id
-from sekvens.storage.tables import WebhookEndpoint, WebhookMessage
+from sekvens.storage.tables import Activity, WebhookEndpoint, WebhookMessage
 from sekvens.storage.types import utcnow
 
 #: session.info key: organization id -> [(endpoint id, event types)] of enabled endpoints.
@@ -86,6 +86,25 @@ def connection_data(conn: Any, **more: Any) -> dict[str, Any]:
         "sequenceId": to_global_id("Sequence", conn.sequence_id),
         "recordId": to_global_id("Record", conn.record_id),
         "status": conn.status,
+    }
+    data.update(more)
+    return data
+
+
+def activity_data(activity: Activity, **more: Any) -> dict[str, Any]:
+    """An activity event's `data`: its global ids, step, kind, subject, status and due
+    time, and `more`."""
+    data: dict[str, Any] = {
+        "activityId": to_global_id("Activity", activity.id),
+        "connectionId": to_global_id("SequenceTarget", activity.connection_id),
+        "sequenceId": to_global_id("Sequence", activity.sequence_id),
+        "recordId": to_global_id("Record", activity.record_id),
+        "stepKey": activity.step_key,
+        "stepType": activity.step_type,
+        "kind": activity.activity_kind,
+        "subject": activity.subject,
+        "status": activity.status,
+        "dueAt": activity.due_at.isoformat(),
     }
     data.update(more)
     return data

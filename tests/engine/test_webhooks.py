@@ -516,3 +516,49 @@ async def test_email_sent_and_engagement_events_are_told(
     assert {e["data"]["messageId"] for e in told} == {mail["Message-ID"]}
     assert told[2]["data"]["eventId"] == "e-LINK_CLICKED"
     assert told[2]["data"]["connectionId"] == sent["data"]["connectionId"]
+
+
+async def connect(api: Api, seq: dict[str, Any], external_ids: list[str]) -> list[str]:
+    """Connect new leads (owned by the administrator); their connections' ids."""
+    records = [{"recordType": "lead", "externalId": e, "name": e} for e in external_ids]
+    upserted = await api.mutate("upsertRecords", {"records": records}, "results { record { id } }")
+    ids = [{"id": r["record"]["id"]} for r in upserted["results"]]
+    connected = await api.mutate(
+        "connectSequence",
+        {"sequenceId": seq["id"], "records": ids},
+        "results { connection { id } errors { code } }",
+    )
+    return [r["connection"]["id"] for r in connected["results"]]
+
+
+async def test_connections_and_activities_are_told(
+    hook_api: Api, hook_engine: Any, receiver: Receiver
+) -> None:
+    types = ["CONNECTION_STARTED", "ACTIVITY_CREATED", "ACTIVITY_COMPLETED", "ACTIVITY_SKIPPED"]
+    _, secret = await create_endpoint(hook_api, receiver.url, eventTypes=types)
+    seq = await simple_active(hook_api)
+    first, second = await connect(hook_api, seq, ["A1", "A2"])
+    await hook_engine.run_until_idle()
+    told = [verified(d, secret) for d in receiver.got]
+    assert [e["type"] for e in told] == ["connection.started"] * 2 + ["activity.created"] * 2
+    assert [e["data"]["connectionId"] for e in told[:2]] == [first, second]
+    created = {e["data"]["connectionId"]: e["data"] for e in told[2:]}
+    assert created[first]["subject"] == "Book a meeting" and created[first]["status"] == "OPEN"
+    assert created[first]["kind"] == "TASK" and len(created[first]["assigneeIds"]) == 1
+
+    done = await hook_api.mutate(
+        "completeActivity",
+        {"activityId": created[first]["activityId"], "notes": "booked"},
+        "__typename",
+    )
+    skipped = await hook_api.mutate(
+        "skipActivity", {"activityId": created[second]["activityId"]}, "__typename"
+    )
+    assert done["errors"] == skipped["errors"] == []
+    await hook_engine.run_until_idle()
+    closed = [verified(d, secret) for d in receiver.got[4:]]
+    assert [(e["type"], e["data"]["connectionId"]) for e in closed] == [
+        ("activity.completed", first),
+        ("activity.skipped", second),
+    ]
+    assert closed[0]["data"]["status"] == "COMPLETED" and closed[0]["data"]["closedById"]
