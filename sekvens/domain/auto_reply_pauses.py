@@ -19,11 +19,13 @@ AUTO_REPLY_PAUSE_DAYS = 5
 
 def working_days_after(day: date, days: int, holidays: Iterable[str | date] = ()) -> date:
     """The `days`th working day (Monday to Friday, not a holiday) after `day`; `day` itself
-    when `days` is 0."""
+    when `days` is 0. ValueError past the last date."""
     if days < 0:
         raise ValueError("The number of days must not be negative.")
     off = {h if isinstance(h, date) else date.fromisoformat(h) for h in holidays}
     while days:
+        if day == date.max:
+            raise ValueError("The day is beyond the supported range of dates.")
         day += timedelta(days=1)
         if day.isoweekday() <= 5 and day not in off:
             days -= 1
@@ -31,8 +33,12 @@ def working_days_after(day: date, days: int, holidays: Iterable[str | date] = ()
 
 
 def start_of_day(day: date, time_zone: str) -> datetime:
-    """The first instant (UTC) of `day` on the wall clock of `time_zone`."""
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+    """The first instant (UTC) of `day` on the wall clock of `time_zone`; ValueError when
+    that lies outside the years 1 to 9999."""
+    try:
+        return datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+    except OverflowError:
+        raise ValueError("The day is beyond the supported range of dates.") from None
 
 
 def auto_reply_resume_at(
@@ -44,7 +50,7 @@ def auto_reply_resume_at(
 ) -> datetime:
     """When a connection paused by an automatic reply received at `received_at` resumes:
     the start of `return_date`, else of the `days`th working day after the day it came,
-    in `time_zone`."""
+    in `time_zone`. ValueError when that is beyond the supported range of dates."""
     if return_date is None:
         if received_at.tzinfo is None:
             received_at = received_at.replace(tzinfo=UTC)

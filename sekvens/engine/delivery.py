@@ -140,9 +140,9 @@ CLAIM_KEYS = 2**31
 #: is the organization id modulo CLAIM_KEYS.
 THROTTLE_NAMESPACE = 0x534B5654
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
-#: Pacing's tolerance: a held message's slot is counted from its claim, the send it waits
-#: after from when the server accepted it, a moment later; that moment must not hold it
-#: a second time.
+#: Pacing's tolerance (at most half the interval): a held message's slot is counted from its
+#: claim, the send it waits after from when the server accepted it, a moment later; that
+#: moment must not hold it a second time.
 PACE_SLACK = timedelta(seconds=5)
 #: The claim keys held by live sessions of this database, read from `pg_locks` (no locking).
 _CLAIMED = text(
@@ -256,7 +256,9 @@ class Throttle:
         if self.interval:
             if box in self.paced:
                 frees.append(self.paced[box] + self.interval)
-            elif (sent := self.recent.get(box)) and sent[0] > self.now - self.interval + PACE_SLACK:
+            elif (sent := self.recent.get(box)) and sent[0] > self.now - self.interval + min(
+                PACE_SLACK, self.interval / 2
+            ):
                 frees.append(sent[0] + self.interval)
         if frees:
             if self.interval:
@@ -405,7 +407,12 @@ class Deliverer:
         try:
             await conn.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.QUEUED)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == OutboxStatus.QUEUED,
+                    # paused meanwhile: it waits for the resume instead
+                    OutboxMessage.wait_reason.is_distinct_from(WaitReason.CONNECTION_PAUSED),
+                )
                 .values(next_attempt_at=self.clock.now() + self.lease)
             )
         except Exception:
@@ -571,22 +578,25 @@ class Deliverer:
         # message finished between the two reads is counted twice, never missed. Pacing
         # counts only those being sent (a lease, a claim lock), not one RETRYING: that would
         # hold its mailbox for the whole backoff.
-        leased = OutboxMessage.next_attempt_at > now
+        leased = OutboxMessage.next_attempt_at > now  # a claim on SQLite, or a retry's wait
+        in_flight = and_(
+            leased,
+            or_(
+                OutboxMessage.wait_reason.is_(None),
+                OutboxMessage.wait_reason == WaitReason.RETRYING,
+            ),
+        )
         sending = and_(leased, OutboxMessage.wait_reason.is_(None))
-        if self.postgres:
+        if self.postgres:  # a claim lock: being sent, even if its connection paused meanwhile
             locked = (OutboxMessage.id % CLAIM_KEYS).in_(_CLAIMED)
-            leased, sending = or_(leased, locked), or_(sending, locked)
+            in_flight, sending = or_(in_flight, locked), or_(sending, locked)
         for org, box, pace in await session.execute(
             select(OutboxMessage.organization_id, mailbox, sending).where(
                 OutboxMessage.organization_id.in_(orgs),
                 OutboxMessage.status == OutboxStatus.QUEUED,
                 OutboxMessage.attempts > 0,
-                or_(
-                    OutboxMessage.wait_reason.is_(None),
-                    OutboxMessage.wait_reason == WaitReason.RETRYING,
-                ),
                 OutboxMessage.id.not_in([row.id for row in rows]),
-                leased,
+                in_flight,
             )
         ):
             count(org, box, now, bool(pace))
@@ -802,9 +812,11 @@ class Deliverer:
                 await self.give_up(
                     session, row, f"gave up after {row.attempts} attempts: {failure.text}"
                 )
-            else:
+            elif row.wait_reason != WaitReason.CONNECTION_PAUSED:
                 row.next_attempt_at = now + self.backoff(row.attempts)
                 row.wait_reason = WaitReason.RETRYING
+                # else its connection was paused while it was being sent: it keeps waiting for
+                # the resume, which makes it due again
                 log.info(
                     "outbox message %s: attempt %s failed (%s); next at %s",
                     row.id,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sekvens.domain.auto_replies import RETURN_MAX
 from sekvens.domain.auto_reply_pauses import auto_reply_resume_at
 from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode, Problem
@@ -213,6 +214,11 @@ def _return_date(event: EventInput, data: dict[str, Any], at: tuple[str, ...]) -
     day = event.return_date or from_data
     if day is None:
         data.pop("returnDate", None)
+    elif day - event.occurred_at.date() > RETURN_MAX:
+        # As a date read from a message's text: a year ahead at most (never "for ever").
+        message = "A return date is at most 366 days after the auto-reply."
+        field = ("returnDate",) if event.return_date else ("data", "returnDate")
+        return Problem(ErrorCode.INVALID_VALUE, message, (*at, *field))
     else:
         data["returnDate"] = day.isoformat()
     return None
@@ -273,7 +279,10 @@ async def _pause_for_auto_reply(
     zone = recipient_time_zone(batch.records[conn.record_id].fields, org.default_time_zone)
     given = (event.data or {}).get("returnDate")
     return_date = date.fromisoformat(given) if given else None
-    until = auto_reply_resume_at(return_date, event.occurred_at, zone, org.holidays, days)
+    try:
+        until = auto_reply_resume_at(return_date, event.occurred_at, zone, org.holidays, days)
+    except ValueError:  # an occurredAt at the end of time: no return to wait for
+        return
     if until <= now:
         return
     extends = conn.pause_reason == PauseReason.AUTO_REPLY and (

@@ -77,10 +77,10 @@ class EngineLoaders:
                     OutboxMessage.status == OutboxStatus.QUEUED,
                     OutboxMessage.wait_reason.is_not(None),
                 )
-                .order_by(OutboxMessage.next_attempt_at.desc())
+                .order_by(OutboxMessage.next_attempt_at.desc().nulls_first())
             ):
-                # The earliest comes last; `until` is null only for a connection paused
-                # until someone resumes it, whose messages all wait alike.
+                # The earliest comes last, a time before none (null: a connection paused
+                # until someone resumes it), on both backends.
                 first[cast(int, connection_id)] = (cast(str, reason), until)
             return [first.get(i) for i in ids]
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sekvens.domain.auto_reply_pauses import (
     AUTO_REPLY_PAUSE_DAYS,
     auto_reply_resume_at,
+    start_of_day,
     working_days_after,
 )
 
@@ -70,3 +71,15 @@ def test_five_working_days_from_friday_in_new_york() -> None:
     friday_evening = datetime(2027, 1, 8, 23, 30, tzinfo=ZoneInfo("America/New_York"))
     resume = auto_reply_resume_at(None, friday_evening.astimezone(UTC), "America/New_York")
     assert resume == datetime(2027, 1, 15, 5, 0, tzinfo=UTC)  # Friday 00:00 EST
+
+
+def test_the_ends_of_the_calendar_are_a_value_error() -> None:
+    """Year 1's midnight in Oslo is before the first instant there is, and the working days
+    after 31 December 9999 are after the last: ValueError, which callers expect, never
+    OverflowError."""
+    with pytest.raises(ValueError):
+        start_of_day(date(1, 1, 1), "Europe/Oslo")
+    with pytest.raises(ValueError):
+        working_days_after(date.max, 1)
+    with pytest.raises(ValueError):
+        auto_reply_resume_at(None, datetime(9999, 12, 31, 20, tzinfo=UTC), "UTC")

@@ -266,6 +266,8 @@ async def test_a_bad_winner_is_refused_with_its_field_and_changes_nothing(
         (mail_api, plain, {"variant": "A"}, "INVALID_VALUE", ["stepKey"]),
         (mail_api, seq, {"variant": "D"}, "INVALID_VALUE", ["variant"]),  # A, B and C only
         (mail_api, seq, {"variant": "b"}, "INVALID_VALUE", ["variant"]),
+        (mail_api, seq, {"variant": ""}, "INVALID_VALUE", ["variant"]),
+        (mail_api, seq, {"variant": "AB"}, "INVALID_VALUE", ["variant"]),
         (mail_api.as_token(seller_token), seq, {"variant": "B"}, "FORBIDDEN", None),
     ]
     for caller, target, input, code, field in cases:

@@ -7,7 +7,7 @@ on reply); a person's raw reply is EMAIL_REPLIED; a manual pause is USER and is 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -230,11 +230,27 @@ async def test_return_dates_are_checked_and_one_not_ahead_pauses_nothing(
             data={"returnDate": "2020-01-01"},
         ),
     ]
+    # A year ahead at most, as a date read from a message's text (9999-12-31 would pause for
+    # ever; year 1 at midnight in New York is before the first instant there is).
+    refused += [
+        await event(api, "EMAIL_AUTO_REPLY", message_id, now, returnDate="9999-12-31"),
+        await event(api, "EMAIL_AUTO_REPLY", message_id, now, data={"returnDate": "9999-12-31"}),
+    ]
     assert [r["errors"] for r in refused] == [
         [{"code": "INVALID_VALUE", "field": ["events", "0", "returnDate"]}],
         [{"code": "INVALID_VALUE", "field": ["events", "0", "data", "returnDate"]}],
         [{"code": "INVALID_VALUE", "field": ["events", "0", "returnDate"]}],
+        [{"code": "INVALID_VALUE", "field": ["events", "0", "returnDate"]}],
+        [{"code": "INVALID_VALUE", "field": ["events", "0", "data", "returnDate"]}],
     ]
+    assert (await connection(api, conn_id))["status"] == "CONNECTED"
+
+    # Dates at the ends of the calendar are recorded and pause nothing, never INTERNAL_ERROR.
+    end_of_time = datetime(9999, 12, 31, 20, tzinfo=UTC)
+    assert (await event(api, "EMAIL_AUTO_REPLY", message_id, end_of_time))["recorded"]
+    first_day = datetime(1, 1, 1, 12, tzinfo=UTC)
+    past = await event(api, "EMAIL_AUTO_REPLY", message_id, first_day, returnDate="0001-01-01")
+    assert past["recorded"]
     assert (await connection(api, conn_id))["status"] == "CONNECTED"
 
     # Back today: recorded, nothing paused.

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sekvens.engine.delivery import Failure
 from tests.conftest import Api, MovableClock
 from tests.engine.conftest import Inbox, unique_address
-from tests.engine.helpers import email_then_task, seller
+from tests.engine.helpers import connect_leads, email_then_task, queue_only, seller
 
 WEEKDAYS = {"weekdays": [1, 2, 3, 4, 5], "start": "08:00", "end": "18:00"}
 OUTBOX = (
@@ -370,3 +371,36 @@ async def test_a_connection_resumed_at_night_sends_its_email_when_the_window_ope
     move_to(clock, tuesday_8 + timedelta(minutes=1))
     await mail_engine.run_until_idle()
     assert len(inbox.to(address)) == 1
+
+
+async def test_a_connection_paused_while_its_email_is_sent_keeps_it_waiting_for_the_resume(
+    mail_api: Api, mail_engine: Any, clock: MovableClock
+) -> None:
+    """Claimed, then its connection paused, then the server says "later": the email waits
+    CONNECTION_PAUSED for the resume (not RETRYING, which no round would correct)."""
+    seq = await email_then_task(mail_api)
+    [address] = await connect_leads(mail_api, seq, 1)
+    await queue_only(mail_engine)
+    [job] = await mail_engine.deliverer.claim()
+    data = await mail_api.ok(
+        "query($f: ConnectionFilter) { connections(filter: $f) { nodes { id } } }",
+        {"f": {"sequenceId": seq["id"]}},
+    )
+    connection_id = data["connections"]["nodes"][0]["id"]
+    paused = await mail_api.mutate(
+        "pauseConnection", {"connectionId": connection_id}, "connection { status }"
+    )
+    assert paused["errors"] == []
+    await mail_engine.deliverer.finish(job, Failure("421 4.3.2 Try again later"))
+    clock.advance(timedelta(hours=1))
+    await mail_engine.run_until_idle()
+    message = await stored(mail_api, address)
+    assert (message["status"], message["waitReason"], message["nextAttemptAt"]) == (
+        "QUEUED",
+        "CONNECTION_PAUSED",
+        None,
+    )
+    assert await waiting(mail_api, seq) == (
+        {"reason": "CONNECTION_PAUSED", "until": None},
+        [{"reason": "CONNECTION_PAUSED", "count": 1}],
+    )

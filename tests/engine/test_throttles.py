@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import UTC, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
-from sekvens.engine.delivery import Deliverer
+from sekvens.engine.delivery import Deliverer, Throttle
 from tests.conftest import Api, MovableClock
 from tests.engine.conftest import Inbox
 from tests.engine.helpers import (
@@ -228,3 +228,14 @@ def test_a_negative_interval_is_refused(mail_engine: Any) -> None:
     source: Deliverer = mail_engine.deliverer
     with pytest.raises(ValueError, match="SEKVENS_MAILBOX_SEND_INTERVAL"):
         Deliverer(source.db, source.clock, source.smtp, send_interval=timedelta(seconds=-1))
+
+
+@pytest.mark.parametrize("seconds", [1, 5, 10, 60])
+def test_pacing_holds_within_one_claim_whatever_the_interval(seconds: int) -> None:
+    """Three messages of one mailbox in one claim: the first goes, the others wait one and
+    two intervals, for short intervals too (the tolerance is at most half the interval)."""
+    now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    interval = timedelta(seconds=seconds)
+    throttle = Throttle(now, 0, 0, {}, interval)
+    held = [throttle.hold(1, "seller@example.com") for _ in range(3)]
+    assert held == [None, now + interval, now + 2 * interval]

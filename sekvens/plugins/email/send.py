@@ -129,7 +129,7 @@ def with_winner(raw: Mapping[str, Any], label: str) -> dict[str, Any] | None:
     (the other keys stay). None: `raw` has no variant `label`."""
     variants = raw.get("variants") or []
     options = [raw.get("template"), *variants][: len(VARIANT_LABELS)]
-    if len(options) < 2 or label not in VARIANT_LABELS[: len(options)]:
+    if len(options) < 2 or label not in tuple(VARIANT_LABELS[: len(options)]):  # one letter
         return None
     winner = options[VARIANT_LABELS.index(label)]
     if not isinstance(winner, Mapping):
@@ -264,6 +264,6 @@ class AutoEmail(StepType[AutoEmailConfig]):
         config = ctx.config
         kept = ctx.state.get("variant")
         options = [config.template, *config.variants]
-        if config.variants and isinstance(kept, str) and kept in VARIANT_LABELS[: len(options)]:
+        if config.variants and kept in tuple(VARIANT_LABELS[: len(options)]):
             return kept, options[VARIANT_LABELS.index(kept)]
         return config.variant_of(f"{ctx.connection_id}:{ctx.step.key}")

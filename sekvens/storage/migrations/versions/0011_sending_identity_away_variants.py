@@ -8,6 +8,8 @@ Revises: 0010
 Create Date: 2026-12-05 02:40:00
 """
 
+from datetime import UTC, datetime
+
 from alembic import op
 import sqlalchemy as sa
 import sekvens.storage.types
@@ -85,6 +87,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reply_to', sa.String(length=254), nullable=True))
         batch_op.add_column(sa.Column('variant', sa.String(length=8), nullable=True))
     _check('outbox', 'wait_reason', f"{_WAITS}, 'SENDER_AWAY', 'CONNECTION_PAUSED', 'RETRYING'")
+    # The queued emails of connections paused before this revision wait for the resume, as
+    # a pause now makes them.
+    op.execute(
+        "UPDATE outbox SET wait_reason = 'CONNECTION_PAUSED', next_attempt_at ="
+        " (SELECT c.resume_at FROM connections c WHERE c.id = outbox.connection_id)"
+        " WHERE status = 'QUEUED' AND connection_id IN"
+        " (SELECT id FROM connections WHERE status = 'PAUSED')"
+    )
     _check('engagement_events', 'kind', f"{_KINDS}, 'EMAIL_AUTO_REPLY'")
 
 
@@ -93,6 +103,14 @@ def downgrade() -> None:
     # message waiting for its sender is simply due.
     op.execute("DELETE FROM engagement_events WHERE kind = 'EMAIL_AUTO_REPLY'")
     _check('engagement_events', 'kind', _KINDS)
+    # One held for a resume with no time is due (the old code excluded a paused one's mail
+    # by its connection), written as the column type writes times.
+    outbox = sa.table('outbox', sa.column('wait_reason', sa.String), sa.column('next_attempt_at', _time()))
+    op.execute(
+        outbox.update()
+        .where(outbox.c.wait_reason == 'CONNECTION_PAUSED', outbox.c.next_attempt_at.is_(None))
+        .values(next_attempt_at=datetime.now(UTC))
+    )
     op.execute(
         "UPDATE outbox SET wait_reason = NULL"
         " WHERE wait_reason IN ('SENDER_AWAY', 'CONNECTION_PAUSED', 'RETRYING')"
