@@ -82,6 +82,12 @@ class ConnectionReason(StrEnum):
     PARENT_SEQUENCE_DEACTIVATED = "PARENT_SEQUENCE_DEACTIVATED"
     RECORD_DEACTIVATED = "RECORD_DEACTIVATED"
     EXIT_CRITERION_MET = "EXIT_CRITERION_MET"
+    #: A meeting was booked with the prospect (a MEETING_BOOKED event), an exit criterion.
+    MEETING_BOOKED = "MEETING_BOOKED"
+    #: The record's stage entered one of the sequence's exit stages.
+    STAGE_REACHED = "STAGE_REACHED"
+    #: One of the sequence's exit field conditions became true for the record.
+    FIELD_CONDITION_MET = "FIELD_CONDITION_MET"
     ADVANCED_TO_OTHER_SEQUENCE = "ADVANCED_TO_OTHER_SEQUENCE"
     #: An automated email was due for a record marked "do not email" or a suppressed address.
     OPTED_OUT = "OPTED_OUT"

@@ -48,3 +48,6 @@ class EventKind(StrEnum):
     #: An automatic answer (out of office, vacation): never a reply for conditions or the
     #: exit criterion; it pauses the connection until the recipient is back.
     EMAIL_AUTO_REPLY = "EMAIL_AUTO_REPLY"
+    #: The prospect booked a meeting (reported by a CRM or a scheduling tool): an exit
+    #: criterion of its own.
+    MEETING_BOOKED = "MEETING_BOOKED"

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sekvens.domain.assignment import AssignTo
+from sekvens.domain.jobs import JobKind, JobStatus
 from sekvens.domain.life_cycles import (
     RUNNING,
     ActivityStatus,
@@ -303,6 +304,10 @@ class Sequence(Base):
     )
     #: The sequence's own send window; null: the organization's.
     send_window: Mapped[dict[str, Any] | None] = mapped_column()
+    #: Exit criteria beyond "replied" (meeting booked, stages, field conditions); null: none.
+    exit_criteria: Mapped[dict[str, Any] | None] = mapped_column()
+    #: Automatic enrollment (segment) rules; null: none.
+    enrollment_rules: Mapped[list[Any] | None] = mapped_column()
     current_version_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("sequence_versions.id", use_alter=True, ondelete="SET NULL")
     )
@@ -459,6 +464,8 @@ class Connection(Base):
     connected_by_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("users.id", ondelete="SET NULL")
     )
+    #: The enrollment rule that connected it automatically; null: connected by someone.
+    enrolled_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
@@ -678,3 +685,43 @@ class WebhookMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """A large operation run in chunks by the workers, with its progress (`domain.jobs`)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created_at"),
+        one_of("kind", JobKind),
+        one_of("status", JobStatus),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
+    #: What to do (the mutation's input, as the job needs it).
+    input: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Where to go on: written with each chunk, so a restarted job never does a thing twice.
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total: Mapped[int | None] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    #: Skipped items by reason (code -> count).
+    skipped: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The first errors (a few), each {index or id, code, message}.
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Why a FAILED job stopped.
+    error: Mapped[str | None] = mapped_column(Text)
+    #: The job's result when it has one (an import's report).
+    result: Mapped[dict[str, Any] | None] = mapped_column()
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    #: The running worker's last sign of life (a job whose heartbeat stops is taken over).
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
