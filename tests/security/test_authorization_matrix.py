@@ -31,9 +31,13 @@ import httpx
 import pytest
 from graphql import GraphQLInterfaceType, GraphQLObjectType, get_named_type
 
+from sekvens.domain.global_ids import from_global_id, to_global_id
+from sekvens.domain.webhooks import WebhookMessageStatus, new_message_id
 from sekvens.graphql_schema import build_schema
 from sekvens.schema.cost import is_connection
 from sekvens.storage.db import Database
+from sekvens.storage.tables import WebhookMessage
+from sekvens.storage.types import utcnow
 from tests.security.world import ROLES, SCOPED, World, build_world, ids_in
 
 OK, OWN_ORG, NULL = "OK", "OWN_ORG", "NULL"
@@ -171,6 +175,14 @@ QUERY_ROWS: dict[str, QueryRow] = {
     "gridPreferences": QueryRow("{ gridPreferences { view columns { column width } } }"),
     "suppressedAddresses": QueryRow(
         "{ suppressedAddresses { nodes { address } } }", allowed=EDITORS
+    ),
+    # Webhook endpoints and their delivery log: administrators.
+    "webhookEndpoints": QueryRow("{ webhookEndpoints { nodes { id } } }", allowed=ADMINS),
+    "webhookMessages": QueryRow(
+        "query($e: ID!) { webhookMessages(endpointId: $e) { nodes { id } } }",
+        lambda w: {"e": w.objects["webhook_endpoint"]},
+        allowed=ADMINS,
+        cross=NOT_FOUND,
     ),
     # The whole organization's audit trail: administrators.
     "auditLog": QueryRow(
@@ -456,6 +468,48 @@ async def p_suppress(w: World) -> dict[str, Any]:
     return {"addresses": ["nobody@example.com"]}
 
 
+#: A public address (an IP, so no DNS is needed); only SEQUENCE_REVISED, which no cell
+#: sends, so nothing is ever posted there.
+HOOK = {"url": "https://93.184.215.14:9/hooks", "eventTypes": ["SEQUENCE_REVISED"]}
+
+
+async def p_create_webhook(w: World) -> dict[str, Any]:
+    return dict(HOOK)
+
+
+async def p_webhook(w: World) -> dict[str, Any]:
+    payload = await w.mutate("createWebhookEndpoint", HOOK, "endpoint { id }")
+    return {"id": payload["endpoint"]["id"]}
+
+
+async def p_webhook_message(w: World) -> dict[str, Any]:
+    """A FAILED message of a new endpoint (written directly: nothing is delivered here)."""
+    endpoint = int(from_global_id((await p_webhook(w))["id"])[1])
+    async with w.admin.db.session(write=True) as session, session.begin():
+        row = WebhookMessage(
+            organization_id=w.admin.org_id,
+            endpoint_id=endpoint,
+            message_id=new_message_id(),
+            event_type="sequence.revised",
+            payload={},
+            occurred_at=utcnow(),
+            status=WebhookMessageStatus.FAILED,
+            attempts=8,
+        )
+        session.add(row)
+        await session.flush()
+        return {"id": to_global_id("WebhookMessage", row.id)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def webhook_objects(world: World) -> None:
+    """world.objects["webhook_endpoint"] and ["webhook_message"], of organization A."""
+    message = await p_webhook_message(world)
+    listed = await world.ok("{ webhookEndpoints { nodes { id } } }")
+    world.objects["webhook_endpoint"] = listed["webhookEndpoints"]["nodes"][-1]["id"]
+    world.objects["webhook_message"] = message["id"]
+
+
 MUTATION_ROWS: dict[str, Row] = {
     # Organization administration: the system administrator only.
     "updateOrganizationSettings": row(p_settings, ADMINS, cross=OWN_ORG),
@@ -543,6 +597,13 @@ MUTATION_ROWS: dict[str, Row] = {
     # The suppression list: anyone adds (a prospect asks a seller to stop), managers remove.
     "addSuppressedAddresses": row(p_suppress, EVERYONE, cross=OWN_ORG, select="addedCount"),
     "removeSuppressedAddresses": row(p_suppress, EDITORS, cross=OWN_ORG, select="removedCount"),
+    # Webhooks: the system administrator only.
+    "createWebhookEndpoint": row(p_create_webhook, ADMINS, cross=OWN_ORG, select="secret"),
+    "updateWebhookEndpoint": row(p_webhook, ADMINS, select="endpoint { id }"),
+    "deleteWebhookEndpoint": row(p_webhook, ADMINS, select="deletedId"),
+    "rotateWebhookEndpointSecret": row(p_webhook, ADMINS, select="secret"),
+    "enableWebhookEndpoint": row(p_webhook, ADMINS, select="endpoint { id }"),
+    "redeliverWebhookMessage": row(p_webhook_message, ADMINS, select="message { id }"),
     # One's own grid layout: every signed-in user, for themselves.
     "saveGridPreferences": row(
         p_grid_layout, EVERYONE, cross=OWN_ORG, select="preferences { view }"
@@ -679,6 +740,8 @@ NODE_SAMPLES.update(
         "RecordType": _object("record_type"),
         "ApiToken": _object("token"),
         "OutboxMessage": _object("outbox"),
+        "WebhookEndpoint": _object("webhook_endpoint"),
+        "WebhookMessage": _object("webhook_message"),
     }
 )
 
@@ -705,7 +768,7 @@ async def _step(w: World) -> str:
 
 
 #: Node types that `node(id:)` does not load for anyone (read them through their lists).
-NOT_BY_NODE = {"ApiToken", "OutboxMessage"}
+NOT_BY_NODE = {"ApiToken", "OutboxMessage", "WebhookEndpoint", "WebhookMessage"}
 
 NODE_TYPES = sorted(
     name
