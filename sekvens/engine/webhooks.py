@@ -4,10 +4,17 @@ Like email delivery (`engine/delivery.py`), no transaction is open while talking
 endpoint:
 
 1. **Claim** due PENDING messages of enabled endpoints (`FOR UPDATE SKIP LOCKED` on
-   PostgreSQL; SQLite's single writer elsewhere), count the attempt and push
-   `next_attempt_at` out by a lease long enough for the whole batch, and commit. Until the
-   lease runs out no other worker takes them: each attempt is made by one worker. A worker
-   that dies mid-batch leaves its messages to the next worker once the lease has run out.
+   PostgreSQL, so two workers never take the same row) and count the attempt, in one
+   transaction. What keeps other workers away while the messages are sent:
+
+   * PostgreSQL: a session-level advisory lock per message, taken in the claim transaction
+     on a connection the round keeps until it ends (as email's claims are). A worker killed
+     even by SIGKILL drops its connection, PostgreSQL releases the locks, and since the
+     message is still due, the next round of any worker takes it over. A worker that
+     survives an error in its round can't tell whether the request in progress arrived, so
+     it leases its unfinished claims (`next_attempt_at` pushed out) before letting go.
+   * SQLite (one machine, one writer): the lease, `next_attempt_at` pushed out long enough
+     for the whole batch.
 2. **Send** each: a POST of the body with the Standard Webhooks headers `webhook-id` (the
    message's `msg_...`, the same on every attempt), `webhook-timestamp` (the attempt's
    time) and `webhook-signature` (`v1,<sig>` with the endpoint's secret, and a second one
@@ -28,8 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import ColumnElement, and_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, ColumnElement, and_, column, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from sekvens.actions.webhooks import url_refusal
 from sekvens.config import Settings
@@ -39,6 +46,7 @@ from sekvens.domain.webhooks import (
     retry_wait,
     signature_header,
 )
+from sekvens.engine.delivery import CLAIM_KEYS, KEEPALIVE, keepalive
 from sekvens.plugins.api import Clock
 from sekvens.storage.db import Database
 from sekvens.storage.tables import WebhookEndpoint, WebhookMessage
@@ -47,6 +55,15 @@ log = logging.getLogger("sekvens.webhooks")
 
 ERROR_MAX = 2000
 USER_AGENT = "sekvens-webhooks/1"
+#: PostgreSQL: the first key of the advisory locks that are webhook claims ("SKWH"); the
+#: second is the message id modulo CLAIM_KEYS, as for email (`engine/delivery.py`).
+CLAIM_NAMESPACE = 0x534B5748
+#: The claim keys held by live sessions of this database, read from `pg_locks`.
+_CLAIMED = text(
+    "SELECT objid::bigint AS key FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
+    f" AND classid = {CLAIM_NAMESPACE} AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+).columns(column("key", BigInteger))
 
 
 @dataclass
@@ -116,23 +133,40 @@ class WebhookDeliverer:
         now = self.clock.now()
         if not await self._due_exists(now):
             return 0
-        attempts = await self.claim(now)
-        if not attempts:
-            return 0
-        async with httpx.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
-        ) as client:
-            for attempt in attempts:
-                outcome = await self.send(client, attempt)
-                await self.finish(attempt, outcome)
+        if not self.postgres:
+            return await self._round(None, now)
+        # The round's own session: the claims are its advisory locks (see the module doc).
+        async with self.db.session_engine.connect() as conn:
+            try:
+                return await self._round(conn, now)
+            finally:
+                await self._release(conn)
+
+    async def _round(self, conn: AsyncConnection | None, now: datetime) -> int:
+        attempts = await self.claim(now, conn)
+        unfinished = {a.id for a in attempts}
+        try:
+            async with httpx.AsyncClient(
+                timeout=self.timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
+            ) as client:
+                for attempt in attempts:
+                    outcome = await self.send(client, attempt)
+                    await self.finish(attempt, outcome)
+                    unfinished.discard(attempt.id)
+        finally:
+            if unfinished and conn is not None:
+                await self._lease(unfinished)
         return len(attempts)
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
-        return and_(
+        due = and_(
             WebhookMessage.status == WebhookMessageStatus.PENDING,
             WebhookMessage.next_attempt_at <= now,
             WebhookEndpoint.enabled.is_(True),
         )
+        if self.postgres:  # and no live session holds a claim on it
+            due = and_(due, (WebhookMessage.id % CLAIM_KEYS).not_in(_CLAIMED))
+        return due
 
     async def _due_exists(self, now: datetime) -> bool:
         async with self.db.session() as session:
@@ -144,9 +178,15 @@ class WebhookDeliverer:
             )
             return found is not None
 
-    async def claim(self, now: datetime) -> list[Attempt]:
-        """Claim a batch by the lease, counting the attempt (the fence of its result)."""
-        async with self.db.session(write=True) as session, session.begin():
+    async def claim(self, now: datetime, conn: AsyncConnection | None = None) -> list[Attempt]:
+        """Claim a batch, counting the attempt (the fence of its result): with `conn`
+        (PostgreSQL) by advisory locks held by that connection's session, else by the lease."""
+        session = (
+            self.db.session(write=True)
+            if conn is None
+            else AsyncSession(bind=conn, expire_on_commit=False)
+        )
+        async with session, session.begin():
             stmt = (
                 select(WebhookMessage, WebhookEndpoint)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
@@ -156,10 +196,14 @@ class WebhookDeliverer:
             )
             if self.postgres:
                 stmt = stmt.with_for_update(of=WebhookMessage, skip_locked=True)
+            rows = [(message, endpoint) for message, endpoint in await session.execute(stmt)]
+            if conn is not None and rows:
+                rows = await self._lock(session, rows)
             claimed: list[Attempt] = []
-            for message, endpoint in await session.execute(stmt):
+            for message, endpoint in rows:
                 message.attempts += 1
-                message.next_attempt_at = now + self.lease
+                if conn is None:
+                    message.next_attempt_at = now + self.lease
                 secrets = [endpoint.secret]
                 if endpoint.previous_secret and (endpoint.previous_secret_until or now) > now:
                     secrets.append(endpoint.previous_secret)
@@ -174,6 +218,47 @@ class WebhookDeliverer:
                     )
                 )
             return claimed
+
+    async def _lock(
+        self, session: AsyncSession, rows: list[tuple[WebhookMessage, WebhookEndpoint]]
+    ) -> list[tuple[WebhookMessage, WebhookEndpoint]]:
+        """The rows whose claim lock this session got (one another session took between
+        its `pg_locks` check and ours is left to it)."""
+        locks = [
+            func.pg_try_advisory_lock(CLAIM_NAMESPACE, message.id % CLAIM_KEYS)
+            for message, _ in rows
+        ]
+        got = (await session.execute(keepalive(local=False).add_columns(*locks))).one()
+        return [row for row, ok in zip(rows, got[len(KEEPALIVE) :], strict=True) if ok]
+
+    async def _lease(self, ids: set[int]) -> None:
+        """A round that failed in a live worker: its unfinished claims wait for the lease,
+        since the request in progress may have arrived (PostgreSQL)."""
+        try:
+            async with self.db.session(write=True) as session, session.begin():
+                await session.execute(
+                    update(WebhookMessage)
+                    .where(
+                        WebhookMessage.id.in_(ids),
+                        WebhookMessage.status == WebhookMessageStatus.PENDING,
+                    )
+                    .values(next_attempt_at=self.clock.now() + self.lease)
+                )
+        except Exception:
+            log.exception("could not lease the unfinished webhook messages %s", sorted(ids))
+
+    async def _release(self, conn: AsyncConnection) -> None:
+        """Let go of the round's claims before its connection goes back to the pool; a
+        connection that can't is closed, which releases them too."""
+        try:
+            await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            await conn.commit()
+        except Exception:
+            log.warning("could not release the webhook claims; closing the connection")
+            await conn.invalidate()
+        except BaseException:  # cancelled: don't hand a connection with locks to the pool
+            await conn.invalidate()
+            raise
 
     async def send(self, client: httpx.AsyncClient, attempt: Attempt) -> Outcome:
         refusal = await url_refusal(attempt.url, self.allow_private)

@@ -562,3 +562,29 @@ async def test_connections_and_activities_are_told(
         ("activity.skipped", second),
     ]
     assert closed[0]["data"]["status"] == "COMPLETED" and closed[0]["data"]["closedById"]
+
+
+async def test_a_claim_dies_with_its_worker_and_is_taken_over(
+    hook_api: Api, hook_engine: Any, receiver: Receiver, clock: MovableClock
+) -> None:
+    """A worker that claimed a message and died without sending it: on PostgreSQL its
+    claim (an advisory lock) goes with its connection and another worker sends the message
+    at once; on SQLite the other worker waits for the claim's lease."""
+    endpoint, secret = await create_endpoint(hook_api, receiver.url)
+    await simple_active(hook_api)
+    source: WebhookDeliverer = hook_engine.webhooks
+    dead, alive = (WebhookDeliverer(source.db, source.clock, allow_private=True) for _ in "ab")
+    if source.postgres:
+        conn = await source.db.session_engine.connect()
+        assert len(await dead.claim(clock.now(), conn)) == 1
+        assert await alive.run_due() == 0  # claimed by a live session
+        await conn.invalidate()  # the worker's connection drops
+    else:
+        assert len(await dead.claim(clock.now())) == 1
+        assert await alive.run_due() == 0  # leased
+        clock.advance(dead.lease + timedelta(seconds=1))
+    assert await alive.run_due() == 1
+    [delivery] = receiver.got
+    assert verified(delivery, secret)["type"] == "sequence.activated"
+    [message] = await messages(hook_api, endpoint)
+    assert message["status"] == "DELIVERED" and message["attempts"] == 2
