@@ -40,6 +40,7 @@ async def upsert_records(
         results[index].problems = result.problems
         results[index].record = result.record if not result.problems else None
         results[index].created = result.created and not result.problems
+        results[index].before = result.before
     written = any(r.record is not None for r in results)
     if any(r.problems for r in results) and (not written or not keep_valid):
         await session.rollback()

@@ -17,6 +17,7 @@ from sekvens.authoring.checks import Checker
 from sekvens.domain import sequence_access as access
 from sekvens.domain.assignment import AssignTo
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.exit_criteria import ExitCriteria
 from sekvens.domain.global_ids import to_global_id
 from sekvens.domain.life_cycles import (
     ConnectionReason,
@@ -651,6 +652,7 @@ async def clone(
         source.skip_non_working_time,
     )
     copy.skip_opted_out_email = source.skip_opted_out_email
+    copy.exit_criteria = source.exit_criteria
     copy.send_window = source.send_window
     tags = await tag_store.tags_by_sequence(session, [source.id])
     tag_ids = [t.id for t in tags.get(source.id, [])]
@@ -788,17 +790,26 @@ async def set_options(
     skip_non_working_time: bool | None,
     skip_opted_out_email: bool | None = None,
     send_window: SendWindowRequest | None = None,
+    exit_criteria: ExitCriteria | None = None,
 ) -> Sequence:
     """Change the options given (None: as they are). The send window may change while the
-    sequence is active (it applies to emails reached from then on); the others may not."""
+    sequence is active (it applies to emails reached from then on); the others may not.
+    Exit criteria are checked against the sequence's record type."""
     seq = await get_sequence(session, actor, sequence_id)
-    if send_window is None or (exit_on_reply, skip_non_working_time, skip_opted_out_email) != (
-        None,
-        None,
-        None,
-    ):
+    if send_window is None or (
+        exit_on_reply,
+        skip_non_working_time,
+        skip_opted_out_email,
+        exit_criteria,
+    ) != (None, None, None, None):
         _require_inactive(seq, "options")
     window = send_window.stored() if send_window is not None else None
+    if exit_criteria is not None:
+        infos = await record_types.load_infos(session, seq.organization_id)
+        _, info = infos[seq.record_type_id]
+        if problems := exit_criteria.check(info):
+            raise DomainError(problems)
+        seq.exit_criteria = exit_criteria.stored()
     if exit_on_reply is not None:
         seq.exit_on_reply = exit_on_reply
     if skip_non_working_time is not None:
@@ -818,6 +829,7 @@ async def set_options(
         skip_non_working_time=seq.skip_non_working_time,
         skip_opted_out_email=seq.skip_opted_out_email,
         send_window=seq.send_window,
+        exit_criteria=seq.exit_criteria,
     )
     return seq
 

@@ -1,6 +1,7 @@
 """Customer engagement: record events once, wake the conditions waiting for them, exit on
-reply, pause for the recipient's automatic reply. Each recorded event of a kind in
-`WEBHOOK_TYPES` queues its webhook (email.delivered, ...) in the same transaction."""
+reply or on a booked meeting, pause for the recipient's automatic reply. Each recorded event
+of a kind in `WEBHOOK_TYPES` queues its webhook (email.delivered, ...) in the same
+transaction."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.auto_replies import RETURN_MAX
 from sekvens.domain.auto_reply_pauses import auto_reply_resume_at
 from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode, Problem
+from sekvens.domain.exit_criteria import ExitCriteria
 from sekvens.domain.global_ids import to_global_id
 from sekvens.domain.life_cycles import (
     RUNNING,
@@ -31,7 +33,14 @@ from sekvens.engine.runner import Batch, Runner, event_view
 from sekvens.plugins.api import EventKind
 from sekvens.storage import audit, connection_pauses
 from sekvens.storage.db import is_postgres
-from sekvens.storage.tables import Activity, Connection, EngagementEvent, OutboxMessage, Sequence
+from sekvens.storage.tables import (
+    Activity,
+    Connection,
+    EngagementEvent,
+    OutboxMessage,
+    Record,
+    Sequence,
+)
 from sekvens.storage.webhooks import emit
 
 BULK_MAX = 1000
@@ -58,6 +67,8 @@ class EventInput:
     bounce_type: BounceType | None = None
     #: EMAIL_AUTO_REPLY only: the day the recipient is back; None reads `data.returnDate`.
     return_date: date | None = None
+    #: MEETING_BOOKED only: the record the meeting is with (else the activity's record).
+    record_id: int | None = None
 
 
 @dataclass
@@ -106,7 +117,20 @@ async def record_events(
         if messages
         else {}
     )
+    record_ids = {e.record_id for e in events if e.record_id is not None}
+    known_records = (
+        set(
+            await session.scalars(
+                select(Record.id).where(
+                    Record.organization_id == organization_id, Record.id.in_(record_ids)
+                )
+            )
+        )
+        if record_ids
+        else set()
+    )
     stored: list[tuple[EngagementEvent, Activity]] = []
+    meetings: list[tuple[EngagementEvent, int | None, int | None]] = []
     for event, result in zip(events, results, strict=True):
         at = ("events", str(result.index))
         if not event.event_id.strip() or len(event.event_id) > EVENT_ID_MAX:
@@ -124,36 +148,93 @@ async def record_events(
         data, problem = _bounce_data(event, at)
         if problem is None:
             problem = _return_date(event, data, at)
+        if problem is None:
+            problem = _record(event, known_records, at)
         if problem is not None:
             result.problems.append(problem)
             continue
         activity = (
             by_id.get(event.activity_id) if event.activity_id else by_message.get(event.message_id)
         )
-        if activity is None:
+        meeting = event.kind == EventKind.MEETING_BOOKED
+        if activity is None and not (meeting and event.record_id is not None):
+            what = "record id, activity id or message id" if meeting else "id or message id"
             result.problems.append(
-                Problem(ErrorCode.NOT_FOUND, "No activity with that id or message id.", at)
+                Problem(ErrorCode.NOT_FOUND, f"No activity with that {what}.", at)
             )
             continue
+        if meeting and event.record_id is not None:
+            data["recordId"] = to_global_id("Record", event.record_id)
         known.add(event.event_id)
         row = EngagementEvent(
             organization_id=organization_id,
             event_id=event.event_id,
             kind=event.kind,
-            activity_id=activity.id,
-            connection_id=activity.connection_id,
-            message_id=event.message_id or activity.message_id,
+            activity_id=activity.id if activity else None,
+            connection_id=activity.connection_id if activity else None,
+            message_id=event.message_id or (activity.message_id if activity else None),
             occurred_at=event.occurred_at,
             data=data,
         )
         session.add(row)
-        stored.append((row, activity))
+        if meeting:
+            meetings.append((row, event.record_id, activity.connection_id if activity else None))
+        elif activity is not None:
+            stored.append((row, activity))
         if (hook := WEBHOOK_TYPES.get(EventKind(event.kind))) is not None:
             await emit(session, organization_id, hook, _hook_data(row), event.occurred_at)
-        result.recorded, result.connection_id = True, activity.connection_id
+        result.recorded = True
+        result.connection_id = activity.connection_id if activity else None
     await session.flush()
     await react(session, runner, stored)
+    await _meetings_booked(session, runner, meetings)
     return results
+
+
+def _record(event: EventInput, known: set[int], at: tuple[str, ...]) -> Problem | None:
+    """Why the event's record id is wrong (given for another kind than MEETING_BOOKED, or
+    not a record of the organization), or None."""
+    if event.record_id is None:
+        return None
+    if event.kind != EventKind.MEETING_BOOKED:
+        message = "Only a MEETING_BOOKED event names a record."
+        return Problem(ErrorCode.INVALID_VALUE, message, (*at, "recordId"))
+    if event.record_id not in known:
+        return Problem(ErrorCode.NOT_FOUND, "No record with that id.", (*at, "recordId"))
+    return None
+
+
+async def _meetings_booked(
+    session: AsyncSession,
+    runner: Runner,
+    meetings: Seq[tuple[EngagementEvent, int | None, int | None]],
+) -> None:
+    """A booked meeting ends every running connection of its record (the record named, else
+    the activity's connection's) in a sequence whose exit criteria have `meetingBooked`."""
+    if not meetings:
+        return
+    by_connection = {c for _, r, c in meetings if r is None and c is not None}
+    by_record = {r for _, r, _ in meetings if r is not None}
+    stmt: Select[Connection, dict[str, Any] | None] = (
+        select(Connection, Sequence.exit_criteria)
+        .join(Sequence, Sequence.id == Connection.sequence_id)
+        .where(
+            or_(Connection.record_id.in_(by_record), Connection.id.in_(by_connection)),
+            Connection.status.in_(RUNNING),
+        )
+        .order_by(Connection.id)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(of=Connection)
+    for conn, criteria in await session.execute(stmt):
+        if ExitCriteria.of(criteria).meeting_booked:
+            await runner.end(
+                session,
+                conn,
+                ConnectionStatus.DISCONNECTED,
+                ConnectionReason.MEETING_BOOKED,
+                "A meeting was booked.",
+            )
 
 
 def _hook_data(row: EngagementEvent) -> dict[str, Any]:

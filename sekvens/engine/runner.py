@@ -8,7 +8,7 @@ all; idempotency keys (connection, step) make a repeated run create nothing twic
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +55,7 @@ from sekvens.plugins.api import (
     HandOver,
     Outcome,
     RecipientOptedOut,
+    RecordChange,
     RecordView,
     TakeBranch,
     WaitFor,
@@ -423,11 +424,31 @@ class Runner:
 
     async def on_event(self, batch: Batch, conn: Connection, event: EngagementEvent) -> bool:
         """Hand an event to the condition the connection waits at; True when it moved on."""
+        return await self._react(
+            batch, conn, lambda step, ctx: self.registry.run_on_event(step.type, ctx, event)
+        )
+
+    async def on_record_change(self, batch: Batch, conn: Connection, change: RecordChange) -> bool:
+        """Hand a change of the record to the step the connection waits at (if its type hears
+        record changes); True when it moved on."""
+        return await self._react(
+            batch,
+            conn,
+            lambda step, ctx: self.registry.run_on_record_change(step.type, ctx, change),
+        )
+
+    async def _react(
+        self,
+        batch: Batch,
+        conn: Connection,
+        call: Callable[[Step, ExecutionContext[Any]], Awaitable[Outcome | None]],
+    ) -> bool:
+        """Apply what the step's plugin answers `call` with (None: keep waiting)."""
         graph = batch.graphs[conn.version_id]
         step = graph.steps[conn.current_step_key or ""]
         try:
             ctx = await self.context(batch, conn, step)
-            outcome = await self.registry.run_on_event(step.type, ctx, event)
+            outcome = await call(step, ctx)
         except PluginFailure as failure:
             await self.fail(batch.session, conn, failure.message, code=failure.code)
             return True

@@ -16,6 +16,10 @@ Lifecycle of a step:
    returned outcome (`CreateActivity`, `Done`, `WaitFor`, ...). A condition that returns
    `WaitForEvents` then gets `on_event(ctx, event)` per matching engagement event and
    `on_deadline(ctx)` when the time limit passes. `ctx.state` is kept between those calls.
+3. Record changes: while a connection waits at a step (`WaitForEvents`, `WaitFor`,
+   `WaitUntil`), a step type that overrides `on_record_change(ctx, change)` hears every change
+   `upsertRecords` makes to the record (`RecordChange`) and may return an outcome (take a
+   branch, exit, ...) as `on_event` does, in the same transaction as the upsert.
 
 Plugins do side effects only through the services on `ExecutionContext` (`mail`, `records`,
 `clock`), so the engine stays in charge of transactions and idempotency. An exception raised
@@ -80,6 +84,7 @@ __all__ = [
     "Outcome",
     "Problem",
     "RecipientOptedOut",
+    "RecordChange",
     "RecordTypeInfo",
     "RecordUpdater",
     "RecordView",
@@ -204,6 +209,21 @@ class EngagementEvent:
     occurred_at: datetime
     message_id: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """What `upsertRecords` changed on the connected record: each changed field with its value
+    before and after (absent = no value), and the stage before and after (equal when it did
+    not change). `ctx.record` already shows the record after the change."""
+
+    fields: Mapping[str, tuple[Any, Any]]
+    stage_before: str | None
+    stage_after: str | None
+
+    @property
+    def stage_changed(self) -> bool:
+        return self.stage_before != self.stage_after
 
 
 @dataclass(frozen=True)
@@ -502,3 +522,15 @@ class StepType(ABC, Generic[ConfigT]):
     async def on_deadline(self, ctx: ExecutionContext[ConfigT]) -> Outcome:
         """The wait's time limit passed; by default follow NO."""
         return TakeBranch(Branch.NO)
+
+    async def on_record_change(
+        self, ctx: ExecutionContext[ConfigT], change: RecordChange
+    ) -> Outcome | None:
+        """React to a change of the record while the connection waits at this step (after
+        its `execute` returned a wait); None (the default) keeps waiting."""
+        return None
+
+    @classmethod
+    def hears_record_changes(cls) -> bool:
+        """Whether the step type overrides `on_record_change`."""
+        return cls.on_record_change is not StepType.on_record_change

@@ -24,6 +24,7 @@ from sekvens.plugins.api import (
     Outcome,
     Problem,
     RecipientOptedOut,
+    RecordChange,
     StepCategory,
     StepRef,
     StepType,
@@ -292,6 +293,24 @@ class Registry:
         except Exception as exc:
             raise self._failure(step_type, "handling an event", exc) from exc
         return None if outcome is None else self._checked(step_type, outcome, "handling an event")
+
+    def hears_record_changes(self, type_key: str) -> bool:
+        """Whether the step type (if installed) defines `on_record_change`."""
+        step_type = self.get(type_key)
+        return step_type is not None and step_type.hears_record_changes()
+
+    async def run_on_record_change(
+        self, type_key: str, ctx: ExecutionContext[Any], change: RecordChange
+    ) -> Outcome | None:
+        """`on_record_change` of the step type (None: keep waiting); raises `PluginFailure`."""
+        step_type = self._step_type(type_key)
+        try:
+            outcome = await step_type.on_record_change(ctx, change)
+        except Exception as exc:
+            raise self._failure(step_type, "handling a record change", exc) from exc
+        if outcome is None:
+            return None
+        return self._checked(step_type, outcome, "handling a record change")
 
     async def run_on_deadline(self, type_key: str, ctx: ExecutionContext[Any]) -> Outcome:
         """`on_deadline` of the step type; raises `PluginFailure`."""

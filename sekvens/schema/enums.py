@@ -17,6 +17,7 @@ from sekvens.domain.assignment import AssignTo
 from sekvens.domain.away import HoldReason
 from sekvens.domain.bounces import BounceType
 from sekvens.domain.errors import ErrorCode
+from sekvens.domain.field_conditions import FieldOperator
 from sekvens.domain.life_cycles import (
     ActivityStatus,
     AwayPolicy,
@@ -49,6 +50,7 @@ __all__ = [
     "EmailOptOut",
     "ErrorCode",
     "EventKind",
+    "FieldOperator",
     "FieldType",
     "HoldReason",
     "ImportAction",
@@ -160,3 +162,15 @@ _expose(
     },
 )
 _expose(ImportAction, "What an import does with one sequence of the document.")
+_expose(
+    FieldOperator,
+    "How a field condition compares a record's field with its value (text ignores case; a"
+    " field without a value equals nothing and is neither greater nor less than anything).",
+    {
+        FieldOperator.IN: "Equals one of the values (a list).",
+        FieldOperator.GREATER_THAN: "Number and date fields only.",
+        FieldOperator.LESS_THAN: "Number and date fields only.",
+        FieldOperator.IS_SET: "Has a value (takes none).",
+        FieldOperator.IS_NOT_SET: "Has no value (takes none).",
+    },
+)

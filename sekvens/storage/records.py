@@ -46,6 +46,8 @@ class UpsertResult:
     record: Record | None = None
     created: bool = False
     problems: list[Problem] = field(default_factory=list)
+    #: An updated record's stage and fields before the update (what changed: record_changes).
+    before: tuple[str | None, dict[str, Any]] | None = None
 
 
 async def upsert_records(
@@ -155,6 +157,7 @@ async def upsert_records(
         else:
             if row.is_active and item.is_active is False:
                 deactivated.append(row.id)
+            result.before = (row.stage, dict(row.fields))
             _apply(row, item, _normalize(types[item.record_type][1], item.fields))
         result.record = row
     await session.flush()
