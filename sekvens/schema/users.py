@@ -10,7 +10,6 @@ from strawberry.types import Info
 from sekvens.domain.away import AwayPeriod as DomainAwayPeriod
 from sekvens.domain.roles import ADMINISTRATORS
 from sekvens.domain.scopes import Scope
-from sekvens.schema.away import AwayPeriod
 from sekvens.schema.enums import ApiTokenScope, Role, TeamKind
 from sekvens.schema.errors import UserError
 from sekvens.schema.relay import Node, to_global_id
@@ -33,6 +32,23 @@ class WorkingHoursInput:
     weekday: int
     start: str
     end: str
+
+
+@strawberry.type(
+    description="A user's away period [from, until): their due activities go to the delegate"
+    " or wait (the organization's awayPolicy), their automated emails wait until they are back."
+)
+class AwayPeriod:
+    from_: datetime = strawberry.field(name="from")
+    until: datetime
+    delegate_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="Who works their activities meanwhile (DELEGATE policy).")
+    async def delegate(self, info: Info) -> User | None:
+        if self.delegate_pk is None:
+            return None
+        row = await info.context.loaders.user.load(self.delegate_pk)
+        return User.from_row(row) if row is not None else None
 
 
 @strawberry.type
