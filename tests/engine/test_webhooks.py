@@ -588,3 +588,24 @@ async def test_a_claim_dies_with_its_worker_and_is_taken_over(
     assert verified(delivery, secret)["type"] == "sequence.activated"
     [message] = await messages(hook_api, endpoint)
     assert message["status"] == "DELIVERED" and message["attempts"] == 2
+
+
+async def test_a_url_now_private_is_refused_at_delivery(
+    hook_api: Api, hook_engine: Any, receiver: Receiver
+) -> None:
+    """The URL is checked again before every attempt: an endpoint saved while its host was
+    public (here: while private addresses were allowed) gets nothing once it resolves to one."""
+    endpoint, _ = await create_endpoint(hook_api, receiver.url)
+    await simple_active(hook_api)
+    source: WebhookDeliverer = hook_engine.webhooks
+    strict = WebhookDeliverer(source.db, source.clock, allow_private=False)
+    assert await strict.run_due() == 1
+    assert receiver.got == []
+    [message] = await messages(hook_api, endpoint)
+    assert message["status"] == "PENDING" and message["attempts"] == 1
+    assert message["responseCode"] is None
+    assert message["lastError"] == (
+        "refused: The host '127.0.0.1' resolves to a private address (127.0.0.1)."
+    )
+    deleted = await hook_api.mutate("deleteWebhookEndpoint", {"id": endpoint["id"]}, "deletedId")
+    assert deleted["errors"] == []  # and its message with it: no later test gets it
