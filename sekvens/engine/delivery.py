@@ -23,13 +23,14 @@ to the SMTP server (which would hold SQLite's single write lock for seconds):
 2. **Send** each message through aiosmtplib, with the Message-ID stored on the row.
 3. **Finish** each message as soon as the server answered, in a small transaction of its
    own (on PostgreSQL one autocommitted UPDATE on the round's connection): SENT with
-   `sent_at` and its `email.sent` webhook queued (docs/webhooks.md; on PostgreSQL right
-   after the UPDATE, in a transaction of its own), or the error with the next attempt after
-   an exponential backoff, or, after the last attempt, FAILED with the connection in ERROR
-   and the reason in its `error`. A refusal that `parse_smtp_reply` classifies HARD (a hard
-   bounce: "550 5.1.1") is FAILED at once, suppresses the address and ends the connection
-   BOUNCED (`engine/bounces.py`); a soft one (4xx, or a 5xx such as a full mailbox or a
-   policy block) is retried like any failure.
+   `sent_at` and, in the same transaction, its `email.sent` webhook (docs/webhooks.md; on
+   PostgreSQL a transaction instead of the UPDATE alone only for an organization with an
+   enabled endpoint), or the error with the next attempt after an exponential backoff, or,
+   after the last attempt, FAILED with the connection in ERROR and the reason in its
+   `error`. A refusal that `parse_smtp_reply` classifies HARD (a hard bounce: "550 5.1.1")
+   is FAILED at once, suppresses the address and ends the connection BOUNCED
+   (`engine/bounces.py`); a soft one (4xx, or a 5xx such as a full mailbox or a policy
+   block) is retried like any failure.
    The attempt count is the fence: a row another worker re-claimed meanwhile is left alone.
 
 **Throttles** (docs/email.md#throttles) are applied at claim time: a message whose mailbox
@@ -781,13 +782,9 @@ class Deliverer:
                 .returning(*SENT_HOOK_COLUMNS)
                 .execution_options(synchronize_session=False)
             )
-            if conn is not None:
-                done = (await conn.execute(sent)).first()
-                # Its webhook right after, in a transaction of its own.
-                if done is not None and await conn.scalar(listening(done.organization_id)):
-                    async with self.db.session(write=True) as session, session.begin():
-                        await _emit_sent(session, done, now)
-            else:
+            if conn is not None and not await conn.scalar(listening_for(job.outbox_id)):
+                done = (await conn.execute(sent)).first()  # no endpoint: nothing to emit
+            else:  # the SENT and its webhook in one transaction
                 async with self.db.session(write=True) as session, session.begin():
                     done = (await session.execute(sent)).first()
                     if done is not None:
@@ -892,6 +889,12 @@ async def _emit_sent(session: AsyncSession, row: Any, now: datetime) -> None:
         "sentAt": now.isoformat(),
     }
     await emit(session, row.organization_id, WebhookEventType.EMAIL_SENT, data, now)
+
+
+def listening_for(outbox_id: int) -> Select[tuple[bool]]:
+    """Whether the organization of an outbox message has an enabled webhook endpoint."""
+    org = select(OutboxMessage.organization_id).where(OutboxMessage.id == outbox_id)
+    return listening(org.scalar_subquery())
 
 
 def _window_opens(window: RecipientWindow | None, now: datetime) -> datetime:

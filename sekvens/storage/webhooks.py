@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.global_ids import to_global_id
@@ -60,7 +60,7 @@ async def emit(
     return len(wanting)
 
 
-def listening(organization_id: int) -> Select[tuple[bool]]:
+def listening(organization_id: int | ColumnElement[int]) -> Select[tuple[bool]]:
     """Whether the organization has an enabled endpoint (a cheap check before a write
     transaction that would only `emit`)."""
     return select(
