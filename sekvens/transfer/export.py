@@ -237,6 +237,7 @@ class Exporter:
                 "skipNonWorkingTime": seq.skip_non_working_time,
                 "skipOptedOutEmail": seq.skip_opted_out_email,
                 "sendWindow": window_json(seq.send_window),
+                "exitCriteria": seq.exit_criteria,
             },
             "tags": sorted(tag_paths, key=str.casefold),
             "stepTypes": self.step_types(s.type for s in steps),

@@ -23,6 +23,7 @@ from sekvens.authoring import sequences as authoring
 from sekvens.domain import sequence_access
 from sekvens.domain.assignment import AssignTo
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
+from sekvens.domain.exit_criteria import ExitCriteria
 from sekvens.domain.life_cycles import SequenceStatus, VersionStatus
 from sekvens.domain.records import RecordTypeInfo
 from sekvens.domain.roles import Actor
@@ -418,6 +419,7 @@ class _Import:
             "skipNonWorkingTime": self.org.skip_non_working_time,
             "skipOptedOutEmail": False,
             "sendWindow": None,
+            "exitCriteria": None,
             **seq.get("options", {}),
         }
         steps = []
@@ -479,6 +481,17 @@ class _Import:
         if checked is not None:
             options["sendWindow"] = checked.to_json()
 
+    def _check_exit_criteria(self, i: int, norm: dict[str, Any]) -> None:
+        """The exit criteria checked against the record type here as `setSequenceOptions`
+        checks them, and written as the sequence stores them."""
+        options = norm["options"]
+        criteria = ExitCriteria.of(options["exitCriteria"])
+        type_row = self.types.get(norm["recordType"])
+        if type_row is not None:
+            for p in criteria.check(type_row[1]):
+                self.problem(p.code, p.message, ("sequences", str(i), "options", *p.field), i)
+        options["exitCriteria"] = criteria.stored()
+
     async def _check_sequences(self) -> None:
         exporter: Exporter | None = None
         # The registry does not change during an import: each step type's shape is made once.
@@ -488,6 +501,7 @@ class _Import:
             norm = self.normalize(seq)
             self.normalized.append(norm)
             self._check_send_window(i, norm["options"])
+            self._check_exit_criteria(i, norm)
             if seq.get("isPersonal") and seq.get("ownerTeam") is not None:
                 self.problem(
                     ErrorCode.INVALID_VALUE,
@@ -785,11 +799,13 @@ class _Import:
             row.skip_non_working_time,
             row.skip_opted_out_email,
             window_json(row.send_window),
+            row.exit_criteria,
         ) != (
             o["exitOnReply"],
             o["skipNonWorkingTime"],
             o["skipOptedOutEmail"],
             window,
+            o["exitCriteria"],
         ) and row.status != SequenceStatus.ACTIVE:
             await self._write_audit()
             await authoring.set_options(
@@ -802,6 +818,7 @@ class _Import:
                 SendWindowRequest(tuple(window["weekdays"]), window["start"], window["end"])
                 if window is not None
                 else SendWindowRequest(),
+                ExitCriteria.of(o["exitCriteria"]),
             )
         team = self.teams.get(norm["ownerTeam"]) if norm["ownerTeam"] else None
         if team is not None and row.owner_team_id != team.id:
