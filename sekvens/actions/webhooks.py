@@ -29,6 +29,9 @@ from sekvens.storage import audit
 from sekvens.storage.tables import WebhookEndpoint, WebhookMessage
 from sekvens.storage.webhooks import forget_endpoints
 
+#: How long resolving an endpoint's host may take.
+RESOLVE_SECONDS = 10
+
 
 async def url_refusal(url: str, allow_private: bool) -> str | None:
     """Why a request to `url` must not be made, or None: a host that doesn't resolve, or
@@ -37,10 +40,14 @@ async def url_refusal(url: str, allow_private: bool) -> str | None:
     host = parts.hostname or ""
     if allow_private:
         return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+    except TimeoutError:
+        return f"The host '{host}' can't be resolved: no answer in {RESOLVE_SECONDS} seconds."
     except OSError as exc:
         return f"The host '{host}' can't be resolved: {exc}."
     private = sorted({str(info[4][0]) for info in infos if is_private(str(info[4][0]))})

@@ -29,6 +29,7 @@ endpoint:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ log = logging.getLogger("sekvens.webhooks")
 
 ERROR_MAX = 2000
 USER_AGENT = "sekvens-webhooks/1"
+#: How much of a refusing endpoint's answer is read and kept in `last_error`.
+ANSWER_MAX = 200
 #: PostgreSQL: the first key of the advisory locks that are webhook claims ("SKWH"); the
 #: second is the message id modulo CLAIM_KEYS, as for email (`engine/delivery.py`).
 CLAIM_NAMESPACE = 0x534B5748
@@ -275,17 +278,24 @@ class WebhookDeliverer:
         }
         started = time.monotonic()
         try:
-            response = await client.post(attempt.url, content=attempt.body, headers=headers)
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.timeout):  # the whole request, not each read
+                request = client.stream("POST", attempt.url, content=attempt.body, headers=headers)
+                async with request as response:
+                    code, latency = response.status_code, _ms(started)
+                    head = b""
+                    if not 200 <= code < 300:
+                        async for chunk in response.aiter_bytes():  # the start of it only
+                            head += chunk
+                            if len(head) >= ANSWER_MAX:
+                                break
+        except (TimeoutError, httpx.TimeoutException):
             return Outcome(None, _ms(started), "timed out")
         except httpx.HTTPError as exc:
             return Outcome(None, _ms(started), f"{type(exc).__name__}: {exc}".rstrip(": "))
-        latency = _ms(started)
-        if 200 <= response.status_code < 300:
-            return Outcome(response.status_code, latency, None)
-        return Outcome(
-            response.status_code, latency, f"HTTP {response.status_code}: {response.text[:200]}"
-        )
+        if 200 <= code < 300:
+            return Outcome(code, latency, None)
+        answer = head[:ANSWER_MAX].decode("utf-8", "replace")
+        return Outcome(code, latency, f"HTTP {code}: {answer}".rstrip(": "))
 
     async def finish(self, attempt: Attempt, outcome: Outcome) -> None:
         """Record the outcome, unless the message moved on without us (the fence)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,6 +57,8 @@ class Receiver:
     port: int = 0
     answers: list[int] = field(default_factory=list)
     always: int | None = None
+    #: Seconds to wait before answering.
+    delay: float = 0
     got: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,7 +75,7 @@ class Receiver:
 
     def reset(self) -> None:
         with self.lock:
-            self.answers, self.always, self.got = [], None, []
+            self.answers, self.always, self.delay, self.got = [], None, 0, []
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +89,7 @@ def receiver_server() -> Iterator[Receiver]:
                 {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
             )
             code = receiver.answer(delivery)
+            time.sleep(receiver.delay)
             self.send_response(code)
             self.send_header("content-length", "2")
             self.end_headers()
@@ -609,3 +613,22 @@ async def test_a_url_now_private_is_refused_at_delivery(
     )
     deleted = await hook_api.mutate("deleteWebhookEndpoint", {"id": endpoint["id"]}, "deletedId")
     assert deleted["errors"] == []  # and its message with it: no later test gets it
+
+
+async def test_a_slow_endpoint_times_out(
+    hook_api: Api, hook_engine: Any, receiver: Receiver
+) -> None:
+    """The timeout bounds the whole request: an endpoint that doesn't answer in time fails
+    the attempt, which is retried."""
+    endpoint, _ = await create_endpoint(hook_api, receiver.url)
+    await simple_active(hook_api)
+    receiver.delay = 1.5
+    source: WebhookDeliverer = hook_engine.webhooks
+    hasty = WebhookDeliverer(source.db, source.clock, allow_private=True, timeout=0.3)
+    assert await hasty.run_due() == 1
+    [message] = await messages(hook_api, endpoint)
+    assert message["status"] == "PENDING" and message["attempts"] == 1
+    assert message["lastError"] == "timed out" and message["responseCode"] is None
+    assert 300 <= message["latencyMs"] < 1500
+    deleted = await hook_api.mutate("deleteWebhookEndpoint", {"id": endpoint["id"]}, "deletedId")
+    assert deleted["errors"] == []
