@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from sekvens.domain.auto_replies import RETURN_MAX
 from sekvens.domain.auto_reply_pauses import auto_reply_resume_at
@@ -215,11 +216,17 @@ async def _meetings_booked(
         return
     by_connection = {c for _, r, c in meetings if r is None and c is not None}
     by_record = {r for _, r, _ in meetings if r is not None}
+    of_activity = aliased(Connection)
     stmt: Select[Connection, dict[str, Any] | None] = (
         select(Connection, Sequence.exit_criteria)
         .join(Sequence, Sequence.id == Connection.sequence_id)
         .where(
-            or_(Connection.record_id.in_(by_record), Connection.id.in_(by_connection)),
+            or_(
+                Connection.record_id.in_(by_record),
+                Connection.record_id.in_(
+                    select(of_activity.record_id).where(of_activity.id.in_(by_connection))
+                ),
+            ),
             Connection.status.in_(RUNNING),
         )
         .order_by(Connection.id)
