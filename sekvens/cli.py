@@ -16,6 +16,7 @@ from sekvens.cli_transaction import run_in_transaction
 from sekvens.config import Settings
 from sekvens.domain.roles import Role
 from sekvens.domain.scopes import Scope
+from sekvens.job_cli import job_command
 from sekvens.storage import migrate as migrations
 from sekvens.storage import organizations, users
 from sekvens.storage.db import Database
@@ -269,6 +270,7 @@ def schema() -> None:
 
 main.add_command(export_command)
 main.add_command(import_command)
+main.add_command(job_command)
 
 
 if __name__ == "__main__":

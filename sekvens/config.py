@@ -85,6 +85,8 @@ class Settings:
     #: Working days the recipient's auto-reply without a return date pauses a connection
     #: (docs/email.md#out-of-office-the-recipient); 0: it pauses nothing.
     auto_reply_pause_days: int = 5
+    #: connectSequenceByFilter over more matching records than this runs as a job (docs/jobs.md).
+    job_threshold: int = 1000
     #: The address recipients reach the app at (open pixel, click redirects); unset: no tracking.
     public_url: str | None = None
     #: Signs tracking links; generated next to an SQLite database when unset (docs/email.md).
@@ -115,6 +117,8 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 <= self.auto_reply_pause_days <= 60:
             raise ValueError("SEKVENS_AUTO_REPLY_PAUSE_DAYS must be 0 to 60 (working days)")
+        if self.job_threshold < 0:
+            raise ValueError("SEKVENS_JOB_THRESHOLD must be 0 or more (matching records)")
         if self.db_pooler not in POOLERS:
             raise ValueError("SEKVENS_DB_POOLER must be 'none' or 'transaction'")
         pooled = self.db_pooler == "transaction" and not self.is_sqlite
@@ -218,6 +222,7 @@ class Settings:
             "auto_reply_pause_days": int(
                 e.get("SEKVENS_AUTO_REPLY_PAUSE_DAYS", cls.auto_reply_pause_days)
             ),
+            "job_threshold": int(e.get("SEKVENS_JOB_THRESHOLD", cls.job_threshold)),
             "public_url": (e.get("SEKVENS_PUBLIC_URL") or "").rstrip("/") or None,
             "secret_key": e.get("SEKVENS_SECRET_KEY") or None,
             "auth_cache_seconds": float(

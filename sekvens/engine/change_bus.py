@@ -2,7 +2,7 @@
 activities it changed.
 
 A `Change` carries ids only (connection id -> sequence id, activity id -> assignee user
-ids); subscribers read the rows again from the database, so payloads stay small and never
+ids, job ids); subscribers read the rows again from the database, so payloads stay small and never
 show data a reader may not see.
 
 How a change travels:
@@ -44,7 +44,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from sekvens.config import async_database_url
 from sekvens.storage import tokens as token_store
-from sekvens.storage.tables import Activity, ActivityAssignee, Connection
+from sekvens.storage.tables import Activity, ActivityAssignee, Connection, Job
 
 log = logging.getLogger("sekvens.notify")
 
@@ -65,12 +65,15 @@ class Change:
     connections: dict[int, int] = field(default_factory=dict)
     #: activity id -> the user ids it is assigned to
     activities: dict[int, frozenset[int]] = field(default_factory=dict)
+    #: job ids (a job's status or progress changed)
+    jobs: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.connections or self.activities)
+        return bool(self.connections or self.activities or self.jobs)
 
     def merge(self, other: Change) -> None:
         self.connections.update(other.connections)
+        self.jobs.update(other.jobs)
         for activity_id, users in other.activities.items():
             self.activities[activity_id] = self.activities.get(activity_id, frozenset()) | users
 
@@ -86,14 +89,15 @@ class Change:
         """JSON messages of at most PAYLOAD_MAX bytes that together carry this change."""
         items: list[tuple[str, Any]] = [("c", [c, s]) for c, s in self.connections.items()]
         items += [("a", [a, sorted(users)]) for a, users in self.activities.items()]
+        items += [("j", j) for j in sorted(self.jobs)]
         out: list[str] = []
-        current: dict[str, list[Any]] = {"c": [], "a": []}
+        current: dict[str, list[Any]] = {"c": [], "a": [], "j": []}
         size = 0
         for kind, item in items:
             item_size = len(json.dumps(item, separators=(",", ":"))) + 1
             if size + item_size > PAYLOAD_MAX - 100 and size:
                 out.append(_dump(origin, current))
-                current, size = {"c": [], "a": []}, 0
+                current, size = {"c": [], "a": [], "j": []}, 0
             current[kind].append(item)
             size += item_size
         if size:
@@ -107,6 +111,7 @@ class Change:
         change = cls(
             connections={int(c): int(s) for c, s in data.get("c", [])},
             activities={int(a): frozenset(int(u) for u in us) for a, us in data.get("a", [])},
+            jobs={int(j) for j in data.get("j", [])},
         )
         return str(data.get("o", "")), change
 
@@ -176,6 +181,7 @@ class _Tracker:
         self.activities: set[int] = set()
         #: activity id -> users it was assigned to before a reassignment
         self.former: dict[int, set[int]] = {}
+        self.jobs: set[int] = set()
         self.ready: Change | None = None
 
     def _connection(self, connection_id: int | None, sequence_id: int | None = None) -> None:
@@ -196,6 +202,9 @@ class _Tracker:
     def after_flush(self, session: Session, _context: Any) -> None:
         dirty = session.dirty  # a walk of the identity map: once per flush, not per object
         for obj in (*session.new, *dirty, *session.deleted):
+            if isinstance(obj, Job):
+                self.jobs.add(obj.id)
+                continue
             if not isinstance(obj, Connection | Activity | ActivityAssignee):
                 continue
             if obj in dirty and not session.is_modified(obj):
@@ -271,7 +280,7 @@ class _Tracker:
         if session.in_nested_transaction():
             return  # a savepoint: the outer transaction publishes
         session.flush()
-        if not self.connections and not self.activities:
+        if not self.connections and not self.activities and not self.jobs:
             return
         unknown = sorted(c for c, s in self.connections.items() if s is None)
         for chunk in _chunks(unknown):
@@ -288,6 +297,7 @@ class _Tracker:
         change = Change(
             connections={c: s for c, s in self.connections.items() if s is not None},
             activities={a: frozenset(users) for a, users in assigned.items()},
+            jobs=set(self.jobs),
         )
         if change and session.get_bind().dialect.name == "postgresql":
             for payload in change.payloads(self.bus.origin):

@@ -188,26 +188,67 @@ async def connect_by_filter(
     now: datetime,
 ) -> FilterConnectResult:
     """Connect every record of the actor's organization matching `filter`, in chunks of
-    `FILTER_CHUNK` (the session forgets each chunk's rows after it). Only the columns
-    connecting reads are loaded, not `Record` entities."""
+    `FILTER_CHUNK` (the session forgets each chunk's rows after it)."""
     # NOT_FOUND even if none match
+    await get_sequence(session, actor, sequence_id, edit=False)
+    out = FilterConnectResult()
+    last_id = 0
+    while (
+        chunk := await connect_chunk(
+            session, actor, sequence_id, filter, last_id, FILTER_CHUNK, start_at, now
+        )
+    ).matched:
+        last_id = chunk.last_id
+        out.matched += chunk.matched
+        out.connected += chunk.connected
+        out.skipped.update(chunk.skipped)
+        session.expunge_all()
+    return out
+
+
+@dataclass
+class ChunkConnectResult(FilterConnectResult):
+    """One chunk of connecting by filter, and the id of its last record (0: none matched)."""
+
+    last_id: int = 0
+
+
+async def connect_chunk(
+    session: AsyncSession,
+    actor: Actor,
+    sequence_id: int,
+    filter: RecordFilter,
+    after_id: int,
+    limit: int,
+    start_at: datetime | None,
+    now: datetime,
+) -> ChunkConnectResult:
+    """Connect the first `limit` records matching `filter` whose id is above `after_id`, with
+    the connect rules and refusals of `connect_records`. Only the columns connecting reads
+    are loaded, not `Record` entities."""
     seq = await get_sequence(session, actor, sequence_id, edit=False)
     with_fields = bool(seq.assign_field)
     columns = (*_CONNECT_COLUMNS, Record.fields) if with_fields else _CONNECT_COLUMNS
     stmt = filtered(actor.organization_id, filter).with_only_columns(*columns)
-    out = FilterConnectResult()
-    last_id = 0
-    while chunk := [
+    chunk = [
         RecordColumns._make(row if with_fields else (*row, _NO_FIELDS))
-        for row in await session.execute(stmt.where(Record.id > last_id).limit(FILTER_CHUNK))
-    ]:
-        last_id = chunk[-1].id
-        results = await connect_records(session, actor, sequence_id, chunk, start_at, now)
-        out.matched += len(chunk)
-        out.connected += sum(1 for r in results if r.connection_id)
-        out.skipped.update(p.code.value for r in results for p in r.problems[:1])
-        session.expunge_all()
+        for row in await session.execute(stmt.where(Record.id > after_id).limit(limit))
+    ]
+    out = ChunkConnectResult()
+    if not chunk:
+        return out
+    results = await connect_records(session, actor, sequence_id, chunk, start_at, now)
+    out.last_id = chunk[-1].id
+    out.matched = len(chunk)
+    out.connected = sum(1 for r in results if r.connection_id)
+    out.skipped.update(p.code.value for r in results for p in r.problems[:1])
     return out
+
+
+async def count_matching(session: AsyncSession, organization_id: int, filter: RecordFilter) -> int:
+    """How many records of the organization match `filter` now."""
+    stmt = filtered(organization_id, filter).with_only_columns(func.count(Record.id)).order_by(None)
+    return await session.scalar(stmt) or 0
 
 
 async def _team_ids(session: AsyncSession, actor: Actor) -> frozenset[int]:

@@ -25,6 +25,7 @@ from sekvens.domain.life_cycles import ConnectionPhase, ConnectionStatus
 from sekvens.engine.change_bus import ChangeBus
 from sekvens.engine.clock import SystemClock
 from sekvens.engine.delivery import Deliverer, keepalive
+from sekvens.engine.jobs import JobRunner
 from sekvens.engine.link_signing import LinkSigner
 from sekvens.engine.runner import Runner
 from sekvens.engine.webhooks import WebhookDeliverer
@@ -68,6 +69,8 @@ class Engine:
             db.settings.auto_reply_pause_days,
         )
         self.batch_size = batch_size
+        #: Runs a chunk of an open job each round (sekvens.engine.jobs).
+        self.jobs = JobRunner(db, self.clock, self.bus.track)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -100,8 +103,9 @@ class Engine:
         return conns
 
     async def run_batch(self) -> int:
-        """Claim one batch and advance it, then deliver due mail and webhooks; returns the
-        work done (connections held plus messages attempted)."""
+        """Claim one batch and advance it, then deliver due mail and webhooks, then run a
+        chunk of a job; returns the work done (connections held, messages attempted,
+        chunks run)."""
         async with self.bus.track(self.db.session(write=True)) as session, session.begin():
             conns = await self.claim(session)
             if conns:
@@ -109,6 +113,7 @@ class Engine:
         sent = await self.deliverer.run_due() if self.deliverer is not None else 0
         if self.webhooks is not None:
             sent += await self.webhooks.run_due()
+        sent += await self.jobs.run_due()
         return len(conns) + sent
 
     async def process(self, session: AsyncSession, conns: Seq[Connection]) -> None:

@@ -18,6 +18,7 @@ from sekvens.domain.life_cycles import ActivityStatus
 from sekvens.domain.roles import RECORD_WRITERS, SUPERVISORS
 from sekvens.engine import activities as activity_ops
 from sekvens.engine import connections as conn_ops
+from sekvens.engine import jobs
 from sekvens.engine.bounce_reports import BULK_MAX as BOUNCES_MAX
 from sekvens.engine.bounce_reports import record_bounce_reports
 from sekvens.engine.events import BULK_MAX as EVENTS_MAX
@@ -65,6 +66,7 @@ from sekvens.schema.engine import (
     UpNextFilter,
 )
 from sekvens.schema.errors import ApiError, UserError
+from sekvens.schema.jobs import Job
 from sekvens.schema.pagination import paginate
 from sekvens.schema.prefetch import PREFETCHABLE, node_fields
 from sekvens.schema.records import Record as RecordNode
@@ -344,7 +346,9 @@ class EngineMutations:
         return await mutate(info, ConnectSequencePayload, run)
 
     @strawberry.mutation(
-        description="Connect every record matching a filter, in chunks; reports counts."
+        description="Connect every record matching a filter, in chunks; reports counts. Over"
+        " SEKVENS_JOB_THRESHOLD matching records, or with asJob, it returns a job at once and"
+        " the workers connect them (docs/jobs.md)."
     )
     async def connect_sequence_by_filter(
         self, info: Info, input: ConnectSequenceByFilterInput
@@ -352,6 +356,13 @@ class EngineMutations:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             pk = sequence_pk(input.sequence_id)
             f = await record_filter(ctx.session, viewer.organization_id, input.filter)
+            total = await conn_ops.count_matching(ctx.session, viewer.organization_id, f)
+            if input.as_job or total > ctx.settings.job_threshold:
+                job = await jobs.create_connect_job(
+                    ctx.session, viewer, pk, f, input.start_at, total, _now(ctx)
+                )
+                ctx.services.engine.wake()
+                return {"job": Job.from_row(job)}
             done = await conn_ops.connect_by_filter(
                 ctx.session, viewer, pk, f, input.start_at, _now(ctx)
             )
@@ -493,6 +504,12 @@ class EngineMutations:
                         activity_id = _id(e.activity_id, "Activity", "activityId")
                     except DomainError:
                         activity_id = -1
+                record_id = None
+                if e.record_id is not None:
+                    try:
+                        record_id = _id(e.record_id, "Record", "recordId")
+                    except DomainError:
+                        record_id = -1
                 events.append(
                     EventInput(
                         event_id=e.event_id,
@@ -503,6 +520,7 @@ class EngineMutations:
                         data=e.data if isinstance(e.data, dict) else {},
                         bounce_type=e.bounce_type,
                         return_date=e.return_date,
+                        record_id=record_id,
                     )
                 )
             results = await record_events(

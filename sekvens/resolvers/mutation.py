@@ -6,7 +6,9 @@ import strawberry
 
 from sekvens.resolvers.away import AwayMutations
 from sekvens.resolvers.engine import EngineMutations
+from sekvens.resolvers.enrollment import EnrollmentMutations
 from sekvens.resolvers.grid import GridMutations
+from sekvens.resolvers.jobs import JobMutations
 from sekvens.resolvers.organization import OrganizationMutations
 from sekvens.resolvers.record_types import RecordTypeMutations
 from sekvens.resolvers.records import RecordMutations
@@ -29,6 +31,7 @@ class Mutation(
     RecordTypeMutations,
     RecordMutations,
     SequenceMutations,
+    EnrollmentMutations,
     TagMutations,
     TemplateMutations,
     EngineMutations,
@@ -36,5 +39,6 @@ class Mutation(
     GridMutations,
     SuppressionMutations,
     WebhookMutations,
+    JobMutations,
 ):
     pass

@@ -13,6 +13,8 @@ from strawberry.types import Info
 from sekvens.actions import records
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.roles import RECORD_WRITERS
+from sekvens.engine import enrollment
+from sekvens.engine.record_changes import react_to_record_changes
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.schema.errors import UserError
@@ -69,12 +71,20 @@ class RecordMutations:
     )
     async def upsert_records(self, info: Info, input: UpsertRecordsInput) -> UpsertRecordsPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            items = [_to_storage(item) for item in input.records]
+            watched = await enrollment.watch(ctx.session, viewer.organization_id, items)
             results = await records.upsert_records(
                 ctx.session,
                 viewer,
-                [_to_storage(item) for item in input.records],
+                items,
                 keep_valid=input.error_policy != ErrorPolicy.REJECT_EVERYTHING,
             )
+            runner = ctx.services.engine.runner
+            if await react_to_record_changes(ctx.session, runner, viewer.organization_id, results):
+                ctx.services.engine.wake()
+            now = ctx.services.engine.clock.now()
+            if await enrollment.enroll(ctx.session, watched, results, now):
+                ctx.services.engine.wake()
             kept = [r for r in results if r.record is not None]
             return {
                 "results": [

@@ -7,6 +7,7 @@ import strawberry
 from sekvens.resolvers.audit import AuditQueries
 from sekvens.resolvers.engine import EngineQueries
 from sekvens.resolvers.grid import GridQueries
+from sekvens.resolvers.jobs import JobQueries
 from sekvens.resolvers.query import CoreQueries
 from sekvens.resolvers.sequences import SequenceQueries
 from sekvens.resolvers.step_types import StepTypeQueries
@@ -28,5 +29,6 @@ class Query(
     SuppressionQueries,
     AuditQueries,
     WebhookQueries,
+    JobQueries,
 ):
     pass

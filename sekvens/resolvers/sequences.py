@@ -439,8 +439,8 @@ class SequenceMutations:
         return await mutate(info, SequencePayload, run)
 
     @strawberry.mutation(
-        description="Exit on reply, skip non-working time, skip opted-out email (only while"
-        " inactive), and the send window."
+        description="Exit on reply, exit criteria, skip non-working time, skip opted-out email"
+        " (only while inactive), and the send window."
     )
     async def set_sequence_options(
         self, info: Info, input: SetSequenceOptionsInput
@@ -454,6 +454,7 @@ class SequenceMutations:
                 input.skip_non_working_time,
                 input.skip_opted_out_email,
                 window_request(input.send_window),
+                input.exit_criteria.criteria() if input.exit_criteria is not None else None,
             )
             return {"sequence": Sequence.from_row(seq)}
 

@@ -24,11 +24,14 @@ from strawberry.types import Info
 from sekvens.authoring.sequences import get_sequence
 from sekvens.domain.errors import DomainError
 from sekvens.engine.change_bus import Change
+from sekvens.engine.jobs import ENDED, get_job
 from sekvens.resolvers.context import Context
+from sekvens.resolvers.jobs import job_pk
 from sekvens.resolvers.query import context
 from sekvens.resolvers.sequences import sequence_pk
 from sekvens.schema.engine import Activity, SequenceTarget
 from sekvens.schema.errors import ApiError
+from sekvens.schema.jobs import Job
 from sekvens.storage.tables import Activity as ActivityRow
 from sekvens.storage.tables import Connection as ConnectionRow
 
@@ -109,3 +112,25 @@ class Subscription:
                 )
                 for row in list(rows):
                     yield SequenceTarget.from_row(row)
+
+    @strawberry.subscription(
+        description="A job each time its status or progress changes (a chunk committed): first"
+        " as it is now, last when it has ended."
+    )
+    async def job_changed(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Job, None]:
+        ctx = context(info)
+        viewer = ctx.viewer
+        async with ctx.services.engine.bus.subscribe() as subscriber:  # before the first read
+            changes = aiter(subscriber)
+            while True:
+                async with _turn(ctx):
+                    try:
+                        row = await get_job(ctx.session, viewer, job_pk(id))
+                    except DomainError as e:
+                        raise ApiError.from_domain(e) from None
+                    job = Job.from_row(row)
+                yield job
+                if job.status in ENDED:
+                    return
+                while job_pk(id) not in (await anext(changes)).jobs:
+                    pass

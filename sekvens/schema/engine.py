@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -39,6 +40,9 @@ from sekvens.storage.tables import Activity as ActivityRow
 from sekvens.storage.tables import Connection as ConnectionRow
 from sekvens.storage.tables import OutboxMessage as OutboxRow
 
+if TYPE_CHECKING:
+    from sekvens.schema.jobs import Job
+
 
 async def _step(info: Info, sequence_id: int, version_id: int, key: str | None) -> Step | None:
     if key is None:
@@ -73,6 +77,10 @@ class SequenceTarget(Node):
     )
     created_at: datetime
     ended_at: datetime | None
+    enrolled_by: str | None = strawberry.field(
+        description="The key of the enrollment rule that connected it (Sequence"
+        ".enrollmentRules); null when a user or a hand-over did."
+    )
 
     @classmethod
     def from_row(cls, row: ConnectionRow) -> SequenceTarget:
@@ -90,6 +98,7 @@ class SequenceTarget(Node):
             error_code=row.error_code,
             created_at=row.created_at,
             ended_at=row.ended_at,
+            enrolled_by=row.enrolled_by,
         )
 
     @strawberry.field(description="Days since the connection reached its current step.")
@@ -345,6 +354,11 @@ class ConnectSequenceByFilterInput:
     sequence_id: strawberry.ID
     filter: RecordFilterInput
     start_at: datetime | None = None
+    as_job: bool = strawberry.field(
+        default=False,
+        description="Run as a job even below SEKVENS_JOB_THRESHOLD matching records"
+        " (docs/jobs.md).",
+    )
 
 
 @strawberry.type
@@ -356,9 +370,15 @@ class CodeCount:
 @strawberry.type
 class ConnectSequenceByFilterPayload:
     errors: list[UserError]
-    matched_count: int = 0
+    matched_count: int = strawberry.field(default=0, description="0 when it runs as a job.")
     connected_count: int = 0
     skipped: list[CodeCount] = strawberry.field(default_factory=list)
+    job: Annotated[Job, strawberry.lazy("sekvens.schema.jobs")] | None = strawberry.field(
+        default=None,
+        description="Above SEKVENS_JOB_THRESHOLD matching records (or with asJob) the"
+        " connecting runs as this job, and the counts above stay 0: follow it with job(id)"
+        " or jobChanged.",
+    )
 
 
 @strawberry.input
@@ -467,6 +487,12 @@ class EngagementEventInput:
         description="EMAIL_AUTO_REPLY only: the day the recipient is back; the connection "
         "is paused until its start in the record's time zone. Null reads data.returnDate, "
         "else SEKVENS_AUTO_REPLY_PAUSE_DAYS (5) working days.",
+    )
+    record_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="MEETING_BOOKED only: the record the meeting is with (a meeting need not"
+        " answer an email); without it, the record of the activity (activityId or messageId)."
+        " It ends the record's connections in sequences whose exitCriteria have meetingBooked.",
     )
 
 

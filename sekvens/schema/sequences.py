@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from sekvens.schema.audit import AuditLogEntry
+from sekvens.schema.enrollment import EnrollmentRule, enrollment_rules
 from sekvens.schema.enums import (
     AssignTo,
     ConnectionStatus,
@@ -20,6 +21,7 @@ from sekvens.schema.enums import (
     VersionStatus,
 )
 from sekvens.schema.errors import UserError
+from sekvens.schema.exit_criteria import ExitCriteria, ExitCriteriaInput
 from sekvens.schema.pagination import paginate
 from sekvens.schema.records import RecordType
 from sekvens.schema.relay import Connection, Node, to_global_id
@@ -119,6 +121,9 @@ class SequenceOptions:
         description="The sequence's own send window; null: the organization's (Organization"
         ".sendWindow)."
     )
+    exit_criteria: ExitCriteria = strawberry.field(
+        description="What else ends a connection: a meeting booked, a stage, a field condition."
+    )
 
 
 @strawberry.type(description="A plan of activities for one record type.")
@@ -163,6 +168,7 @@ class Sequence(Node):
                 skip_non_working_time=row.skip_non_working_time,
                 skip_opted_out_email=row.skip_opted_out_email,
                 send_window=SendWindow.of(row.send_window),
+                exit_criteria=ExitCriteria.of(row.exit_criteria),
             ),
             created_at=row.created_at,
             modified_at=row.updated_at,
@@ -179,6 +185,12 @@ class Sequence(Node):
         return RecordType.from_row(
             await info.context.loaders.record_type.load(self.row.record_type_id)
         )
+
+    @strawberry.field(
+        description="Who is connected automatically (setEnrollmentRules, docs/enrollment.md)."
+    )
+    def enrollment_rules(self) -> list[EnrollmentRule]:
+        return enrollment_rules(self.row.enrollment_rules)
 
     @strawberry.field
     async def owner_user(self, info: Info) -> User | None:
@@ -370,6 +382,10 @@ class SetSequenceOptionsInput:
         default=strawberry.UNSET,
         description="Omit to keep it; null: the organization's window. May change while the"
         " sequence is active: emails reached from then on follow it.",
+    )
+    exit_criteria: ExitCriteriaInput | None = strawberry.field(
+        default=None,
+        description="Omit (or null) to keep them; replaces them all (only while inactive).",
     )
 
 

@@ -184,6 +184,15 @@ QUERY_ROWS: dict[str, QueryRow] = {
         allowed=ADMINS,
         cross=NOT_FOUND,
     ),
+    # A job: its creator (here the administrator) and the organization's managers.
+    "job": QueryRow(
+        "query($id: ID!) { job(id: $id) { id status } }",
+        lambda w: {"id": w.objects["job"]},
+        allowed=EDITORS,
+        cross=NOT_FOUND,
+    ),
+    # Jobs: everyone lists their own; managers and administrators the organization's.
+    "jobs": QueryRow("{ jobs(first: 5, status: QUEUED) { nodes { id status } } }"),
     # The whole organization's audit trail: administrators.
     "auditLog": QueryRow(
         "{ auditLog(first: 5) { nodes { action entityId actor { id } token { id } } } }",
@@ -268,6 +277,10 @@ async def p_connect(w: World) -> dict[str, Any]:
 async def p_connect_by_filter(w: World) -> dict[str, Any]:
     await w.record()
     return {"sequenceId": w.objects["active"], "filter": {"ownerUserId": w.user_ids["admin"]}}
+
+
+async def p_job(w: World) -> dict[str, Any]:
+    return {"id": await w.job()}
 
 
 async def p_connection(w: World) -> dict[str, Any]:
@@ -549,6 +562,7 @@ MUTATION_ROWS: dict[str, Row] = {
     "setSequenceSteps": row(p_set_steps, EDITORS),
     "setSequenceAssignment": row(seq_input(assignTo="RECORD_OWNER"), EDITORS),
     "setSequenceOptions": row(seq_input(exitOnReply=False), EDITORS),
+    "setEnrollmentRules": row(seq_input(rules=[]), EDITORS),
     "activateSequence": row(seq_input(), EDITORS),
     "deactivateSequence": row(p_active, EDITORS),
     "createSequenceRevision": row(p_active, EDITORS),
@@ -604,6 +618,8 @@ MUTATION_ROWS: dict[str, Row] = {
     "rotateWebhookEndpointSecret": row(p_webhook, ADMINS, select="secret"),
     "enableWebhookEndpoint": row(p_webhook, ADMINS, select="endpoint { id }"),
     "redeliverWebhookMessage": row(p_webhook_message, ADMINS, select="message { id }"),
+    # A job: its creator (here the administrator) and the organization's managers.
+    "cancelJob": row(p_job, EDITORS, select="job { id status }"),
     # One's own grid layout: every signed-in user, for themselves.
     "saveGridPreferences": row(
         p_grid_layout, EVERYONE, cross=OWN_ORG, select="preferences { view }"
@@ -742,6 +758,7 @@ NODE_SAMPLES.update(
         "OutboxMessage": _object("outbox"),
         "WebhookEndpoint": _object("webhook_endpoint"),
         "WebhookMessage": _object("webhook_message"),
+        "Job": _object("job"),
     }
 )
 
@@ -768,7 +785,7 @@ async def _step(w: World) -> str:
 
 
 #: Node types that `node(id:)` does not load for anyone (read them through their lists).
-NOT_BY_NODE = {"ApiToken", "OutboxMessage", "WebhookEndpoint", "WebhookMessage"}
+NOT_BY_NODE = {"ApiToken", "OutboxMessage", "WebhookEndpoint", "WebhookMessage", "Job"}
 
 NODE_TYPES = sorted(
     name

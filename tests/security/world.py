@@ -117,6 +117,19 @@ class World:
             await self.mutate("activateSequence", {"sequenceId": seq["id"]}, "sequence { id }")
         return seq
 
+    async def job(self) -> str:
+        """A QUEUED job of the administrator's (connecting the records of a stage none has)."""
+        payload = await self.mutate(
+            "connectSequenceByFilter",
+            {
+                "sequenceId": self.objects["active"],
+                "filter": {"stage": self.unique("none")},
+                "asJob": True,
+            },
+            "job { id }",
+        )
+        return str(payload["job"]["id"])
+
     async def record(self, owner: str = "admin") -> str:
         ext = self.unique("R")
         payload = await self.mutate(
@@ -260,6 +273,7 @@ async def build_world(http: httpx.AsyncClient, db: Database, engine: Any) -> Wor
     world.objects["token"] = await world.token_of("salesperson")
     outbox = await world.ok("{ outbox { nodes { id } } }")
     world.objects["outbox"] = outbox["outbox"]["nodes"][0]["id"]
+    world.objects["job"] = await world.job()
     # Everything organization A holds, as its administrator sees it.
     await world.ok(
         "{ users { nodes { id } } teams { nodes { id } } recordTypes { nodes { id } }"
