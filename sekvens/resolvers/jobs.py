@@ -33,7 +33,7 @@ class JobQueries:
     async def job(self, info: Info, id: strawberry.ID) -> Job:
         ctx = context(info)
         try:
-            row = await jobs.get_job(ctx.session, ctx.require(), job_pk(id))
+            row = await jobs.get_job(ctx.reader, ctx.require(), job_pk(id))
         except DomainError as e:
             raise ApiError.from_domain(e) from None
         return Job.from_row(row)
