@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy import select, tuple_
@@ -268,8 +269,37 @@ def audit_events(
         )
 
 
+R = TypeVar("R")
+
+
 def _errors(problems: list[Problem], index: int) -> list[UserError]:
     return [UserError.from_problem(p, index) for p in problems]
+
+
+async def _record_messages(
+    ctx: Context,
+    viewer: Viewer,
+    messages: list[str],
+    limit: int,
+    record: Callable[..., Awaitable[tuple[list[R], list[EventInput], list[RecordedEvent]]]],
+) -> list[R]:
+    """Raw messages (`record`: bounce reports or inbound messages) recorded as events: at
+    most `limit`, audited, and the engine woken for what they change."""
+    if len(messages) > limit:
+        raise DomainError.of(
+            ErrorCode.TOO_MANY, f"At most {limit} messages per call.", ["messages"]
+        )
+    await organization(ctx.session, viewer)
+    results, events, recorded = await record(
+        ctx.session, ctx.services.engine.runner, viewer.organization_id, messages
+    )
+    audit_events(ctx.session, viewer, events, recorded)
+    ctx.services.engine.wake()
+    return results
+
+
+def _connection_id(pk: int | None) -> strawberry.ID | None:
+    return strawberry.ID(to_global_id("SequenceTarget", pk)) if pk is not None else None
 
 
 def _item_error(problem: Problem, index: int) -> UserError:
@@ -551,16 +581,9 @@ class EngineMutations:
         self, info: Info, input: RecordBounceMessagesInput
     ) -> RecordBounceMessagesPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-            if len(input.messages) > BOUNCES_MAX:
-                raise DomainError.of(
-                    ErrorCode.TOO_MANY, f"At most {BOUNCES_MAX} messages per call.", ["messages"]
-                )
-            await organization(ctx.session, viewer)
-            results, events, recorded = await record_bounce_reports(
-                ctx.session, ctx.services.engine.runner, viewer.organization_id, input.messages
+            results = await _record_messages(
+                ctx, viewer, input.messages, BOUNCES_MAX, record_bounce_reports
             )
-            audit_events(ctx.session, viewer, events, recorded)
-            ctx.services.engine.wake()
             return {
                 "results": [
                     BounceMessageResult(
@@ -571,11 +594,7 @@ class EngineMutations:
                         address=r.address,
                         bounce_type=r.bounce_type,
                         status=r.status,
-                        connection_id=(
-                            strawberry.ID(to_global_id("SequenceTarget", r.connection_id))
-                            if r.connection_id is not None
-                            else None
-                        ),
+                        connection_id=_connection_id(r.connection_id),
                         errors=_errors(r.problems, r.index),
                     )
                     for r in results
@@ -595,16 +614,9 @@ class EngineMutations:
         self, info: Info, input: RecordInboundMessagesInput
     ) -> RecordInboundMessagesPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-            if len(input.messages) > INBOUND_MAX:
-                raise DomainError.of(
-                    ErrorCode.TOO_MANY, f"At most {INBOUND_MAX} messages per call.", ["messages"]
-                )
-            await organization(ctx.session, viewer)
-            results, events, recorded = await record_inbound_messages(
-                ctx.session, ctx.services.engine.runner, viewer.organization_id, input.messages
+            results = await _record_messages(
+                ctx, viewer, input.messages, INBOUND_MAX, record_inbound_messages
             )
-            audit_events(ctx.session, viewer, events, recorded)
-            ctx.services.engine.wake()
             return {
                 "results": [
                     InboundMessageResult(
@@ -614,11 +626,7 @@ class EngineMutations:
                         duplicate=r.duplicate,
                         message_id=r.message_id,
                         return_date=r.return_date,
-                        connection_id=(
-                            strawberry.ID(to_global_id("SequenceTarget", r.connection_id))
-                            if r.connection_id is not None
-                            else None
-                        ),
+                        connection_id=_connection_id(r.connection_id),
                         errors=_errors(r.problems, r.index),
                     )
                     for r in results
