@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sekvens.engine.delivery import Deliverer
+from sekvens.storage.db import Database
 from tests.api.sequences_helpers import add, create, start_id
 from tests.conftest import Api
 from tests.engine.conftest import unique_address
@@ -25,6 +30,9 @@ OUTBOX = (
     "{ outbox(first: 100) { nodes { to fromAddress subject messageId status attempts lastError"
     " sentAt waitReason nextAttemptAt } } }"
 )
+
+#: The repository, where worker processes start.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def seller(api: Api) -> tuple[str, str]:
@@ -133,3 +141,25 @@ async def waiting_of(
     )
     [conn] = [c for c in data["connections"]["nodes"] if c["record"]["externalId"] == external_id]
     return conn["waiting"], data["sequence"]["stats"]["waiting"]
+
+
+async def spawn_worker(db: Database, **settings: str) -> asyncio.subprocess.Process:
+    """A `sekvens worker` process on `db`, its stderr piped; `settings` are more SEKVENS_*
+    variables (the caller's own SEKVENS_* are not passed on)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEKVENS_")}
+    env.update(
+        SEKVENS_DATABASE_URL=db.settings.database_url,
+        SEKVENS_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+        **settings,
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sekvens.cli",
+        "worker",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )

@@ -7,15 +7,12 @@ sending one mailbox's backlog together never exceed its daily limit."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +26,9 @@ from sekvens.storage.db import Database
 from sekvens.storage.tables import OutboxMessage
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database
 from tests.engine.conftest import Inbox, free_port
+from tests.engine.helpers import spawn_worker
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs SEKVENS_TEST_POSTGRES_URL")
-ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 300
 SMTP_TIMEOUT = 5  # the pre-takeover lease was max(300 s, 2 x 5 x 21) = 300 s
 TAKEOVER_BOUND = 20.0
@@ -110,25 +107,12 @@ async def queue(db: Database, n: int) -> dict[str, str]:
 async def spawn(db: Database, smtp_port: int, **settings: str) -> asyncio.subprocess.Process:
     """A `sekvens worker` process on `db` sending to the port; `settings` are more
     SEKVENS_* variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEKVENS_")}
-    env.update(
-        SEKVENS_DATABASE_URL=db.settings.database_url,
+    return await spawn_worker(
+        db,
         SEKVENS_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}?starttls=off",
         SEKVENS_SMTP_TIMEOUT=str(SMTP_TIMEOUT),
         SEKVENS_MAILBOX_SEND_INTERVAL="0",  # one mailbox sends all the messages
-        SEKVENS_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
         **settings,
-    )
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sekvens.cli",
-        "worker",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
     )
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,9 +30,9 @@ from sekvens.storage import migrate, organizations
 from sekvens.storage.db import Database
 from sekvens.storage.tables import Connection, Record, RecordType
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database
+from tests.engine.helpers import spawn_worker
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs SEKVENS_TEST_POSTGRES_URL")
-ROOT = Path(__file__).resolve().parents[2]
 RECORDS = int(os.environ.get("SEKVENS_TEST_JOB_RECORDS", "20000"))
 TIMEOUT = 60 + RECORDS / 200  # seconds for the whole job, generously
 JOB = "query($id: ID!) { job(id: $id) { status total done skippedCount errorCount error } }"
@@ -101,22 +99,7 @@ async def leads(db: Database, n: int) -> str:
 
 
 async def spawn(db: Database) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEKVENS_")}
-    env.update(
-        SEKVENS_DATABASE_URL=db.settings.database_url,
-        SEKVENS_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sekvens.cli",
-        "worker",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
+    return await spawn_worker(db)
 
 
 async def test_a_killed_worker_s_job_is_resumed_and_connects_each_record_once(

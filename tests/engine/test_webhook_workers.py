@@ -4,16 +4,13 @@ together, each message exactly once, every signature verifying."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +23,9 @@ from sekvens.storage import migrate, organizations
 from sekvens.storage.db import Database
 from sekvens.storage.tables import WebhookEndpoint, WebhookMessage
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database
+from tests.engine.helpers import spawn_worker
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs SEKVENS_TEST_POSTGRES_URL")
-ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 120
 
 
@@ -108,23 +105,7 @@ async def backlog(db: Database, url: str, n: int) -> tuple[str, set[str]]:
 
 
 async def spawn(db: Database) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEKVENS_")}
-    env.update(
-        SEKVENS_DATABASE_URL=db.settings.database_url,
-        SEKVENS_WEBHOOKS_ALLOW_PRIVATE="1",
-        SEKVENS_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sekvens.cli",
-        "worker",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
+    return await spawn_worker(db, SEKVENS_WEBHOOKS_ALLOW_PRIVATE="1")
 
 
 async def delivered(db: Database) -> int:
