@@ -28,6 +28,20 @@ async def upsert_records(
         raise DomainError.of(
             ErrorCode.TOO_MANY, f"At most {BULK_MAX} records per call.", ["records"]
         )
+    results = await upsert_items(session, actor, items)
+    written = any(r.record is not None for r in results)
+    if any(r.problems for r in results) and (not written or not keep_valid):
+        await session.rollback()
+        for r in results:
+            r.record, r.created = None, False
+    return results
+
+
+async def upsert_items(
+    session: AsyncSession, actor: Actor, items: Seq[RecordInput | list[Problem]]
+) -> list[UpsertResult]:
+    """Write the valid items of `items` and keep them, whatever the others' problems: one
+    result per item, in order (a record sync job's chunk)."""
     valid = [(i, item) for i, item in enumerate(items) if isinstance(item, RecordInput)]
     stored = await record_store.upsert_records(
         session, actor.organization_id, actor.user_id, [item for _, item in valid]
@@ -41,9 +55,4 @@ async def upsert_records(
         results[index].record = result.record if not result.problems else None
         results[index].created = result.created and not result.problems
         results[index].before = result.before
-    written = any(r.record is not None for r in results)
-    if any(r.problems for r in results) and (not written or not keep_valid):
-        await session.rollback()
-        for r in results:
-            r.record, r.created = None, False
     return results

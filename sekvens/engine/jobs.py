@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
@@ -35,10 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.jobs import JobKind, JobStatus
 from sekvens.domain.roles import SUPERVISORS, Actor, Role
+from sekvens.engine import record_sync
 from sekvens.engine.connections import _active_sequence, connect_chunk
+from sekvens.engine.runner import Runner
 from sekvens.plugins.api import Clock
 from sekvens.storage import audit, users
 from sekvens.storage.db import Database, is_postgres
+from sekvens.storage.jobs import new_job
 from sekvens.storage.records import RecordFilter
 from sekvens.storage.tables import Job, User
 
@@ -63,37 +66,14 @@ async def create_connect_job(
     """A QUEUED job that connects the records matching `filter` to the sequence as `actor`;
     refuses at once what would refuse every record (no such sequence, an inactive one)."""
     await _active_sequence(session, actor, sequence_id)
-    job = Job(
-        organization_id=actor.organization_id,
-        kind=JobKind.CONNECT_BY_FILTER,
-        status=JobStatus.QUEUED,
-        input={
-            "sequence_id": sequence_id,
-            "filter": asdict(filter),
-            "start_at": start_at.isoformat() if start_at else None,
-        },
-        cursor={"after_id": 0},
-        total=total,
-        done=0,
-        skipped={},
-        errors=[],
-        error_count=0,
-        cancel_requested=False,
-        created_by_id=actor.user_id,
-        created_at=now,
+    data = {
+        "sequence_id": sequence_id,
+        "filter": asdict(filter),
+        "start_at": start_at.isoformat() if start_at else None,
+    }
+    return await new_job(
+        session, actor, JobKind.CONNECT_BY_FILTER, data, total, now, cursor={"after_id": 0}
     )
-    session.add(job)
-    await session.flush()
-    audit.record(
-        session,
-        actor.organization_id,
-        actor.user_id,
-        "job.created",
-        "job",
-        job.id,
-        {"kind": job.kind, "sequence_id": sequence_id, "total": total},
-    )
-    return job
 
 
 async def get_job(session: AsyncSession, actor: Actor, job_id: int, field: str = "id") -> Job:
@@ -145,6 +125,25 @@ def _end(job: Job, status: JobStatus, now: datetime, error: str | None = None) -
         job.total = job.done + sum(job.skipped.values()) + job.error_count
 
 
+@dataclass
+class JobStep:
+    """What a job's handler gets to run the job's next chunk, in the chunk's transaction."""
+
+    session: AsyncSession
+    job: Job
+    #: The job's creator as they are now.
+    actor: Actor
+    now: datetime
+    #: Items a chunk does at most.
+    chunk: int
+    runner: Runner
+
+
+#: Runs the next chunk of a job: does its work, moves `job.cursor` and the progress on, and
+#: returns True when the job has nothing left to do.
+JobHandler = Callable[[JobStep], Awaitable[bool]]
+
+
 class JobRunner:
     """Runs the chunks of open jobs, one a round (see the module doc)."""
 
@@ -153,9 +152,12 @@ class JobRunner:
         db: Database,
         clock: Clock,
         track: Callable[[AsyncSession], AsyncSession],
+        runner: Runner,
         chunk: int = CHUNK,
     ):
         self.db = db
+        #: The engine's runner: the step types a record change may concern.
+        self.runner = runner
         self.clock = clock
         #: Publishes each round's changes, the job's own too (`ChangeBus.track`).
         self.track = track
@@ -190,40 +192,24 @@ class JobRunner:
             job.status = JobStatus.RUNNING
             job.started_at = now
         job.heartbeat_at = now
+        job_id = job.id
         try:
             async with session.begin_nested():
-                finished = await self._connect_chunk(session, job, now)
+                actor = await _actor(session, job)
+                step = JobStep(session, job, actor, now, self.chunk, self.runner)
+                finished = await HANDLERS[JobKind(job.kind)](step)
         except DomainError as e:
+            await session.refresh(job)  # as the savepoint's rollback left it
             why = "; ".join(f"{p.code}: {p.message}" for p in e.problems)
             _end(job, JobStatus.FAILED, now, why)
             return
         except Exception:
-            log.exception("job %s failed", job.id)
+            log.exception("job %s failed", job_id)
+            await session.refresh(job)
             _end(job, JobStatus.FAILED, now, "Internal error; see the server log.")
             return
         if finished:
             _end(job, JobStatus.SUCCEEDED, now)
-
-    async def _connect_chunk(self, session: AsyncSession, job: Job, now: datetime) -> bool:
-        """Connect the job's next chunk and count it; True when none is left."""
-        actor = await _actor(session, job)
-        data = job.input
-        start_at = datetime.fromisoformat(data["start_at"]) if data.get("start_at") else None
-        done = await connect_chunk(
-            session,
-            actor,
-            int(data["sequence_id"]),
-            RecordFilter(**data["filter"]),
-            int(job.cursor.get("after_id", 0)),
-            self.chunk,
-            start_at,
-            now,
-        )
-        if done.matched:
-            job.cursor = {"after_id": done.last_id}
-            job.done += done.connected
-            job.skipped = dict(Counter(job.skipped) + done.skipped)
-        return done.matched < self.chunk
 
 
 async def _actor(session: AsyncSession, job: Job) -> Actor:
@@ -235,3 +221,32 @@ async def _actor(session: AsyncSession, job: Job) -> Actor:
         )
     roles = (await users.roles_of(session, [user.id]))[user.id]
     return Actor(user.id, user.organization_id, frozenset(Role(r) for r in roles))
+
+
+async def _connect_chunk(step: JobStep) -> bool:
+    """Connect the job's next chunk of matching records and count it; True when none is
+    left."""
+    job, data = step.job, step.job.input
+    start_at = datetime.fromisoformat(data["start_at"]) if data.get("start_at") else None
+    done = await connect_chunk(
+        step.session,
+        step.actor,
+        int(data["sequence_id"]),
+        RecordFilter(**data["filter"]),
+        int(job.cursor.get("after_id", 0)),
+        step.chunk,
+        start_at,
+        step.now,
+    )
+    if done.matched:
+        job.cursor = {"after_id": done.last_id}
+        job.done += done.connected
+        job.skipped = dict(Counter(job.skipped) + done.skipped)
+    return done.matched < step.chunk
+
+
+#: What runs a chunk of each kind of job.
+HANDLERS: dict[JobKind, JobHandler] = {
+    JobKind.CONNECT_BY_FILTER: _connect_chunk,
+    JobKind.UPSERT_RECORDS: record_sync.run_chunk,
+}

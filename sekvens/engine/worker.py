@@ -70,7 +70,7 @@ class Engine:
         )
         self.batch_size = batch_size
         #: Runs a chunk of an open job each round (sekvens.engine.jobs).
-        self.jobs = JobRunner(db, self.clock, self.bus.track)
+        self.jobs = JobRunner(db, self.clock, self.bus.track, self.runner)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:

@@ -13,11 +13,12 @@ from strawberry.types import Info
 from sekvens.actions import records
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.roles import RECORD_WRITERS
-from sekvens.engine import enrollment
+from sekvens.engine import enrollment, record_sync
 from sekvens.engine.record_changes import react_to_record_changes
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.schema.errors import UserError
+from sekvens.schema.jobs import Job
 from sekvens.schema.records import (
     ErrorPolicy,
     Record,
@@ -27,7 +28,7 @@ from sekvens.schema.records import (
 )
 from sekvens.schema.records import RecordInput as RecordInputType
 from sekvens.schema.relay import decode_id
-from sekvens.storage.records import RecordInput
+from sekvens.storage.records import BULK_MAX, RecordInput
 
 
 def _to_storage(item: RecordInputType) -> RecordInput | list[Problem]:
@@ -66,12 +67,32 @@ def _to_storage(item: RecordInputType) -> RecordInput | list[Problem]:
 @strawberry.type
 class RecordMutations:
     @strawberry.mutation(
-        description="Insert or update up to 1000 records by (record type, external id), "
-        "with a result per item."
+        description="Insert or update records by (record type, external id), with a result"
+        " per item: up to 1000 in the request; more, or with asJob, as a job (docs/jobs.md)."
+        " deactivateMissing makes it a full sync of one record type."
     )
     async def upsert_records(self, info: Info, input: UpsertRecordsInput) -> UpsertRecordsPayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             items = [_to_storage(item) for item in input.records]
+            now = ctx.services.engine.clock.now()
+            if input.as_job or len(items) > BULK_MAX:
+                if input.error_policy == ErrorPolicy.REJECT_EVERYTHING:
+                    raise DomainError.of(
+                        ErrorCode.INVALID_VALUE,
+                        "A job keeps what each chunk did: use REJECT_FAILED_ROWS, or at most"
+                        f" {BULK_MAX} records in the request.",
+                        ["errorPolicy"],
+                    )
+                job = await record_sync.create_sync_job(
+                    ctx.session, viewer, items, input.deactivate_missing, now
+                )
+                ctx.services.engine.wake()
+                return {"job": Job.from_row(job)}
+            full_sync = (
+                await record_sync.full_sync_type(ctx.session, viewer.organization_id, items)
+                if input.deactivate_missing
+                else None
+            )
             watched = await enrollment.watch(ctx.session, viewer.organization_id, items)
             results = await records.upsert_records(
                 ctx.session,
@@ -82,10 +103,20 @@ class RecordMutations:
             runner = ctx.services.engine.runner
             if await react_to_record_changes(ctx.session, runner, viewer.organization_id, results):
                 ctx.services.engine.wake()
-            now = ctx.services.engine.clock.now()
             if await enrollment.enroll(ctx.session, watched, results, now):
                 ctx.services.engine.wake()
             kept = [r for r in results if r.record is not None]
+            deactivated = (
+                await record_sync.deactivate_missing_now(
+                    ctx.session,
+                    viewer.organization_id,
+                    full_sync,
+                    [i.external_id for i in input.records],
+                    now,
+                )
+                if full_sync is not None and kept
+                else 0
+            )
             return {
                 "results": [
                     UpsertRecordResult(
@@ -98,6 +129,7 @@ class RecordMutations:
                 ],
                 "created_count": sum(r.created for r in kept),
                 "updated_count": sum(not r.created for r in kept),
+                "deactivated_count": deactivated,
             }
 
         return await mutate(info, UpsertRecordsPayload, run, RECORD_WRITERS)

@@ -23,6 +23,7 @@ from sekvens.storage.tables import RecordType as RecordTypeRow
 
 if TYPE_CHECKING:
     from sekvens.schema.engine import SequenceTarget
+    from sekvens.schema.jobs import Job
 
 #: `SequenceTarget` names its record back: imported when a page of it is built, as
 #: Strawberry resolves the lazy annotation.
@@ -217,8 +218,24 @@ class ErrorPolicy(Enum):
 
 @strawberry.input
 class UpsertRecordsInput:
-    records: list[RecordInput] = strawberry.field(description="At most 1000 per call.")
-    error_policy: ErrorPolicy = ErrorPolicy.REJECT_FAILED_ROWS
+    records: list[RecordInput] = strawberry.field(
+        description="Up to 1000 are upserted in the request; more, up to 100,000, as a job"
+        " (the request's size limit, SEKVENS_MAX_BODY_BYTES, comes first)."
+    )
+    error_policy: ErrorPolicy = strawberry.field(
+        default=ErrorPolicy.REJECT_FAILED_ROWS,
+        description="REJECT_EVERYTHING only in the request: a job keeps what its chunks did.",
+    )
+    as_job: bool = strawberry.field(
+        default=False,
+        description="Run as a job even for 1000 records or fewer (docs/jobs.md).",
+    )
+    deactivate_missing: bool = strawberry.field(
+        default=False,
+        description="A full sync: the records, all of one record type, are every active"
+        " record of that type; the type's records missing from them are deactivated (their"
+        " connections end RECORD_DEACTIVATED).",
+    )
 
 
 @strawberry.type
@@ -232,9 +249,19 @@ class UpsertRecordResult:
 @strawberry.type
 class UpsertRecordsPayload:
     errors: list[UserError]
-    results: list[UpsertRecordResult] = strawberry.field(default_factory=list)
+    results: list[UpsertRecordResult] = strawberry.field(
+        default_factory=list, description="In the request: one per record. A job's are its items."
+    )
     created_count: int = 0
     updated_count: int = 0
+    deactivated_count: int = strawberry.field(
+        default=0, description="Records a full sync deactivated (deactivateMissing)."
+    )
+    job: Annotated[Job, strawberry.lazy("sekvens.schema.jobs")] | None = strawberry.field(
+        default=None,
+        description="Over 1000 records, or with asJob: the job that upserts them (the counts"
+        " stay 0).",
+    )
 
 
 @strawberry.input

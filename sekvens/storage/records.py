@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, select, tuple_
+from sqlalchemy import Select, and_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import ErrorCode, Problem
@@ -183,6 +184,46 @@ async def upsert_records(
         },
     )
     return results
+
+
+async def deactivate_missing(
+    session: AsyncSession,
+    organization_id: int,
+    record_type_id: int,
+    missing: Any,
+    after_id: int,
+    limit: int,
+    now: datetime,
+) -> list[int]:
+    """Deactivate up to `limit` active records of the type, above `after_id` in id order, for
+    which the SQL condition `missing` holds (not in a full sync), ending the connections
+    they run in (RECORD_DEACTIVATED); returns their ids, in order."""
+    ids = list(
+        await session.scalars(
+            select(Record.id)
+            .where(
+                Record.organization_id == organization_id,
+                Record.record_type_id == record_type_id,
+                Record.is_active.is_(True),
+                Record.id > after_id,
+                missing,
+            )
+            .order_by(Record.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        await session.execute(
+            update(Record).where(Record.id.in_(ids)).values(is_active=False, updated_at=now)
+        )
+        await end_connections(
+            session,
+            Connection.record_id.in_(ids),
+            ConnectionStatus.DISCONNECTED,
+            ConnectionReason.RECORD_DEACTIVATED,
+            now,
+        )
+    return ids
 
 
 def _normalize(info: RecordTypeInfo, values: dict[str, Any]) -> dict[str, Any]:

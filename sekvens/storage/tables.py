@@ -725,3 +725,27 @@ class Job(Base):
     #: The running worker's last sign of life (a job whose heartbeat stops is taken over).
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class JobItem(Base):
+    """One item of a job that takes its items from its caller (a record sync), with its
+    result once a chunk has done it: the per-item results of the job."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (
+        UniqueConstraint("job_id", "position"),
+        Index("ix_job_items_job_external", "job_id", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job_id: Mapped[int] = mapped_column(Id, ForeignKey("jobs.id", ondelete="CASCADE"))
+    #: The item's index in what the caller sent (0-based).
+    position: Mapped[int] = mapped_column(Integer)
+    #: The item's key (a record's external id), to find what a full sync did not hold.
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    input: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    record_id: Mapped[int | None] = mapped_column(Id, ForeignKey("records.id", ondelete="SET NULL"))
+    created: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The item's problems, each {code, message, field}; empty when it was done.
+    problems: Mapped[list[Any]] = mapped_column(default=list)

@@ -162,12 +162,25 @@ async def test_reject_everything_writes_nothing(api: Api) -> None:
 
 
 async def test_bulk_limit(api: Api) -> None:
+    """Up to 1000 records are upserted in the request; more become a job (docs/jobs.md,
+    tests/engine/test_record_sync.py), which cannot reject everything."""
     records = [{"recordType": "lead", "externalId": f"X{i}"} for i in range(1001)]
-    payload = await api.mutate("upsertRecords", {"records": records}, "createdCount")
-    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("TOO_MANY", ["records"])]
+    payload = await api.mutate(
+        "upsertRecords",
+        {"records": records, "errorPolicy": "REJECT_EVERYTHING"},
+        "createdCount job { id }",
+    )
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+        ("INVALID_VALUE", ["errorPolicy"])
+    ]
+    payload = await api.mutate("upsertRecords", {"records": records}, "createdCount job { id }")
+    assert (payload["createdCount"], payload["job"] is not None) == (0, True)
     assert (await api.ok("{ records { totalCount } }"))["records"]["totalCount"] == 0
-    payload = await api.mutate("upsertRecords", {"records": records[:1000]}, "createdCount")
-    assert payload["createdCount"] == 1000
+    await api.mutate("cancelJob", {"id": payload["job"]["id"]}, "job { status }")
+    payload = await api.mutate(
+        "upsertRecords", {"records": records[:1000]}, "createdCount job { id }"
+    )
+    assert (payload["createdCount"], payload["job"]) == (1000, None)
 
 
 async def test_salesperson_may_not_push_records(api: Api) -> None:

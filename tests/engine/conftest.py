@@ -9,6 +9,7 @@ a fresh organization's administrator and `mail_engine` is its engine.
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import socket
@@ -139,3 +140,16 @@ def mail_engine(mail_app: Any) -> Any:
 
 def unique_address(name: str = "lead") -> str:
     return f"{name}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@pytest.fixture
+async def small_jobs(app: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    """Over 5 matching records is a job, of chunks of 4 records; other tests' jobs done first
+    (so the next chunk is this test's)."""
+    services = app.state.services
+    await services.engine.run_until_idle()
+    monkeypatch.setattr(
+        services, "settings", dataclasses.replace(services.settings, job_threshold=5)
+    )
+    monkeypatch.setattr(services.engine.jobs, "chunk", 4)
+    yield services.engine

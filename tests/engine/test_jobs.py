@@ -4,8 +4,6 @@ it between chunks, and a chunk that did not commit is done again, never twice (d
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,19 +20,6 @@ from tests.engine.test_subscriptions import client, subscribed, ws_url  # noqa: 
 JOB = "id kind status total done skipped { code count } skippedCount errorCount error"
 BY_FILTER = f"matchedCount connectedCount job {{ {JOB} }}"
 JOB_QUERY = f"query($id: ID!) {{ job(id: $id) {{ {JOB} cancelRequested }} }}"
-
-
-@pytest.fixture
-async def small_jobs(app: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
-    """Over 5 matching records is a job, of chunks of 4 records; other tests' jobs done first
-    (so the next chunk is this test's)."""
-    services = app.state.services
-    await services.engine.run_until_idle()
-    monkeypatch.setattr(
-        services, "settings", dataclasses.replace(services.settings, job_threshold=5)
-    )
-    monkeypatch.setattr(services.engine.jobs, "chunk", 4)
-    yield services.engine
 
 
 async def task_sequence(api: Api, name: str) -> dict[str, Any]:
