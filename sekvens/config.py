@@ -113,10 +113,19 @@ class Settings:
     webhook_max_attempts: int = 8
     webhook_disable_after: int = 5
     webhooks_allow_private: bool = False
+    #: Days an ended webhook message, and an ended job with its items, are kept (0: for
+    #: ever); idle workers delete older ones (sekvens.engine.housekeeping).
+    webhook_retention_days: int = 30
+    job_retention_days: int = 30
 
     def __post_init__(self) -> None:
         if not 0 <= self.auto_reply_pause_days <= 60:
             raise ValueError("SEKVENS_AUTO_REPLY_PAUSE_DAYS must be 0 to 60 (working days)")
+        if self.webhook_retention_days < 0 or self.job_retention_days < 0:
+            raise ValueError(
+                "SEKVENS_WEBHOOK_RETENTION_DAYS and SEKVENS_JOB_RETENTION_DAYS must be 0 (keep"
+                " for ever) or more"
+            )
         if self.job_threshold < 0:
             raise ValueError("SEKVENS_JOB_THRESHOLD must be 0 or more (matching records)")
         if self.db_pooler not in POOLERS:
@@ -237,6 +246,10 @@ class Settings:
             "webhook_timeout_seconds": float(
                 e.get("SEKVENS_WEBHOOK_TIMEOUT", cls.webhook_timeout_seconds)
             ),
+            "webhook_retention_days": int(
+                e.get("SEKVENS_WEBHOOK_RETENTION_DAYS", cls.webhook_retention_days)
+            ),
+            "job_retention_days": int(e.get("SEKVENS_JOB_RETENTION_DAYS", cls.job_retention_days)),
             "webhook_max_attempts": int(
                 e.get("SEKVENS_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts)
             ),

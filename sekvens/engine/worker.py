@@ -25,6 +25,7 @@ from sekvens.domain.life_cycles import ConnectionPhase, ConnectionStatus
 from sekvens.engine.change_bus import ChangeBus
 from sekvens.engine.clock import SystemClock
 from sekvens.engine.delivery import Deliverer, keepalive
+from sekvens.engine.housekeeping import Housekeeper
 from sekvens.engine.jobs import JobRunner
 from sekvens.engine.link_signing import LinkSigner
 from sekvens.engine.runner import Runner
@@ -71,6 +72,10 @@ class Engine:
         self.batch_size = batch_size
         #: Runs a chunk of an open job each round (sekvens.engine.jobs).
         self.jobs = JobRunner(db, self.clock, self.bus.track, self.runner)
+        #: Deletes ended webhook messages and jobs past their retention, when idle.
+        self.housekeeping = Housekeeper(
+            db, self.clock, db.settings.webhook_retention_days, db.settings.job_retention_days
+        )
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -183,6 +188,10 @@ class Engine:
                 busy = 0
             if busy:
                 continue
+            try:
+                await self.housekeeping.run_due()
+            except Exception:
+                log.exception("housekeeping failed; retrying later")
             self._wake.clear()
             waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             await asyncio.wait(waits, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
