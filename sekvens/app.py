@@ -21,7 +21,8 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL, HTTPException, StarletteRequestAdapter
@@ -378,6 +379,11 @@ class _TooLarge(Exception):
     pass
 
 
+def web_app_route() -> Mount:
+    """The reference web app (docs/web-app.md): static ES modules at `/`."""
+    return Mount("/", StaticFiles(packages=[("sekvens", "webapp")], html=True), name="web-app")
+
+
 def create_app(
     settings: Settings | None = None,
     db: Database | None = None,
@@ -467,6 +473,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             *TrackingEndpoints(tracker, db, engine).routes(),
+            *([web_app_route()] if settings.web_app else []),
         ],
         lifespan=lifespan,
     )

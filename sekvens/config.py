@@ -117,6 +117,8 @@ class Settings:
     #: ever); idle workers delete older ones (sekvens.engine.housekeeping).
     webhook_retention_days: int = 30
     job_retention_days: int = 30
+    #: Serve the reference web app (sekvens/webapp) at `/`; default on in development.
+    web_app: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.auto_reply_pause_days <= 60:
@@ -257,6 +259,7 @@ class Settings:
                 e.get("SEKVENS_WEBHOOK_DISABLE_AFTER", cls.webhook_disable_after)
             ),
             "webhooks_allow_private": _bool(e.get("SEKVENS_WEBHOOKS_ALLOW_PRIVATE", "0")),
+            "web_app": _bool(e.get("SEKVENS_WEB_APP", "0" if env == "production" else "1")),
         }
         values.update(overrides)
         return cls(**values)
