@@ -44,6 +44,7 @@ from sekvens.storage.db import Database, is_postgres
 from sekvens.storage.jobs import new_job
 from sekvens.storage.records import RecordFilter
 from sekvens.storage.tables import Job, User
+from sekvens.transfer.import_job import run_import
 
 log = logging.getLogger("sekvens.jobs")
 
@@ -208,7 +209,7 @@ class JobRunner:
             await session.refresh(job)
             _end(job, JobStatus.FAILED, now, "Internal error; see the server log.")
             return
-        if finished:
+        if finished and job.status not in ENDED:  # a handler may end its job FAILED itself
             _end(job, JobStatus.SUCCEEDED, now)
 
 
@@ -249,4 +250,7 @@ async def _connect_chunk(step: JobStep) -> bool:
 HANDLERS: dict[JobKind, JobHandler] = {
     JobKind.CONNECT_BY_FILTER: _connect_chunk,
     JobKind.UPSERT_RECORDS: record_sync.run_chunk,
+    JobKind.IMPORT_SEQUENCES: lambda s: run_import(
+        s.session, s.runner.registry, s.job, s.actor, s.now
+    ),
 }

@@ -12,6 +12,7 @@ from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.resolvers.context import Context, Viewer
 from sekvens.resolvers.mutation_base import mutate
 from sekvens.schema.errors import UserError
+from sekvens.schema.jobs import Job
 from sekvens.schema.relay import decode_id
 from sekvens.schema.transfer import (
     ExportSequencesInput,
@@ -20,6 +21,7 @@ from sekvens.schema.transfer import (
     ImportSequencesInput,
     ImportSequencesPayload,
 )
+from sekvens.transfer import import_job
 from sekvens.transfer.document import environment_name, max_import_bytes
 from sekvens.transfer.export import export_document, sequences_by_id
 from sekvens.transfer.import_ import ImportReport as ImportReportValue
@@ -75,21 +77,37 @@ class TransferMutations:
 
     @strawberry.mutation(
         description="Import a sequences document: all or nothing, sequences matched by their"
-        " stable key. Administrators and sequence managers only."
+        " stable key; over 200 sequences, or with asJob, as a job (docs/jobs.md)."
+        " Administrators and sequence managers only."
     )
     async def import_sequences(
         self, info: Info, input: ImportSequencesInput
     ) -> ImportSequencesPayload:
         done: list[ImportReportValue] = []
 
-        def payload(errors: list[UserError]) -> ImportSequencesPayload:
-            if not done:  # refused before the import ran (role, feature)
-                return ImportSequencesPayload(errors=errors)
+        def payload(errors: list[UserError], job: Job | None = None) -> ImportSequencesPayload:
+            if not done:  # refused before the import ran (role, feature), or a job
+                return ImportSequencesPayload(errors=errors, job=job)
             return ImportSequencesPayload(
                 errors=_report_errors(done[0]), report=ImportReport.of(done[0])
             )
 
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+            limit = max_import_bytes(ctx.settings)
+            count = import_job.sequence_count(input.document, limit)
+            if input.as_job or (count or 0) > import_job.JOB_THRESHOLD:
+                job = await import_job.create_import_job(
+                    ctx.session,
+                    viewer,
+                    input.document,
+                    input.mode,
+                    input.on_conflict,
+                    input.activate,
+                    limit,
+                    ctx.services.engine.clock.now(),
+                )
+                ctx.services.engine.wake()
+                return {"job": Job.from_row(job)}
             report = await import_document(
                 ctx.session,
                 ctx.services.registry,
@@ -98,7 +116,7 @@ class TransferMutations:
                 mode=input.mode,
                 on_conflict=input.on_conflict,
                 activate=input.activate,
-                max_bytes=max_import_bytes(ctx.settings),
+                max_bytes=limit,
             )
             done.append(report)
             if not report.applied:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -12,6 +14,9 @@ from sekvens.storage.tables import Sequence as SequenceRow
 from sekvens.transfer.document import TransferProblem as TransferProblemValue
 from sekvens.transfer.import_ import ImportReport as ImportReportValue
 from sekvens.transfer.import_ import SequenceResult
+
+if TYPE_CHECKING:
+    from sekvens.schema.jobs import Job
 
 
 @strawberry.input
@@ -44,6 +49,10 @@ class ImportSequencesInput:
         default=False,
         description="Activate the sequences that were active at export, and make imported"
         " revisions of active sequences current.",
+    )
+    as_job: bool = strawberry.field(
+        default=False,
+        description="Import as a job even for a document of 200 sequences or fewer (docs/jobs.md).",
     )
 
 
@@ -132,4 +141,11 @@ class ImportSequencesPayload:
         description="Every problem of the report (field: the path into the input, index: the"
         " sequence), or why the import was refused."
     )
-    report: ImportReport | None = None
+    report: ImportReport | None = strawberry.field(
+        default=None, description="In the request: what the import did. A job's is its result."
+    )
+    job: Annotated[Job, strawberry.lazy("sekvens.schema.jobs")] | None = strawberry.field(
+        default=None,
+        description="Over 200 sequences, or with asJob: the job that imports the document"
+        " (its result is the report).",
+    )
