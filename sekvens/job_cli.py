@@ -13,10 +13,9 @@ import click
 from sekvens.config import Settings
 from sekvens.domain.global_ids import from_global_id
 from sekvens.engine.jobs import ENDED
+from sekvens.progress import BAR_WIDTH, gauge
 from sekvens.storage.db import Database
 from sekvens.storage.tables import Job
-
-BAR_WIDTH = 30
 
 
 def progress_line(job: Job, width: int = BAR_WIDTH) -> str:
@@ -24,13 +23,9 @@ def progress_line(job: Job, width: int = BAR_WIDTH) -> str:
     skipped = sum((job.skipped or {}).values())
     handled = job.done + skipped + job.error_count
     total = max(job.total or 0, handled)
-    filled = width if total == 0 and job.status in ENDED else 0
-    if total:
-        filled = min(width, handled * width // total)
-    bar = "#" * filled + "." * (width - filled)
-    percent = f"{100 * handled // total:3d}%" if total else "   -"
     line = (
-        f"{job.status:<9} [{bar}] {percent} {handled}/{total if job.total is not None else '?'}"
+        f"{job.status:<9} {gauge(handled, total, job.status in ENDED, width)}"
+        f" {handled}/{total if job.total is not None else '?'}"
         f" done {job.done} skipped {skipped} errors {job.error_count}"
     )
     if skipped:

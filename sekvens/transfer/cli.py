@@ -21,6 +21,7 @@ from sekvens.config import Settings
 from sekvens.domain.roles import Actor, Role
 from sekvens.domain.transfer import ImportAction, ImportConflictPolicy, ImportMode
 from sekvens.plugins.registry import Registry
+from sekvens.progress import ProgressBar
 from sekvens.storage import organizations, users
 from sekvens.storage.tables import User, UserRole
 from sekvens.transfer.document import (
@@ -92,6 +93,7 @@ async def _actor(session: AsyncSession, org_name: str, email: str | None) -> Act
     help="Write the document here (default: standard output).",
 )
 @click.option("--as", "as_email", metavar="EMAIL", help="Act as this user of the organization.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
 def export_command(
     org_name: str,
     keys: tuple[str, ...],
@@ -99,13 +101,16 @@ def export_command(
     no_dependencies: bool,
     output: str,
     as_email: str | None,
+    quiet: bool,
 ) -> None:
-    """Export sequences, with what they depend on, as a JSON document."""
+    """Export sequences, with what they depend on, as a JSON document (a progress bar of
+    the sequences read on stderr, unless --quiet)."""
     if bool(keys) == export_all:
         raise click.UsageError("name sequences with --sequence KEY, or give --all")
 
     settings = Settings.from_env()
     registry = _registry(settings)
+    bar = None if quiet else ProgressBar("export")
 
     async def work(session: AsyncSession) -> Any:
         actor = await _actor(session, org_name, as_email)
@@ -114,10 +119,20 @@ def export_command(
         if not rows:
             raise click.ClickException(f"'{org_name}' has no sequences")
         return await export_document(
-            session, registry, actor, rows, not no_dependencies, environment_name(settings)
+            session,
+            registry,
+            actor,
+            rows,
+            not no_dependencies,
+            environment_name(settings),
+            progress=bar,
         )
 
-    document = run_in_transaction(settings, work)
+    try:
+        document = run_in_transaction(settings, work)
+    finally:
+        if bar is not None:
+            bar.close()
     text = dumps(document)
     if output == "-":
         click.echo(text, nl=False)
@@ -198,6 +213,7 @@ def _print_report(report: ImportReport) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--as", "as_email", metavar="EMAIL", help="Act as this user of the organization.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
 def import_command(
     file: str,
     org_name: str,
@@ -206,11 +222,14 @@ def import_command(
     activate: bool,
     as_json: bool,
     as_email: str | None,
+    quiet: bool,
 ) -> None:
-    """Import a sequences document; exits 1 when it has problems (nothing is written then)."""
+    """Import a sequences document; exits 1 when it has problems (nothing is written then).
+    A progress bar of the sequences written is drawn on stderr, unless --quiet."""
 
     settings = Settings.from_env()
     registry = _registry(settings)
+    bar = None if quiet else ProgressBar("import")
 
     async def work(session: AsyncSession) -> ImportReport:
         actor = await _actor(session, org_name, as_email)
@@ -229,9 +248,14 @@ def import_command(
             on_conflict=policy,
             activate=activate,
             max_bytes=limit,
+            progress=bar,
         )
 
-    report = run_in_transaction(settings, work, keep=lambda r: r.applied)
+    try:
+        report = run_in_transaction(settings, work, keep=lambda r: r.applied)
+    finally:
+        if bar is not None:
+            bar.close()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

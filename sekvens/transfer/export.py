@@ -9,7 +9,7 @@ step types declare their dependencies without knowing about export.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError
@@ -37,6 +37,9 @@ from sekvens.storage import tags as tag_store
 from sekvens.storage.tables import Organization, RecordType, Sequence, SequenceVersion, Team
 from sekvens.storage.types import utcnow
 from sekvens.transfer.document import FORMAT, SEQUENCE_REFERENCES, VERSION
+
+#: Told (done, total) as an export reads, or an import writes, each sequence.
+Progress = Callable[[int, int], None]
 
 
 def check_transfer_role(actor: Actor) -> None:
@@ -264,9 +267,11 @@ async def export_document(
     sequences: Seq[Sequence],
     include_dependencies: bool = True,
     environment: str | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The document for `sequences` (of the actor's organization) and, with
-    `include_dependencies`, every sequence they advance to, transitively."""
+    `include_dependencies`, every sequence they advance to, transitively; `progress(done,
+    total)` is called as each sequence is read (the total grows as dependencies turn up)."""
     check_transfer_role(actor)
     org = await authoring.organization(session, actor)
     exporter = await Exporter.load(session, registry, org)
@@ -277,11 +282,14 @@ async def export_document(
         batch = [s for s in dict.fromkeys(queue) if s.id not in entries]
         queue = []
         tags = await tag_store.tags_by_sequence(session, [s.id for s in batch])
-        for seq in batch:
+        for n, seq in enumerate(batch, 1):
             found = await exporter.entry(seq, [tree.path(t.id) for t in tags.get(seq.id, [])])
             entries[seq.id] = found
             if include_dependencies:
                 queue += [t for t in found.targets if t.id not in entries]
+            if progress is not None:
+                pending = ({t.id for t in batch[n:]} | {t.id for t in queue}) - entries.keys()
+                progress(len(entries), len(entries) + len(pending))
 
     ordered = sorted(entries.values(), key=lambda e: (e.data["name"].casefold(), e.data["key"]))
     used_types: dict[int, tuple[set[str], set[str]]] = {}

@@ -54,7 +54,7 @@ from sekvens.transfer.document import (
     read_document,
     sequence_references,
 )
-from sekvens.transfer.export import Exporter, check_transfer_role, window_json
+from sekvens.transfer.export import Exporter, Progress, check_transfer_role, window_json
 
 #: Compared to decide that an UPDATE would change nothing (status and versions aside).
 COMPARED = ("name", "description", "assignment", "options", "tags", "steps")
@@ -164,8 +164,10 @@ async def import_document(
     on_conflict: ImportConflictPolicy = ImportConflictPolicy.UPDATE,
     activate: bool = False,
     max_bytes: int = DEFAULT_MAX_IMPORT_BYTES,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Import `raw` (bytes, JSON text, or a parsed document) as `actor`.
+    """Import `raw` (bytes, JSON text, or a parsed document) as `actor`; `progress(done,
+    total)` is called as each sequence is written (or skipped).
 
     Raises `DomainError` only for refusals that have nothing to do with the document
     (FORBIDDEN, FEATURE_DISABLED); everything else is in the report.
@@ -177,7 +179,7 @@ async def import_document(
     if document is None:
         report.problems = problems
         return report
-    run = _Import(session, registry, actor, org, document, report)
+    run = _Import(session, registry, actor, org, document, report, progress)
     await run.plan()
     if report.ok:
         await run.write()
@@ -196,8 +198,10 @@ class _Import:
         org: Organization,
         document: dict[str, Any],
         report: ImportReport,
+        progress: Progress | None = None,
     ):
         self.session = session
+        self.progress = progress
         self.registry = registry
         self.actor = actor
         self.org = org
@@ -597,6 +601,8 @@ class _Import:
             return
         created = await self._create_all()
         for i, norm in enumerate(self.normalized):
+            if self.progress is not None and i:
+                self.progress(i, len(self.normalized))
             result = self.report.sequences[i]
             if result.action == ImportAction.SKIP:
                 continue
@@ -630,6 +636,8 @@ class _Import:
             except DomainError as e:
                 result.problems += self.mapped(i, e)
         await self._write_audit()
+        if self.progress is not None:
+            self.progress(len(self.normalized), len(self.normalized))
 
     def _audit(
         self, row: Sequence, action: str, detail: dict[str, Any], version: int | None = None

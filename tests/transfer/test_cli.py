@@ -76,7 +76,7 @@ def test_a_sequence_moves_between_environments_with_the_cli(tmp_path: Path) -> N
     assert usage.exit_code == 2 and "--sequence KEY, or give --all" in usage.stderr
     exported = source.cli(
         export_command,
-        *("--org", "Sandbox", "--sequence", built["webinar"]["key"], "-o", str(out)),
+        *("--org", "Sandbox", "--sequence", built["webinar"]["key"], "-o", str(out), "--quiet"),
         env={"SEKVENS_ENVIRONMENT": "test"},
     )
     assert exported.exit_code == 0, exported.output
