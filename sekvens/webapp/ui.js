@@ -143,3 +143,152 @@ export function toast(text) {
   clearTimeout(region._timer);
   region._timer = setTimeout(() => (region.textContent = ""), 4000);
 }
+
+// --- Helpers of the list screens (home, up next, insight) --------------------------------
+
+/** Re-render with `fn` while keeping keyboard focus on the element with the same `data-focus`. */
+export function keepFocus(root, fn) {
+  const key = document.activeElement?.closest?.("[data-focus]")?.dataset.focus;
+  fn();
+  if (!key) return;
+  const again = root.querySelector(`[data-focus="${CSS.escape(key)}"]`);
+  if (again && again !== document.activeElement) again.focus({ preventScroll: true });
+}
+
+/** A date without its time ("12 Mar 2026"), or "—". */
+export function day(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleDateString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+  });
+}
+
+/** `fn` called once `ms` after the last call. */
+export function debounce(fn, ms) {
+  let timer;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/** A `datetime-local` input's value for an ISO time (local wall clock), and back. */
+export function toLocalInput(date) {
+  const d = new Date(date);
+  const pad = (n) => String(n).padStart(2, "0");
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
+    `T${pad(d.getHours())}:${pad(d.getMinutes())}`
+  );
+}
+export function fromLocalInput(value) {
+  return value ? new Date(value).toISOString() : null;
+}
+
+/**
+ * Show a payload's field errors beside the form's controls: an error whose `field` starts
+ * with a control's `name` goes under that control (aria-invalid, aria-describedby); the
+ * errors no control takes are returned (show them in an errorBox).
+ */
+export function showFieldErrors(form, errors) {
+  for (const old of form.querySelectorAll(".field-error[data-from-api]")) old.remove();
+  for (const control of form.querySelectorAll("[aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+    const described = (control.getAttribute("aria-describedby") || "")
+      .split(" ")
+      .filter((id) => id && !id.endsWith("-apierr"));
+    if (described.length) control.setAttribute("aria-describedby", described.join(" "));
+    else control.removeAttribute("aria-describedby");
+  }
+  const rest = [];
+  const byControl = new Map();
+  for (const error of errors || []) {
+    const name = (error.field || [])[0];
+    const control = name && form.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (!control) {
+      rest.push(error);
+      continue;
+    }
+    if (!byControl.has(control)) byControl.set(control, []);
+    byControl.get(control).push(error);
+  }
+  for (const [control, list] of byControl) {
+    if (!control.id) control.id = `f${++nextId}`;
+    const id = `${control.id}-apierr`;
+    control.setAttribute("aria-invalid", "true");
+    const described = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    control.setAttribute("aria-describedby", [...described, id].join(" "));
+    const note = h(
+      "div",
+      { class: "field-error", id, "data-from-api": "" },
+      list.map(errorText).join(" "),
+    );
+    (control.closest(".field") || control).after(note);
+  }
+  const first = byControl.keys().next().value;
+  if (first) first.focus();
+  return rest;
+}
+
+/**
+ * A modal form (native <dialog>). `onSubmit(form)` runs on submit and resolves to null
+ * (done: the dialog closes and the promise resolves true) or to a list of API errors, shown
+ * beside their controls (showFieldErrors) or above the buttons; Escape or Cancel resolves false.
+ */
+export function formDialog(title, content, { submitLabel = "Save", onSubmit, danger = false }) {
+  return new Promise((resolve) => {
+    const titleId = `dlg${++nextId}`;
+    let errors = errorBox([]);
+    const submit = h("button", { type: "submit", class: danger ? "danger" : "primary" }, submitLabel);
+    const form = h(
+      "form",
+      { method: "dialog" },
+      h("h2", { id: titleId }, title),
+      content,
+    );
+    form.append(
+      errors,
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", onclick: () => close(false) }, "Cancel"),
+        submit,
+      ),
+    );
+    const dialog = h("dialog", { "aria-labelledby": titleId, class: "form-dialog" }, form);
+    const close = (answer) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      let problems;
+      try {
+        problems = await onSubmit(form);
+      } catch (e) {
+        problems = e.errors || [{ message: String(e.message || e) }];
+      }
+      submit.disabled = false;
+      if (!problems || problems.length === 0) {
+        close(true);
+        return;
+      }
+      const rest = showFieldErrors(form, problems);
+      const box = errorBox(rest, "Could not do that");
+      errors.replaceWith(box);
+      errors = box;
+    });
+    dialog.addEventListener("cancel", (event) => {
+      event.preventDefault();
+      close(false);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    const firstControl = form.querySelector("input, select, textarea");
+    if (firstControl) firstControl.focus();
+  });
+}
