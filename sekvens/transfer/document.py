@@ -23,7 +23,7 @@ from sekvens.domain.errors import ErrorCode
 from sekvens.transfer.schema_check import Check, compile_schema
 
 FORMAT = "sekvens.sequences"
-VERSION = 3
+VERSION = 4
 SCHEMA_FILE = "document.schema.json"
 
 #: Step configs that name another sequence: step type -> config property. Export writes the

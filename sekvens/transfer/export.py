@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.authoring import sequences as authoring
 from sekvens.authoring.checks import Checker
 from sekvens.domain import sequence_access as access
+from sekvens.domain.enrollment import rules_of
 from sekvens.domain.errors import DomainError, ErrorCode
 from sekvens.domain.life_cycles import SequenceStatus
 from sekvens.domain.records import FieldInfo, RecordTypeInfo
@@ -34,7 +35,14 @@ from sekvens.plugins.registry import Registry
 from sekvens.storage import record_types
 from sekvens.storage import sequences as store
 from sekvens.storage import tags as tag_store
-from sekvens.storage.tables import Organization, RecordType, Sequence, SequenceVersion, Team
+from sekvens.storage.tables import (
+    Organization,
+    RecordType,
+    Sequence,
+    SequenceVersion,
+    Team,
+    User,
+)
 from sekvens.storage.types import utcnow
 from sekvens.transfer.document import FORMAT, SEQUENCE_REFERENCES, VERSION
 
@@ -242,11 +250,31 @@ class Exporter:
                 "sendWindow": window_json(seq.send_window),
                 "exitCriteria": seq.exit_criteria,
             },
+            "enrollmentRules": await self.enrollment_rules(seq),
             "tags": sorted(tag_paths, key=str.casefold),
             "stepTypes": self.step_types(s.type for s in steps),
             "steps": out_steps,
         }
         return found
+
+    async def enrollment_rules(self, seq: Sequence) -> list[dict[str, Any]]:
+        """The sequence's enrollment rules as a document holds them: owners by email and
+        teams by name, as the other environment knows them."""
+        out = []
+        for rule in rules_of(seq.enrollment_rules):
+            data = rule.stored()
+            f = data["filter"]
+            user = await self.session.get(User, f["ownerUserId"]) if f["ownerUserId"] else None
+            team = await self.session.get(Team, f["ownerTeamId"]) if f["ownerTeamId"] else None
+            data["filter"] = {
+                "ownerUser": user.email if user is not None else None,
+                "ownerTeam": team.name if team is not None else None,
+                "stage": f["stage"],
+                "search": f["search"],
+                "externalIds": f["externalIds"],
+            }
+            out.append(data)
+        return out
 
     def step_types(self, keys: Iterable[str]) -> dict[str, dict[str, str | None]]:
         out: dict[str, dict[str, str | None]] = {}

@@ -20,10 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.actions import tags as tag_actions
 from sekvens.authoring import sequences as authoring
+from sekvens.authoring.enrollment_rules import RuleRequest, set_enrollment_rules
 from sekvens.domain import sequence_access
 from sekvens.domain.assignment import AssignTo
+from sekvens.domain.enrollment import EnrollmentRule, RuleFilter, check_rules, stored_rules
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.exit_criteria import ExitCriteria
+from sekvens.domain.field_conditions import FieldCondition
 from sekvens.domain.life_cycles import SequenceStatus, VersionStatus
 from sekvens.domain.records import RecordTypeInfo
 from sekvens.domain.roles import Actor
@@ -44,6 +47,7 @@ from sekvens.storage.tables import (
     SequenceStep,
     SequenceVersion,
     Team,
+    User,
 )
 from sekvens.transfer.document import (
     DEFAULT_MAX_IMPORT_BYTES,
@@ -57,7 +61,7 @@ from sekvens.transfer.document import (
 from sekvens.transfer.export import Exporter, Progress, check_transfer_role, window_json
 
 #: Compared to decide that an UPDATE would change nothing (status and versions aside).
-COMPARED = ("name", "description", "assignment", "options", "tags", "steps")
+COMPARED = ("name", "description", "assignment", "options", "enrollmentRules", "tags", "steps")
 
 
 @dataclass
@@ -125,6 +129,26 @@ class ImportReport:
             "sequences": [r.to_dict(self.applied) for r in self.sequences],
             "createdTags": list(self.created_tags),
         }
+
+
+def _rule(data: dict[str, Any]) -> dict[str, Any]:
+    """An enrollment rule of a document with every default filled in, as an export writes it."""
+    f = data.get("filter") or {}
+    owner = f.get("ownerUser")
+    return {
+        "key": data["key"],
+        "name": data.get("name") or data["key"],
+        "filter": {
+            "ownerUser": owner.strip().lower() if isinstance(owner, str) else None,
+            "ownerTeam": f.get("ownerTeam"),
+            "stage": f.get("stage"),
+            "search": f.get("search"),
+            "externalIds": f.get("externalIds"),
+        },
+        "fieldConditions": list(data.get("fieldConditions", [])),
+        "allowReenrollment": data.get("allowReenrollment", False),
+        "reenrollAfterDays": data.get("reenrollAfterDays", 0),
+    }
 
 
 @functools.lru_cache(maxsize=256)  # a document names each step type once per sequence
@@ -210,6 +234,10 @@ class _Import:
         self.report = report
         self.types: dict[str, tuple[RecordType, RecordTypeInfo]] = {}
         self.teams: dict[str, Team] = {}
+        #: The users enrollment rules name, by email.
+        self.users: dict[str, User] = {}
+        #: Each sequence's enrollment rules as they are here, by the sequence's key.
+        self.rules: dict[str, list[EnrollmentRule]] = {}
         self.existing: dict[str, Sequence] = {}
         self.key_map: dict[str, str] = {}
         self.normalized: list[dict[str, Any]] = []
@@ -260,6 +288,19 @@ class _Import:
                 select(Sequence).where(Sequence.organization_id == org.id)
             )
         }
+        emails = {
+            email.strip().lower()
+            for seq in self.incoming
+            for rule in seq.get("enrollmentRules", [])
+            if isinstance(email := (rule.get("filter") or {}).get("ownerUser"), str)
+        }
+        if emails:
+            self.users = {
+                u.email: u
+                for u in await session.scalars(
+                    select(User).where(User.organization_id == org.id, User.email.in_(emails))
+                )
+            }
         self._check_step_types()
         self._check_record_types()
         self._check_teams()
@@ -464,6 +505,7 @@ class _Import:
                 "userRoles": sorted(set(assignment.get("userRoles", []))),
             },
             "options": options,
+            "enrollmentRules": [_rule(r) for r in seq.get("enrollmentRules", [])],
             "tags": sorted(seq.get("tags", []), key=str.casefold),
             "steps": steps,
         }
@@ -496,6 +538,57 @@ class _Import:
                 self.problem(p.code, p.message, ("sequences", str(i), "options", *p.field), i)
         options["exitCriteria"] = criteria.stored()
 
+    def _check_enrollment_rules(self, i: int, norm: dict[str, Any]) -> None:
+        """The enrollment rules with their owners and teams found here by email and name,
+        checked against the record type as `setEnrollmentRules` checks them."""
+        rules: list[EnrollmentRule] = []
+        for n, data in enumerate(norm["enrollmentRules"]):
+            at = ("sequences", str(i), "enrollmentRules", str(n), "filter")
+            f = data["filter"]
+            user = self.users.get(f["ownerUser"]) if f["ownerUser"] is not None else None
+            if f["ownerUser"] is not None and user is None:
+                self.problem(
+                    ErrorCode.UNKNOWN_USER,
+                    f"There is no user '{f['ownerUser']}' here; users are never created by an"
+                    " import.",
+                    (*at, "ownerUser"),
+                    i,
+                )
+            team = self.teams.get(f["ownerTeam"]) if f["ownerTeam"] is not None else None
+            if f["ownerTeam"] is not None and team is None:
+                self.problem(
+                    ErrorCode.UNKNOWN_TEAM,
+                    f"There is no team '{f['ownerTeam']}' here; teams are never created by an"
+                    " import: create it (createTeam) first.",
+                    (*at, "ownerTeam"),
+                    i,
+                )
+            conditions = tuple(FieldCondition.from_json(c) for c in data["fieldConditions"])
+            data["fieldConditions"] = [c.to_json() for c in conditions]
+            ids = f["externalIds"]
+            rules.append(
+                EnrollmentRule(
+                    data["key"],
+                    data["name"],
+                    RuleFilter(
+                        user.id if user is not None else None,
+                        team.id if team is not None else None,
+                        f["stage"],
+                        f["search"],
+                        tuple(ids) if ids is not None else None,
+                    ),
+                    conditions,
+                    data["allowReenrollment"],
+                    data["reenrollAfterDays"],
+                )
+            )
+        type_row = self.types.get(norm["recordType"])
+        if type_row is not None:
+            for p in check_rules(rules, type_row[1]):
+                path = ("sequences", str(i), "enrollmentRules", *p.field[1:])
+                self.problem(p.code, p.message, path, i)
+        self.rules[norm["key"]] = rules
+
     async def _check_sequences(self) -> None:
         exporter: Exporter | None = None
         # The registry does not change during an import: each step type's shape is made once.
@@ -506,6 +599,7 @@ class _Import:
             self.normalized.append(norm)
             self._check_send_window(i, norm["options"])
             self._check_exit_criteria(i, norm)
+            self._check_enrollment_rules(i, norm)
             if seq.get("isPersonal") and seq.get("ownerTeam") is not None:
                 self.problem(
                     ErrorCode.INVALID_VALUE,
@@ -828,6 +922,10 @@ class _Import:
                 else SendWindowRequest(),
                 ExitCriteria.of(o["exitCriteria"]),
             )
+        rules = self.rules.get(norm["key"], [])
+        if stored_rules(rules) != row.enrollment_rules:
+            await self._write_audit()
+            await set_enrollment_rules(session, actor, row.id, [RuleRequest(r) for r in rules])
         team = self.teams.get(norm["ownerTeam"]) if norm["ownerTeam"] else None
         if team is not None and row.owner_team_id != team.id:
             await self._write_audit()

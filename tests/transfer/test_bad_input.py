@@ -75,10 +75,10 @@ async def test_schema_failures_name_their_place(api: Api, document: dict[str, An
 
 
 async def test_a_newer_major_version(api: Api, document: dict[str, Any]) -> None:
-    newer = {**document, "version": 4, "somethingNew": True}
+    newer = {**document, "version": 5, "somethingNew": True}
     payload = await refused(api, newer)
     assert codes(payload) == [("UNSUPPORTED_FORMAT_VERSION", "version")]
-    assert "format version 4; this sekvens reads version 3" in payload["errors"][0]["message"]
+    assert "format version 5; this sekvens reads version 4" in payload["errors"][0]["message"]
 
 
 async def test_duplicate_keys(api: Api, document: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ async def with_criteria(api: Api, name: str) -> str:
 
 async def test_exit_criteria_move_to_another_organization(api: Api, other_api: Api) -> None:
     document = await export(api, [await with_criteria(api, "Exits")])
-    assert document["version"] == 3
+    assert document["version"] == 4
     [entry] = document["sequences"]
     assert entry["options"]["exitCriteria"] == CRITERIA
     payload = await import_(other_api, document, activate=True)

@@ -16,7 +16,7 @@ async def test_export_writes_sequences_with_their_dependencies(api: Api) -> None
     source = await build_source(api)
     document = await export(api, [source["webinar"]["id"]])
     Draft202012Validator(schema()).validate(document)
-    assert document["format"] == "sekvens.sequences" and document["version"] == 3
+    assert document["format"] == "sekvens.sequences" and document["version"] == 4
     assert document["source"] == {
         "environment": None,
         "organization": api.org,
