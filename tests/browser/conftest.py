@@ -182,8 +182,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from start_server(tmp_path_factory.mktemp("browser"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, for one test module: Playwright's sync API runs an event loop in this thread
+    while it is open, which the asyncio tests of later modules could not run beside."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
