@@ -316,6 +316,10 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.scope.setdefault("state", {})
         ctx = Context(self.services, state.get("sekvens_viewer"), request, response)
+        failures = self.limits.failures
+        if failures.enabled:
+            ctx.auth_failure_wait = lambda: failures.wait(client_key(request))
+            ctx.auth_failed = lambda: self.limits.failed(request)
         state["sekvens_context"] = ctx
         return ctx
 

@@ -209,6 +209,40 @@ def user_create(
         click.echo(secret)
 
 
+@user.command("login-link")
+@click.option("--email", required=True)
+@click.option(
+    "--org", "org_name", default=None, help="Needed when several organizations have the address."
+)
+@click.option(
+    "--base-url",
+    default=None,
+    help="Where the web app is served (default http://SEKVENS_HOST:SEKVENS_PORT).",
+)
+def user_login_link(email: str, org_name: str | None, base_url: str | None) -> None:
+    """Print a one-time sign-in link for a user (works once, for 15 minutes)."""
+    from sekvens.actions import login_links
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> str:
+        if org_name is not None:
+            found = [await _user(session, await _org(session, org_name), email)]
+        else:
+            found = await users.get_all_by_email(session, email)
+        if not found:
+            raise click.ClickException(f"no user {email}")
+        if len(found) > 1:
+            raise click.ClickException(
+                f"{len(found)} organizations have a user {email}: name one with --org"
+            )
+        return await login_links.create_login_link(session, found[0])
+
+    code = run_in_transaction(settings, work)
+    base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    click.echo(f"{base}/#/sign-in?code={code}")
+
+
 @main.group()
 def token() -> None:
     """API tokens."""

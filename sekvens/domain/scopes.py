@@ -3,7 +3,8 @@
 A token holds one or more scopes. `FULL` is everything the user may do; the others let an
 integration hold only what it needs: `READ` every query and subscription, `RECORDS_SYNC`
 pushing CRM records in, `ENGAGEMENT_EVENTS` reporting what customers did and what their mail
-servers answered (bounce messages). Any token may ask who it is (`viewer`).
+servers answered (bounce messages). Any token may ask who it is (`viewer`) and sign
+itself out (`signOut`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ MUTATION_SCOPES: dict[str, Scope] = {
     "recordBounceMessages": Scope.ENGAGEMENT_EVENTS,
     "recordInboundMessages": Scope.ENGAGEMENT_EVENTS,
 }
-#: Root fields any token may run, whatever its scopes.
-ALWAYS_ALLOWED = frozenset({"viewer", "__typename"})
+#: Root fields any token may run, whatever its scopes: who am I, sign out, and exchanging a
+#: sign-in link (which needs no token at all).
+ALWAYS_ALLOWED = frozenset({"viewer", "signOut", "exchangeLoginLink", "__typename"})
 
 
 def normalized(scopes: Iterable[Scope]) -> tuple[Scope, ...]:

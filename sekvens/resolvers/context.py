@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -82,6 +83,10 @@ class Context:
         self._reads = SerializedReads(self)
         self.reader = cast(AsyncSession, self._reads)
         self._over = False
+        #: The failed-authentication limit of the caller's address (the app sets them):
+        #: seconds until it may try again (0: now), and "this attempt failed".
+        self.auth_failure_wait: Callable[[], float] = lambda: 0.0
+        self.auth_failed: Callable[[], None] = lambda: None
 
     @property
     def viewer(self) -> Viewer:

@@ -13,6 +13,7 @@ from sekvens.resolvers.organization import OrganizationMutations
 from sekvens.resolvers.record_types import RecordTypeMutations
 from sekvens.resolvers.records import RecordMutations
 from sekvens.resolvers.sequences import SequenceMutations
+from sekvens.resolvers.sessions import SessionMutations
 from sekvens.resolvers.suppression import SuppressionMutations
 from sekvens.resolvers.tags import TagMutations
 from sekvens.resolvers.teams import TeamMutations
@@ -26,6 +27,7 @@ from sekvens.resolvers.webhooks import WebhookMutations
 class Mutation(
     OrganizationMutations,
     UserMutations,
+    SessionMutations,
     AwayMutations,
     TeamMutations,
     RecordTypeMutations,

@@ -51,3 +51,27 @@ def _refused(ctx: Context, payload: Callable[..., PayloadT], error: DomainError)
     for problem in error.problems:
         ctx.services.metrics.errors.labels(problem.code.value).inc()
     return payload(errors=user_errors(error))
+
+
+async def mutate_anonymously(
+    info: Info,
+    payload: Callable[..., PayloadT],
+    run: Callable[[Context], Awaitable[dict[str, Any]]],
+) -> PayloadT:
+    """`mutate` for the few mutations a caller without a token may run (exchanging a sign-in
+    link): `run` gets no viewer, and acts on what its input proves alone."""
+    ctx: Context = info.context
+    ctx.writing = True
+    session = ctx.services.engine.bus.track(ctx.session)
+    try:
+        fields = await run(ctx)
+        await session.commit()
+    except DomainError as e:
+        await session.rollback()
+        return _refused(ctx, payload, e)
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        ctx.reset_loaders()
+    return payload(errors=[], **fields)

@@ -156,6 +156,24 @@ class ApiToken(Base):
     scopes: Mapped[list[Any]] = mapped_column(default=lambda: ["FULL"])
 
 
+class LoginLink(Base):
+    """A one-time sign-in link's code (stored hashed), exchanged once for a session token."""
+
+    __tablename__ = "login_links"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    organization_id: Mapped[int] = _org_fk()
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    #: The session token the link was exchanged for.
+    token_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("api_tokens.id", ondelete="SET NULL"), index=True
+    )
+
+
 class Team(Base):
     __tablename__ = "teams"
     __table_args__ = (

@@ -130,6 +130,14 @@ async def get_by_email(session: AsyncSession, organization_id: int, email: str) 
     )
 
 
+async def get_all_by_email(session: AsyncSession, email: str) -> list[User]:
+    """The users of every organization with this address."""
+    rows = await session.scalars(
+        select(User).where(User.email == email.strip().lower()).order_by(User.id)
+    )
+    return list(rows)
+
+
 async def roles_of(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, set[Role]]:
     ids = list(set(user_ids))
     out: dict[int, set[Role]] = defaultdict(set)

@@ -31,13 +31,15 @@ import httpx
 import pytest
 from graphql import GraphQLInterfaceType, GraphQLObjectType, get_named_type
 
+from sekvens.actions import login_links
 from sekvens.domain.global_ids import from_global_id, to_global_id
 from sekvens.domain.webhooks import WebhookMessageStatus, new_message_id
 from sekvens.graphql_schema import build_schema
 from sekvens.schema.cost import is_connection
 from sekvens.storage.db import Database
-from sekvens.storage.tables import WebhookMessage
+from sekvens.storage.tables import User, WebhookMessage
 from sekvens.storage.types import utcnow
+from tests.conftest import Api
 from tests.security.world import ROLES, SCOPED, World, build_world, ids_in
 
 OK, OWN_ORG, NULL = "OK", "OWN_ORG", "NULL"
@@ -75,11 +77,16 @@ class Row:
     cross: str = NOT_FOUND
     select: str = ""
     exceptions: dict[str, str] = field(default_factory=dict)
+    #: The scope a token needs besides FULL; ANY: any token will do.
     scope: str = "FULL"
+    #: Each caller calls with a new token of its own (the operation revokes it).
+    fresh_token: bool = False
 
     def expected(self, role: str) -> str:
         if role in SCOPED:  # the administrator, through a token of one scope
-            return self.expected("admin") if SCOPED[role] == self.scope else FORBIDDEN
+            if self.scope in (SCOPED[role], "ANY"):
+                return self.expected("admin")
+            return FORBIDDEN
         if role in self.exceptions:
             return self.exceptions[role]
         if role == "anonymous":
@@ -95,9 +102,10 @@ def row(
     cross: str = NOT_FOUND,
     select: str = "",
     scope: str = "FULL",
+    fresh_token: bool = False,
     **exceptions: str,
 ) -> Row:
-    return Row(prepare, allowed, cross, select, exceptions, scope)
+    return Row(prepare, allowed, cross, select, exceptions, scope, fresh_token)
 
 
 def obj(name: str) -> Prepare:
@@ -448,6 +456,33 @@ async def p_revoke_token(w: World) -> dict[str, Any]:
     return {"tokenId": await w.token_of("salesperson")}
 
 
+async def p_login_link(w: World) -> dict[str, Any]:
+    """The code of a new sign-in link of the salesperson's."""
+    async with w.admin.db.session(write=True) as session, session.begin():
+        user = await session.get(User, int(from_global_id(w.user_ids["salesperson"])[1]))
+        assert user is not None
+        return {"code": await login_links.create_login_link(session, user)}
+
+
+async def p_nothing(w: World) -> dict[str, Any]:
+    return {}
+
+
+async def fresh_api(w: World, role: str) -> Api:
+    """`role`'s caller with a new token of its own user and scopes (anonymous: no token)."""
+    if role == "anonymous":
+        return w.api(role)
+    if role == "other_admin":
+        made = await w.other.mutate("createApiToken", {"name": w.unique("t")}, "secret")
+        return w.other.as_token(made["secret"])
+    if role in SCOPED:
+        wanted: dict[str, Any] = {"scopes": [SCOPED[role]]}
+    else:
+        wanted = {"userId": w.user_ids[role]}
+    made = await w.mutate("createApiToken", {"name": w.unique("t"), **wanted}, "secret")
+    return w.admin.as_token(made["secret"])
+
+
 async def p_create_team(w: World) -> dict[str, Any]:
     return {"name": w.unique("Team "), "kind": "ACCESS"}
 
@@ -548,6 +583,12 @@ MUTATION_ROWS: dict[str, Row] = {
     "revokeApiToken": row(
         p_revoke_token, ADMINS, salesperson=OK, sales_manager=NOT_FOUND, sequence_manager=NOT_FOUND
     ),
+    # Web sessions: a sign-in link's code is all it takes (no token needed, none used); any
+    # signed-in caller signs its own token out (tests/api/test_login_links.py).
+    "exchangeLoginLink": row(
+        p_login_link, EVERYONE, OWN_ORG, "token expiresAt", scope="ANY", anonymous=OK
+    ),
+    "signOut": row(p_nothing, EVERYONE, OWN_ORG, "revoked", scope="ANY", fresh_token=True),
     # Records come in from integrations running as managers or administrators.
     "upsertRecords": row(
         p_upsert, RECORD_WRITERS, select="results { errors { code } }", scope="RECORDS_SYNC"
@@ -718,7 +759,8 @@ async def test_mutation(world: World, name: str) -> None:
         else:
             shared = shared if shared is not None else await entry.prepare(world)
             sent = shared
-        body = await world.api(role).gql(document, {"input": sent})
+        caller = await fresh_api(world, role) if entry.fresh_token else world.api(role)
+        body = await caller.gql(document, {"input": sent})
         problems += check_cell(world, role, expected, classify(body), body, sent)
     assert not problems, "\n".join(problems)
 
