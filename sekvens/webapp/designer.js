@@ -1295,7 +1295,7 @@ function chooseBranch(step) {
 /** Confirm activation; a revision also needs a description of what changed. */
 function activationDialog(name, revision, number) {
   return new Promise((resolve) => {
-    const text = h("textarea", { id: "change-description", rows: 3, required: true });
+    const text = h("textarea", { id: "change-description", rows: 3, "aria-required": "true" });
     const err = h("div", { class: "field-error", id: "change-description-err", hidden: true });
     text.setAttribute("aria-describedby", "change-description-err");
     const form = h(
