@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format schema clean
+.PHONY: install run test lint format schema screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ format: install
 
 schema: install
 	$(BIN)/sekvens schema > schema.graphql
+
+# The web app's main screens as PNGs in docs/screenshots/ (docs/web-app.md), from a headless
+# Chromium against `sekvens serve` with the demo data.
+screenshots: install
+	$(BIN)/python -m tests.browser.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
