@@ -11,7 +11,7 @@ the end doesn't), otherwise the window's next opening, daylight saving included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -126,3 +126,20 @@ class RecipientWindow:
             working_hours=self.window.working_hours(),
             holidays=self.holidays,
         ).astimezone(UTC)
+
+
+def recipient_window(
+    own: Mapping[str, Any] | None,
+    default: Mapping[str, Any] | None,
+    fields: Mapping[str, Any],
+    default_time_zone: str,
+    holidays: Sequence[str],
+) -> RecipientWindow | None:
+    """The send window of a connection's automated email: the sequence's (`own`; the
+    organization's `default` without one) in the record's time zone (`recipient_time_zone`),
+    skipping the holidays; None: no window. The engine's steps and delivery and the timeline
+    preview all place it here."""
+    window = SendWindow.from_json(own or default)
+    if window is None:
+        return None
+    return RecipientWindow(window, recipient_time_zone(fields, default_time_zone), tuple(holidays))

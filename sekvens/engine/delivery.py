@@ -91,7 +91,7 @@ from sekvens.domain.life_cycles import (
     WaitReason,
 )
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD
-from sekvens.domain.send_windows import RecipientWindow, SendWindow, recipient_time_zone
+from sekvens.domain.send_windows import RecipientWindow, recipient_window
 from sekvens.domain.suppression import normalize
 from sekvens.domain.webhooks import WebhookEventType
 from sekvens.engine.bounces import hard_bounce
@@ -655,10 +655,11 @@ class Deliverer:
         )
         windows: dict[int, RecipientWindow] = {}
         for row in found:
-            window = SendWindow.from_json(row.own or row.default)
+            window = recipient_window(
+                row.own, row.default, row.fields, row.default_time_zone, row.holidays
+            )
             if window is not None:
-                zone = recipient_time_zone(row.fields, row.default_time_zone)
-                windows[row.id] = RecipientWindow(window, zone, tuple(row.holidays))
+                windows[row.id] = window
         return windows
 
     async def _senders_away(

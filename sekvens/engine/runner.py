@@ -8,11 +8,11 @@ all; idempotency keys (connection, step) make a repeated run create nothing twic
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sekvens.domain.assignment import AssignmentRule, resolve
 from sekvens.domain.auto_reply_pauses import AUTO_REPLY_PAUSE_DAYS
 from sekvens.domain.away import Seller, assign
-from sekvens.domain.calendar import due_after, next_working_instant
+from sekvens.domain.due_times import WorkingTime, activity_due, wait_ends, working_time
 from sekvens.domain.errors import ErrorCode, Problem
 from sekvens.domain.global_ids import from_global_id, key_of, to_global_id
 from sekvens.domain.life_cycles import (
@@ -32,13 +32,12 @@ from sekvens.domain.life_cycles import (
     ConnectionStatus,
 )
 from sekvens.domain.records import DO_NOT_EMAIL_FIELD, RecordTypeInfo, check_value
-from sekvens.domain.send_windows import RecipientWindow, SendWindow, recipient_time_zone
+from sekvens.domain.send_windows import RecipientWindow, recipient_window
 from sekvens.domain.sender_identity import effective_identity
 from sekvens.domain.sequence_graph import SequenceGraph, Step
 from sekvens.domain.steps import Branch
 from sekvens.domain.suppression import normalize
 from sekvens.domain.webhooks import WebhookEventType
-from sekvens.domain.working_hours import DEFAULT_WORKING_HOURS
 from sekvens.engine.connections import new_connections
 from sekvens.engine.mail import OutboxMail
 from sekvens.plugins.api import (
@@ -86,14 +85,6 @@ log = logging.getLogger("sekvens.engine")
 #: Automatic steps chained in one run before the engine yields (a tree has no loops, so this
 #: only bounds very long all-automatic paths).
 MAX_CHAIN = 500
-
-
-class WorkingTime(TypedDict):
-    """The calendar a connection's work is due in (the keywords of `domain.calendar`)."""
-
-    time_zone: str
-    working_hours: Seq[Mapping[str, Any]]
-    holidays: Seq[str]
 
 
 #: The columns of a connection a step changes (`Batch.write` writes them all).
@@ -708,38 +699,31 @@ class Runner:
         time zone (the organization's default without one), skipping the holidays."""
         org = batch.orgs[conn.organization_id]
         seq = batch.sequences[conn.sequence_id]
-        window = SendWindow.from_json(seq.send_window or org.send_window)
-        if window is None:
-            return None
-        return RecipientWindow(
-            window,
-            recipient_time_zone(record.fields, org.default_time_zone),
-            tuple(org.holidays),
+        return recipient_window(
+            seq.send_window, org.send_window, record.fields, org.default_time_zone, org.holidays
         )
 
     async def working_time(self, batch: Batch, conn: Connection) -> WorkingTime:
-        """The first assignee's time zone and working hours (the organization's time zone
-        and the default hours without them), and the organization's holidays."""
+        """The first assignee's calendar (`domain.due_times.working_time`)."""
         org = batch.orgs[conn.organization_id]
         assignees = await self.assignees(batch, conn)
         user = await batch.user(assignees[0]) if assignees else None
-        return WorkingTime(
-            time_zone=user.time_zone if user else org.default_time_zone,
-            working_hours=(
-                user.working_hours if user and user.working_hours else DEFAULT_WORKING_HOURS
-            ),
-            holidays=org.holidays,
+        return working_time(
+            org.default_time_zone,
+            org.holidays,
+            user.time_zone if user else None,
+            user.working_hours if user else None,
         )
 
     async def due(
         self, batch: Batch, conn: Connection, start: datetime, duration: timedelta
     ) -> datetime:
         seq = batch.sequences[conn.sequence_id]
-        return due_after(
+        return wait_ends(
             start,
             duration,
             skip_non_working_time=seq.skip_non_working_time,
-            **await self.working_time(batch, conn),
+            calendar=await self.working_time(batch, conn),
         )
 
     # --- Activities -----------------------------------------------------------------------
@@ -800,8 +784,10 @@ class Runner:
             return True
         now = self.clock.now()
         due = now
-        if batch.sequences[conn.sequence_id].skip_non_working_time:
-            due = next_working_instant(now, **await self.working_time(batch, conn))
+        if batch.sequences[conn.sequence_id].skip_non_working_time:  # else no calendar needed
+            due = activity_due(
+                now, skip_non_working_time=True, calendar=await self.working_time(batch, conn)
+            )
         assignees, delegated_from = await self.away_assignees(batch, conn, assignees, due)
         activity = await self.add_activity(
             batch,

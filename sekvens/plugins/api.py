@@ -20,6 +20,11 @@ Lifecycle of a step:
    `WaitUntil`), a step type that overrides `on_record_change(ctx, change)` hears every change
    `upsertRecords` makes to the record (`RecordChange`) and may return an outcome (take a
    branch, exit, ...) as `on_event` does, in the same transaction as the upsert.
+4. Previewing: the timeline preview (`sequencePreview`) asks `preview(config, context)`
+   (`PreviewContext`) how the step would schedule for a record, without running it, and
+   returns a `StepPreview`: an activity or not, an automated email, and when each branch
+   starts (`PreviewPath`). The default reads the class attributes; override it when the
+   step waits, decides at a time of its own, or ends the connection.
 
 Plugins do side effects only through the services on `ExecutionContext` (`mail`, `records`,
 `clock`), so the engine stays in charge of transactions and idempotency. An exception raised
@@ -82,6 +87,8 @@ __all__ = [
     "MailMessage",
     "MailTransport",
     "Outcome",
+    "PreviewContext",
+    "PreviewPath",
     "Problem",
     "RecipientOptedOut",
     "RecordChange",
@@ -93,6 +100,7 @@ __all__ = [
     "SequenceInfo",
     "StepCategory",
     "StepConfig",
+    "StepPreview",
     "StepRef",
     "StepType",
     "TakeBranch",
@@ -399,6 +407,67 @@ Outcome: TypeAlias = (
     | HandOver
 )
 
+# --- Timeline preview ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewContext:
+    """What `StepType.preview` sees: the record the timeline is for (as it is now), its record
+    type, the step and the nearest preceding step with an activity kind (as validation sees
+    them), and the organization's call outcomes."""
+
+    record: RecordView
+    record_type: RecordTypeInfo
+    step: StepRef
+    previous_activity: StepRef | None
+    call_outcomes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreviewPath:
+    """A branch out of a step in the timeline preview, and when it starts.
+
+    Counted from when the step is reached (or, for a step with an activity, when the activity
+    is completed): at once; after `wait` under the engine's rule for `WaitFor` and condition
+    time limits (working days and hours of the assignee's calendar with "skip non-working
+    time"); or at `until` (as `WaitUntil`). `assumes` says what must happen for the
+    connection to take this branch then ("the recipient opens the email within 2 days");
+    `expected` marks the branch the record would take with its values as they are now;
+    `needs_sent_email`: the branch needs engagement events on the previous step's automated
+    email, so it is impossible when that email goes out (its send window) only when the
+    branch would start or later.
+    """
+
+    branch: Branch = Branch.NEXT
+    wait: timedelta | None = None
+    until: datetime | None = None
+    assumes: str = ""
+    expected: bool = False
+    needs_sent_email: bool = False
+
+
+@dataclass(frozen=True)
+class StepPreview:
+    """How a step would schedule for a record, for the timeline preview (`StepType.preview`).
+
+    - `activity`: the step creates an activity for the assignee; it is due in the assignee's
+      working calendar, and `paths` count from its completion (assumed: when it is due).
+    - `email_to`: the step sends an automated email to this address; it goes out in the
+      recipient's send window, and `paths` count from when the step is reached.
+    - `paths`: the branches that may follow and when each starts; none: the connection ends.
+    - `ends`: the connection ends at this step, with this reason (a `Fail` code or a
+      connection reason such as ADVANCED_TO_OTHER_SEQUENCE); `note` says more.
+    - `assumes`: what the preview takes for granted about the step itself.
+    """
+
+    activity: bool = False
+    email_to: str | None = None
+    paths: tuple[PreviewPath, ...] = (PreviewPath(),)
+    ends: str | None = None
+    note: str = ""
+    assumes: str = ""
+
+
 # --- Step types ----------------------------------------------------------------------------
 
 
@@ -529,6 +598,25 @@ class StepType(ABC, Generic[ConfigT]):
         """React to a change of the record while the connection waits at this step (after
         its `execute` returned a wait); None (the default) keeps waiting."""
         return None
+
+    def preview(self, config: ConfigT, context: PreviewContext) -> StepPreview:
+        """How the step would schedule for `context.record`, for the timeline preview; pure
+        (no I/O, no side effects, no clock). The default: a step that is not `automatic`
+        creates an activity and follows NEXT when it is completed; an automatic one finishes
+        at once. A step type with several branches and no `preview` of its own is shown
+        taking each at once, saying so in `assumes`; one without branches ends the path."""
+        if len(self.branches) > 1:
+            paths = tuple(
+                PreviewPath(
+                    b,
+                    assumes=f"{self.display_name} takes {b.value} (its step type does not say"
+                    " when it decides: shown at once)",
+                )
+                for b in self.branches
+            )
+        else:
+            paths = tuple(PreviewPath(b) for b in self.branches)
+        return StepPreview(activity=not self.automatic, paths=paths)
 
     @classmethod
     def hears_record_changes(cls) -> bool:

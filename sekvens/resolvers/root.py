@@ -8,6 +8,7 @@ from sekvens.resolvers.audit import AuditQueries
 from sekvens.resolvers.engine import EngineQueries
 from sekvens.resolvers.grid import GridQueries
 from sekvens.resolvers.jobs import JobQueries
+from sekvens.resolvers.preview import PreviewQueries
 from sekvens.resolvers.query import CoreQueries
 from sekvens.resolvers.sequences import SequenceQueries
 from sekvens.resolvers.step_types import StepTypeQueries
@@ -30,5 +31,6 @@ class Query(
     AuditQueries,
     WebhookQueries,
     JobQueries,
+    PreviewQueries,
 ):
     pass

@@ -201,6 +201,16 @@ QUERY_ROWS: dict[str, QueryRow] = {
     ),
     # Jobs: everyone lists their own; managers and administrators the organization's.
     "jobs": QueryRow("{ jobs(first: 5, status: QUEUED) { nodes { id status } } }"),
+    # The timeline preview: whoever may connect the record (managers and administrators any
+    # record; a salesperson their own: here the administrator's record, FORBIDDEN;
+    # tests/engine/test_sequence_preview.py::test_a_salesperson_previews_only_records_they_may_connect).
+    "sequencePreview": QueryRow(
+        "query($s: ID!, $r: ID!) { sequencePreview(sequenceId: $s, recordId: $r)"
+        " { startsAt assignee { id } steps { key reachedAt } } }",
+        lambda w: {"s": w.objects["active"], "r": w.objects["record"]},
+        allowed=EDITORS,
+        cross=NOT_FOUND,
+    ),
     # The whole organization's audit trail: administrators.
     "auditLog": QueryRow(
         "{ auditLog(first: 5) { nodes { action entityId actor { id } token { id } } } }",

@@ -13,9 +13,12 @@ from sekvens.plugins.api import (
     ErrorCode,
     ExecutionContext,
     Outcome,
+    PreviewContext,
+    PreviewPath,
     Problem,
     StepCategory,
     StepConfig,
+    StepPreview,
     StepType,
     TakeBranch,
     ValidationContext,
@@ -103,6 +106,22 @@ class CallCondition(StepType[CallConditionConfig]):
 
     async def on_deadline(self, ctx: ExecutionContext[CallConditionConfig]) -> Outcome:
         return TakeBranch(Branch.YES if _matches(ctx) else Branch.NO)
+
+    def preview(self, config: CallConditionConfig, context: PreviewContext) -> StepPreview:
+        """NO starts at once (another outcome, or a skipped call); YES when the time limit
+        passes, at once with `advance_immediately`."""
+        outcomes = ", ".join(config.outcomes)
+        limit = timedelta(days=config.days, hours=config.hours)
+        return StepPreview(
+            paths=(
+                PreviewPath(
+                    Branch.YES,
+                    wait=None if config.advance_immediately else limit,
+                    assumes=f"the call's outcome is one of: {outcomes}",
+                ),
+                PreviewPath(Branch.NO, assumes=f"the call's outcome is none of: {outcomes}"),
+            )
+        )
 
 
 def _matches(ctx: ExecutionContext[CallConditionConfig]) -> bool:

@@ -15,9 +15,12 @@ from sekvens.plugins.api import (
     FieldType,
     HandOver,
     Outcome,
+    PreviewContext,
+    PreviewPath,
     Problem,
     StepCategory,
     StepConfig,
+    StepPreview,
     StepType,
     TakeBranch,
     ValidationContext,
@@ -30,6 +33,16 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 def _branch(condition: bool) -> Outcome:
     return TakeBranch(Branch.YES if condition else Branch.NO)
+
+
+def _decides_at_once(now: bool, yes: str, no: str) -> StepPreview:
+    """Both branches at once; `now` is the one the record's values give today."""
+    return StepPreview(
+        paths=(
+            PreviewPath(Branch.YES, assumes=yes, expected=now),
+            PreviewPath(Branch.NO, assumes=no, expected=not now),
+        )
+    )
 
 
 class FieldConditionStep(StepType[FieldConditionConfig]):
@@ -46,6 +59,14 @@ class FieldConditionStep(StepType[FieldConditionConfig]):
 
     async def execute(self, ctx: ExecutionContext[FieldConditionConfig]) -> Outcome:
         return _branch(evaluate(ctx.config, ctx.record_type, ctx.record.fields))
+
+    def preview(self, config: FieldConditionConfig, context: PreviewContext) -> StepPreview:
+        now = evaluate(config, context.record_type, context.record.fields)
+        return _decides_at_once(
+            now,
+            "the record's fields satisfy the rules when the step is reached",
+            "the record's fields do not satisfy the rules when the step is reached",
+        )
 
 
 class StageConditionConfig(StepConfig):
@@ -84,6 +105,14 @@ class StageConditionStep(StepType[StageConditionConfig]):
 
     async def execute(self, ctx: ExecutionContext[StageConditionConfig]) -> Outcome:
         return _branch(ctx.record.stage in ctx.config.stages)
+
+    def preview(self, config: StageConditionConfig, context: PreviewContext) -> StepPreview:
+        stages = ", ".join(config.stages)
+        return _decides_at_once(
+            context.record.stage in config.stages,
+            f"the record's stage is one of {stages} when the step is reached",
+            f"the record's stage is none of {stages} when the step is reached",
+        )
 
 
 UPDATABLE_TYPES = (FieldType.BOOLEAN, FieldType.OPTION_SET)
@@ -201,3 +230,10 @@ class AdvanceToSequenceStep(StepType[AdvanceConfig]):
 
     async def execute(self, ctx: ExecutionContext[AdvanceConfig]) -> Outcome:
         return HandOver(ctx.config.sequence)
+
+    def preview(self, config: AdvanceConfig, context: PreviewContext) -> StepPreview:
+        return StepPreview(
+            paths=(),
+            ends="ADVANCED_TO_OTHER_SEQUENCE",
+            note=f"The record is handed over to sequence '{config.sequence}'.",
+        )

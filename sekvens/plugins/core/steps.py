@@ -15,9 +15,12 @@ from sekvens.plugins.api import (
     ErrorCode,
     ExecutionContext,
     Outcome,
+    PreviewContext,
+    PreviewPath,
     Problem,
     StepCategory,
     StepConfig,
+    StepPreview,
     StepType,
     ValidationContext,
     WaitFor,
@@ -82,3 +85,6 @@ class WaitStep(StepType[WaitConfig]):
 
     async def execute(self, ctx: ExecutionContext[WaitConfig]) -> Outcome:
         return WaitFor(ctx.config.duration)
+
+    def preview(self, config: WaitConfig, context: PreviewContext) -> StepPreview:
+        return StepPreview(paths=(PreviewPath(wait=config.duration),))

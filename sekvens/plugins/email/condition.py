@@ -16,9 +16,12 @@ from sekvens.plugins.api import (
     EventKind,
     ExecutionContext,
     Outcome,
+    PreviewContext,
+    PreviewPath,
     Problem,
     StepCategory,
     StepConfig,
+    StepPreview,
     StepType,
     TakeBranch,
     ValidationContext,
@@ -127,6 +130,41 @@ class EmailCondition(StepType[EmailConditionConfig]):
 
     async def on_deadline(self, ctx: ExecutionContext[EmailConditionConfig]) -> Outcome:
         return TakeBranch(Branch.YES if _satisfied(ctx) else Branch.NO)
+
+    def preview(self, config: EmailConditionConfig, context: PreviewContext) -> StepPreview:
+        """Both branches start when the time limit passes (the email assumed sent, not
+        skipped); with `advance_immediately` YES starts as soon as the events happen."""
+        limit = timedelta(days=config.days, hours=config.hours)
+        joined = f" {'and' if config.match is Match.ALL else 'or'} ".join(
+            _WORDS[e] for e in config.events
+        )
+        within = f"within {_limit(config.days, config.hours)}"
+        yes = f"the recipient {joined} {within}"
+        if config.advance_immediately:
+            yes += "; YES then starts as soon as that happens, up to the time limit earlier"
+        no = f"{'not all' if config.match is Match.ALL else 'none'} of that happens {within}"
+        return StepPreview(
+            paths=(
+                PreviewPath(Branch.YES, wait=limit, assumes=yes, needs_sent_email=True),
+                PreviewPath(Branch.NO, wait=limit, assumes=no),
+            )
+        )
+
+
+_WORDS = {
+    EmailEvent.OPENED: "opens the email",
+    EmailEvent.REPLIED: "replies",
+    EmailEvent.LINK_CLICKED: "clicks a link",
+    EmailEvent.ATTACHMENT_DOWNLOADED: "downloads an attachment",
+}
+
+
+def _limit(days: int, hours: int) -> str:
+    """A time limit in words: "2 days 3 hours"."""
+    parts = [
+        f"{n} {unit}" + ("s" if n != 1 else "") for n, unit in ((days, "day"), (hours, "hour"))
+    ]
+    return " ".join(p for p, n in zip(parts, (days, hours), strict=True) if n)
 
 
 def _satisfied(ctx: ExecutionContext[EmailConditionConfig]) -> bool:

@@ -21,10 +21,12 @@ from sekvens.plugins.api import (
     FieldType,
     MailMessage,
     Outcome,
+    PreviewContext,
     Problem,
     RecordTypeInfo,
     StepCategory,
     StepConfig,
+    StepPreview,
     StepType,
     TemplateProblem,
     ValidationContext,
@@ -256,6 +258,19 @@ class AutoEmail(StepType[AutoEmailConfig]):
             )
         )
         return Done()
+
+    def preview(self, config: AutoEmailConfig, context: PreviewContext) -> StepPreview:
+        """The email goes to the record's `to_field` in its send window; without an address
+        the connection ends in ERROR (NO_EMAIL_ADDRESS), as `execute` would end it."""
+        address = context.record.fields.get(config.to_field)
+        if not isinstance(address, str) or not address.strip():
+            return StepPreview(
+                paths=(),
+                ends=NO_EMAIL_ADDRESS,
+                note=f"The record has no email address in field '{config.to_field}': the"
+                " connection would end in ERROR here.",
+            )
+        return StepPreview(email_to=address.strip())
 
     @staticmethod
     def variant(ctx: ExecutionContext[AutoEmailConfig]) -> tuple[str, EmailTemplate] | None:
