@@ -12,7 +12,7 @@ export async function render(root, _params, app) {
     const payload = await app.mutate("exchangeLoginLink", { code }, "token expiresAt");
     if (payload.errors.length === 0) {
       await app.signIn(payload.token);
-      app.navigate("/sequences");
+      location.replace("#/sequences"); // the used code leaves the history
       return;
     }
     replace(
