@@ -32,6 +32,16 @@ const RECORDS_QUERY = `query DesignerRecords($filter: RecordFilterInput) {
   records(first: 20, filter: $filter) { nodes { id name externalId stage
     ownerUser { name } ownerTeam { name } } } }`;
 
+const PREVIEW_QUERY = `query DesignerPreview($sequenceId: ID!, $recordId: ID!, $startAt: DateTime,
+  $draft: Boolean!) {
+  sequencePreview(sequenceId: $sequenceId, recordId: $recordId, startAt: $startAt, draft: $draft) {
+    startsAt version versionStatus assignee { name } timeZone skipNonWorkingTime
+    sendWindow { weekdays start end } recipientTimeZone
+    steps { key type name kind category parentKey branch depth reachedAt dueAt sendAt waitUntil
+      branches { branch startsAt nextKey assumes expected possible }
+      ends note assumes problem { code message } }
+    paths { choices stepKeys endsAt ending possible unsentStepKeys } } }`;
+
 /** Payload selections of the mutations (app.mutate adds `errors`). */
 const WITH_SEQUENCE = `sequence { ${SEQUENCE_FIELDS} }`;
 const ADD_STEP = `step { key } ${WITH_SEQUENCE}`;
@@ -158,7 +168,7 @@ class Designer {
   draw() {
     this.head = h("div", { class: "designer-head" });
     this.headErrors = h("div", { class: "slot" });
-    this.tree = h("div", { class: "tree", role: "group", "aria-label": "Steps of the sequence" });
+    this.tree = h("div", { class: "tree", role: "group", "aria-label": "Steps of the sequence", "aria-describedby": "tree-keys" });
     this.summary = h("div", { class: "validation-summary" });
     this.side = h("div", { class: "side" });
     replace(
@@ -176,6 +186,7 @@ class Designer {
             { class: "tree-pane", "aria-labelledby": "tree-title" },
             h("h2", { id: "tree-title", class: "visually-hidden" }, "Steps"),
             this.summary,
+            h("p", { class: "keys-hint", id: "tree-keys" }, "↑ ↓ move between steps, Enter opens one, Delete removes it; + adds a step after it."),
             this.tree,
           ),
           h("aside", { class: "side-pane", "aria-label": "Settings" }, this.side),
@@ -1145,8 +1156,216 @@ class Designer {
   // -- timeline preview --
 
   drawPreview(panel) {
-    replace(panel, h("h2", {}, "Timeline preview"), h("p", { class: "muted" }, "The timeline preview is not available on this server."));
+    const state = (this.previewState ||= { records: null, recordId: "", search: "", startAt: "", result: null });
+    const search = h("input", { type: "search", id: "preview-search", value: state.search, placeholder: "Name or external id" });
+    const records = h("select", { id: "preview-record", size: 6, "aria-describedby": "preview-record-err" });
+    const recordErr = errSlot("preview-record-err");
+    const start = h("input", { type: "datetime-local", id: "preview-start", value: state.startAt, "aria-describedby": "preview-start-hint preview-start-err" });
+    const startErr = errSlot("preview-start-err");
+    const draft = this.hasRevision ? h("input", { type: "checkbox", id: "preview-draft", checked: state.draft ?? true }) : null;
+    const general = h("div", { class: "slot" });
+    const out = h("div", { class: "preview-out", "aria-live": "polite" });
+    const fill = (nodes) => {
+      replace(
+        records,
+        nodes.length ? null : h("option", { value: "", disabled: true }, "No records found"),
+        nodes.map((r) =>
+          h("option", { value: r.id, selected: r.id === state.recordId }, `${r.name} · ${r.externalId}${r.stage ? ` · ${r.stage}` : ""}`),
+        ),
+      );
+      if (!state.recordId && nodes.length) records.selectedIndex = 0;
+    };
+    const find = async () => {
+      state.search = search.value;
+      try {
+        const data = await this.app.gql(RECORDS_QUERY, {
+          filter: { recordType: this.seq.recordType.name, isActive: true, search: search.value || null },
+        });
+        state.records = data.records.nodes;
+        fill(state.records);
+      } catch (e) {
+        replace(general, errorBox(e.errors || [{ message: String(e) }], "Records could not be searched"));
+      }
+    };
+    search.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        find();
+      }
+    });
+    const submit = async (e) => {
+      e.preventDefault();
+      state.recordId = records.value;
+      state.startAt = start.value;
+      if (draft) state.draft = draft.checked;
+      placeErrors([], { recordId: recordErr, startAt: startErr }, { recordId: records, startAt: start }, general);
+      if (!state.recordId) {
+        placeErrors([{ message: "Choose a record.", field: ["recordId"] }], { recordId: recordErr, startAt: startErr }, { recordId: records, startAt: start }, general);
+        return;
+      }
+      replace(out, h("p", { class: "muted" }, "Working out the timeline…"));
+      try {
+        const data = await this.app.gql(PREVIEW_QUERY, {
+          sequenceId: this.seq.id,
+          recordId: state.recordId,
+          startAt: state.startAt ? new Date(state.startAt).toISOString() : null,
+          draft: !!(draft && draft.checked),
+        });
+        state.result = data.sequencePreview;
+        this.drawTimeline(out, state.result);
+      } catch (err) {
+        replace(out);
+        const errors = (err.errors || [{ message: String(err) }]).map((x) => ({
+          ...x,
+          code: x.extensions?.code,
+          field: x.extensions?.field || x.field,
+        }));
+        placeErrors(errors, { recordId: recordErr, startAt: startErr }, { recordId: records, startAt: start }, general, "No preview");
+      }
+    };
+    replace(
+      panel,
+      h("h2", {}, "Timeline preview"),
+      h("p", { class: "hint" }, "The dated timeline this sequence would follow for a record connected at a given time, in its assignee's working calendar and the recipient's send window, along each branch."),
+      h(
+        "form",
+        { onsubmit: submit, class: "preview-form" },
+        general,
+        h("div", { class: "field" }, h("label", { for: "preview-search" }, `Find a ${this.seq.recordType.displayName.toLowerCase()}`), h("div", { class: "row" }, search, h("button", { type: "button", onclick: find }, "Search"))),
+        h("div", { class: "field" }, h("label", { for: "preview-record" }, "Record"), records, recordErr),
+        h("div", { class: "field" }, h("label", { for: "preview-start" }, "Start"), start, h("div", { class: "hint", id: "preview-start-hint" }, "In your browser's time; empty: now."), startErr),
+        draft ? h("div", { class: "check" }, draft, h("label", { for: "preview-draft" }, `Preview the open revision ${this.seq.draft.number}`)) : null,
+        h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Show timeline")),
+      ),
+      out,
+    );
+    if (state.records) fill(state.records);
+    else find();
+    if (state.result) this.drawTimeline(out, state.result);
   }
+
+  /** The previewed timeline as a tree (the designer's), each step with its date. */
+  drawTimeline(out, p) {
+    const zone = p.timeZone;
+    const at = (iso) => formatIn(iso, zone);
+    const byParent = new Map();
+    for (const s of p.steps) byParent.set(`${s.parentKey}|${s.branch}`, s);
+    const root = p.steps.find((s) => !s.parentKey);
+    const WHEN = [
+      ["dueAt", "Due"],
+      ["sendAt", "Sent"],
+      ["waitUntil", "Until"],
+    ];
+    const renderStep = (s) => {
+      const [field, label] = WHEN.find(([f]) => s[f]) || ["reachedAt", "Reached"];
+      const two = s.branches.length > 1;
+      const li = h(
+        "li",
+        { class: `tl-step${s.problem ? " tl-problem" : ""}` },
+        h("div", { class: "tl-when" }, h("span", { class: "tl-label" }, label), " ", h("time", { datetime: s[field] }, at(s[field]))),
+        h(
+          "div",
+          { class: "tl-what" },
+          this.steps.has(s.key)
+            ? h("button", { type: "button", class: "link tl-name", onclick: () => this.goToStep(s.key) }, s.name)
+            : h("span", { class: "tl-name" }, s.name),
+          field !== "reachedAt" && s.reachedAt !== s[field] ? h("span", { class: "muted" }, ` · reached ${at(s.reachedAt)}`) : null,
+          s.assumes.length ? h("div", { class: "hint" }, `Assumes ${s.assumes.join("; ")}.`) : null,
+          s.ends ? h("div", { class: "problem" }, `The connection ends here: ${words(s.ends)}.`) : null,
+          s.note ? h("div", { class: "hint" }, s.note) : null,
+          s.problem ? h("div", { class: "problem" }, `The engine could not run this step: ${s.problem.message}`) : null,
+        ),
+      );
+      if (!two) return [li, ...(s.branches[0]?.nextKey ? chain(byParent.get(`${s.key}|${s.branches[0].branch}`)) : [])];
+      li.append(
+        h(
+          "div",
+          { class: "branches" },
+          s.branches.map((b) =>
+            h(
+              "section",
+              { class: `branch ${b.branch.toLowerCase()}`, "aria-label": `Timeline of the ${b.branch === "YES" ? "Yes" : "No"} path of ${s.name}` },
+              h(
+                "div",
+                { class: "branch-label" },
+                b.branch === "YES" ? "Yes" : "No",
+                h("span", { class: "tl-branch-when" }, ` from ${at(b.startsAt)}`),
+                b.expected ? h("span", { class: "badge" }, "expected") : null,
+                b.possible ? null : h("span", { class: "badge ERROR" }, "impossible"),
+              ),
+              b.assumes ? h("div", { class: "hint" }, b.assumes) : null,
+              b.nextKey ? h("ol", { class: "timeline" }, chain(byParent.get(`${s.key}|${b.branch}`))) : h("p", { class: "muted" }, "The sequence ends here."),
+            ),
+          ),
+        ),
+      );
+      return [li];
+    };
+    const chain = (s) => (s ? renderStep(s) : []);
+    const win = p.sendWindow;
+    replace(
+      out,
+      h("h3", {}, `Version ${p.version} (${p.versionStatus.toLowerCase()}), starting ${at(p.startsAt)}`),
+      h(
+        "p",
+        { class: "hint" },
+        `Times in ${zone}, the calendar of ${p.assignee ? p.assignee.name : "nobody"}`,
+        p.skipNonWorkingTime ? ", skipping non-working time" : ", counting every hour",
+        win ? `; automated email within ${dayRange(win.weekdays)} ${win.start}–${win.end} (${p.recipientTimeZone}).` : "; automated email at any time.",
+      ),
+      h("ol", { class: "timeline" }, chain(root)),
+      p.paths.length > 1
+        ? h(
+            "table",
+            { class: "grid tl-paths" },
+            h("caption", {}, "Ways through the sequence"),
+            h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Path"), h("th", { scope: "col" }, "Ends"), h("th", { scope: "col" }, "How"))),
+            h(
+              "tbody",
+              {},
+              p.paths.map((path) =>
+                h(
+                  "tr",
+                  {},
+                  h("td", {}, path.choices.length ? path.choices.map((c) => (c === "YES" ? "Yes" : "No")).join(" → ") : "The only one", path.possible ? null : h("span", { class: "badge ERROR" }, " impossible")),
+                  h("td", {}, at(path.endsAt)),
+                  h("td", {}, words(path.ending), path.unsentStepKeys.length ? h("div", { class: "hint" }, `${path.unsentStepKeys.length} automated email(s) never sent`) : null),
+                ),
+              ),
+            ),
+          )
+        : null,
+    );
+  }
+}
+
+/** An ISO time in a named time zone, e.g. "Wed 9 Dec 2026, 09:00". */
+function formatIn(iso, timeZone) {
+  if (!iso) return "—";
+  try {
+    const d = new Date(iso);
+    return d.toLocaleString(undefined, {
+      timeZone,
+      weekday: "short",
+      day: "numeric",
+      month: "short",
+      year: d.getFullYear() === new Date().getFullYear() ? undefined : "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+  } catch (e) {
+    return when(iso);
+  }
+}
+
+/** "SEQUENCE_COMPLETED" -> "sequence completed". */
+function words(code) {
+  return String(code).toLowerCase().replace(/_/g, " ");
+}
+
+function dayRange(weekdays) {
+  const names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  return weekdays.map((d) => names[d - 1]).join(", ");
 }
 
 // ---- helpers ----

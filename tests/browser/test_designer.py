@@ -241,3 +241,51 @@ def test_a_partner_step_type_gets_its_form(browser: Any, sms_server: Server) -> 
         "text": "Hi {{ first_name }}, a quick note from sekvens.",
         "phone_field": "mobile_phone",
     }
+
+
+PREVIEW = """query($sequenceId: ID!, $recordId: ID!, $startAt: DateTime) {
+  sequencePreview(sequenceId: $sequenceId, recordId: $recordId, startAt: $startAt) {
+    steps { name reachedAt dueAt sendAt waitUntil } } }"""
+
+
+def test_the_timeline_preview_shows_the_apis_dates(page: Any, server: Server) -> None:
+    found = gql(server, '{ sequences(search: "High-volume") { nodes { id } } }')
+    sequence_id = found["sequences"]["nodes"][0]["id"]
+    open_designer(page, server, sequence_id)
+    page.get_by_role("tab", name="Preview").click()
+    record = page.get_by_label("Record", exact=True)
+    expect(record.locator("option").first).to_be_attached()
+    page.get_by_label("Find a lead").fill("LEAD-00002")
+    page.get_by_role("button", name="Search").click()
+    expect(record.locator("option")).to_have_count(1)
+    record.select_option(index=0)
+    record_id = record.input_value()
+
+    # Beyond the supported dates: the API's refusal, in words, beside the start.
+    page.get_by_label("Start").fill("9999-12-31T23:00")
+    page.get_by_role("button", name="Show timeline").click()
+    expect(page.get_by_label("Start")).to_have_accessible_description(
+        re.compile("beyond the supported range")
+    )
+
+    page.get_by_label("Start").fill("2030-01-04T15:30")  # a Friday afternoon
+    start_at = page.evaluate("new Date('2030-01-04T15:30').toISOString()")
+    page.get_by_role("button", name="Show timeline").click()
+    steps = page.locator("ol.timeline li.tl-step")
+    expected = gql(
+        server, PREVIEW, {"sequenceId": sequence_id, "recordId": record_id, "startAt": start_at}
+    )["sequencePreview"]["steps"]
+    expect(steps).to_have_count(len(expected))
+    for path in ("Yes", "No"):
+        name = f"Timeline of the {path} path of Reached them?"
+        expect(page.get_by_role("region", name=name)).to_be_visible()
+    # Each step shows the time the API gives it: due, sent, waited until, else reached.
+    shown = steps.locator(":scope > .tl-when time").evaluate_all(
+        "times => times.map(t => t.getAttribute('datetime'))"
+    )
+    assert shown == [
+        s["dueAt"] or s["sendAt"] or s["waitUntil"] or s["reachedAt"] for s in expected
+    ]
+    # A step of the timeline leads to the step in the designer.
+    page.locator("ol.timeline").get_by_role("button", name="Call: discovery").click()
+    expect(card(page, "Call: discovery")).to_be_focused()
