@@ -1,4 +1,5 @@
-"""Demo data: an organization with a user of each role, teams, and records of every type."""
+"""Demo data: an organization with a user of each role, teams, records of every type,
+sequences, and a few leads of each seller connected, so each has calls due this morning."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from sekvens.domain.records import FieldType
 from sekvens.domain.roles import Actor, Role
 from sekvens.domain.sequence_graph import NEXT, NO, START_TYPE, YES, Step
 from sekvens.domain.teams import TeamKind
+from sekvens.engine.connections import connect_by_filter
 from sekvens.plugins.registry import Registry
 from sekvens.storage import organizations, record_types, tags, teams, tokens, users
-from sekvens.storage.records import RecordInput, upsert_records
-from sekvens.storage.tables import Organization
+from sekvens.storage.records import RecordFilter, RecordInput, upsert_records
+from sekvens.storage.tables import Organization, Sequence
+from sekvens.storage.types import utcnow
 
 DEMO_ORG = "Demo"
 RECORDS_PER_TYPE = 250
@@ -125,7 +128,18 @@ async def load_demo(session: AsyncSession, name: str = DEMO_ORG) -> list[DemoUse
     if problems:
         raise RuntimeError(f"demo data does not fit its record types: {problems[:3]}")
     manager = by_email["sequences@demo.example"]
-    await _demo_sequences(session, Actor(manager.id, org.id, frozenset({Role.SEQUENCE_MANAGER})))
+    actor = Actor(manager.id, org.id, frozenset({Role.SEQUENCE_MANAGER}))
+    await _demo_sequences(session, actor)
+    calls = await _active(session, actor, "Demo: call new leads", CALL_STEPS)
+    morning = [
+        i.external_id
+        for seller in sellers
+        for i in [i for i in items if i.record_type == "lead" and i.owner_user_id == seller.id][
+            :CONNECTED_PER_SELLER
+        ]
+    ]
+    now = utcnow()
+    await connect_by_filter(session, actor, calls.id, RecordFilter(external_ids=morning), None, now)
     return [d for _, d in created]
 
 
@@ -178,21 +192,54 @@ INTRO_STEPS = [
 ]
 
 
+CALL_STEPS = [
+    Step("start", START_TYPE, "Sequence starts here"),
+    Step(
+        "call",
+        "call.phone",
+        "Intro call",
+        "",
+        {"script": "Introduce yourself and ask about their follow-up today."},
+        "start",
+        NEXT,
+    ),
+    Step(
+        "deck",
+        "core.task",
+        "Send the deck",
+        "",
+        {"subject": "Send the product deck"},
+        "call",
+        NEXT,
+    ),
+]
+#: Leads of each seller connected to "Demo: call new leads" (their calls are due at once).
+CONNECTED_PER_SELLER = 4
+
+
+async def _active(
+    session: AsyncSession, actor: Actor, name: str, steps: list[Step], description: str = ""
+) -> Sequence:
+    """An active lead sequence of `steps`."""
+    registry = Registry.from_entry_points()
+    seq = await sequences.create(
+        session, registry, actor, name, description, "lead", False, [replace(s) for s in steps]
+    )
+    await sequences.activate(session, registry, actor, seq.id, None)
+    return seq
+
+
 async def _demo_sequences(session: AsyncSession, actor: Actor) -> None:
     """Sequences to try the engine with: one active custom, one active and one inactive
     from built-in templates, tagged."""
     registry = Registry.from_entry_points()
-    intro = await sequences.create(
+    intro = await _active(
         session,
-        registry,
         actor,
         "Demo: intro email",
+        INTRO_STEPS,
         "Introduce yourself to new leads; call those who open the email.",
-        "lead",
-        False,
-        [replace(s) for s in INTRO_STEPS],
     )
-    await sequences.activate(session, registry, actor, intro.id, None)
     prospecting = await get_template(
         session, actor.organization_id, "builtin:high-volume-prospecting"
     )

@@ -1,5 +1,6 @@
-"""The newcomer's walk-through on the demo data: connect demo leads, see the automated email,
-the activity for the right seller, and a condition that follows an EMAIL_OPENED event."""
+"""The newcomer's walk-through on the demo data: each seller starts with calls due, connect
+demo leads, see the automated email, the activity for the right seller, and a condition that
+follows an EMAIL_OPENED event."""
 
 from __future__ import annotations
 
@@ -15,6 +16,22 @@ async def test_demo_walkthrough(api: Api, engine: Any, clock: MovableClock) -> N
     async with api.db.session(write=True) as session, session.begin():
         people = await load_demo(session, f"Demo {uuid.uuid4().hex[:6]}")
     tokens = {p.email: p.token for p in people}
+    await engine.run_until_idle()
+    for email in ("kari@demo.example", "ola@demo.example", "ingrid@demo.example"):
+        morning = await api.as_token(tokens[email]).ok(
+            "{ upNext(first: 20) { nodes { kind assignees { email } sequence { name } } } }"
+        )
+        assert (
+            morning["upNext"]["nodes"]
+            == [
+                {
+                    "kind": "CALL",
+                    "assignees": [{"email": email}],
+                    "sequence": {"name": "Demo: call new leads"},
+                }
+            ]
+            * 4
+        )
     manager = api.as_token(tokens["sequences@demo.example"])
     grid = await manager.ok(
         '{ sequences(search: "intro email") { nodes { id name status tags { path } } } }'
