@@ -10,6 +10,7 @@ from strawberry import LazyType
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from sekvens.domain import sequence_access
 from sekvens.schema.audit import AuditLogEntry
 from sekvens.schema.enrollment import EnrollmentRule, enrollment_rules
 from sekvens.schema.enums import (
@@ -191,6 +192,16 @@ class Sequence(Node):
     )
     def enrollment_rules(self) -> list[EnrollmentRule]:
         return enrollment_rules(self.row.enrollment_rules)
+
+    @strawberry.field(
+        description="Whether the viewer may change this sequence: its design, properties,"
+        " activation, tags and deletion (the rule those mutations apply)."
+    )
+    def viewer_may_edit(self, info: Info) -> bool:
+        viewer = info.context.viewer
+        return sequence_access.may_edit(
+            viewer.roles, viewer.user_id, self.row.is_personal, self.row.owner_user_id
+        )
 
     @strawberry.field
     async def owner_user(self, info: Info) -> User | None:

@@ -83,11 +83,17 @@ class Step(Node):
     yes: Step | None = None
     no: Step | None = None
 
-    @strawberry.field(description="Why this step would block activation; empty when it is fine.")
+    @strawberry.field(
+        description="Why this step would block activation, its own settings' problems and the"
+        " sequence's that name it (a trailing wait...); empty when it is fine."
+    )
     async def problems(self) -> list[ValidationProblem]:
         version_id = self.design.version.id
-        per_step = await self.design.step_problems()
-        return [ValidationProblem.of(p, version_id) for p in per_step.get(self.key, [])]
+        own = (await self.design.step_problems()).get(self.key, [])
+        named = [p for p in await self.design.problems() if p.step_key == self.key]
+        return [
+            ValidationProblem.of(p, version_id) for p in [*own, *(p for p in named if p not in own)]
+        ]
 
 
 def _linked(design: Design) -> dict[str, Step]:

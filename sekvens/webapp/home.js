@@ -22,6 +22,7 @@ const GRID = `query HomeGrid($search: String, $filter: SequenceFilter, $orderBy:
     pageInfo { hasNextPage endCursor }
     nodes {
       id name description status isPersonal createdAt modifiedAt activeConnections stepCount
+      viewerMayEdit
       recordType { name displayName }
       ownerUser { id name }
       ownerTeam { id name }
@@ -76,8 +77,6 @@ const COLUMNS = {
 
 const PAGE_SIZES = [25, 50, 100];
 const ACTIONS_WIDTH = 215;
-/** Personal sequences of others: edited and deleted by these roles (docs/security.md). */
-const SEQUENCE_ADMINS = ["SYSTEM_ADMINISTRATOR", "SEQUENCE_MANAGER"];
 
 export async function render(root, _params, app) {
   const lookups = await app.gql(LOOKUPS);
@@ -95,11 +94,8 @@ export async function render(root, _params, app) {
   };
   const recordTypes = lookups.recordTypes.nodes;
 
-  /** Whether the viewer may change (delete) a sequence, as the API decides it. */
-  const mayEdit = (s) =>
-    s.isPersonal
-      ? s.ownerUser?.id === app.viewer.user.id || app.can(...SEQUENCE_ADMINS)
-      : app.isManager;
+  /** Whether the viewer may change (delete) a sequence: the API says (`viewerMayEdit`). */
+  const mayEdit = (s) => s.viewerMayEdit;
 
   const gridSlot = h("div", { class: "grid-wrap" });
   const columnsSlot = h("div");
