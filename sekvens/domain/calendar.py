@@ -79,9 +79,13 @@ def add_calendar_time(start: datetime, duration: timedelta) -> datetime:
     """`start` plus `duration` of elapsed (absolute) time, in UTC.
 
     Plain addition on the time line: adding 24 hours across a DST change gives 24 real hours
-    (a different wall-clock time in zones that changed), never wall-clock arithmetic.
+    (a different wall-clock time in zones that changed), never wall-clock arithmetic. A result
+    past the calendar's end is a ValueError, as for the working-time functions.
     """
-    return _to_utc(start, "start") + duration
+    try:
+        return _to_utc(start, "start") + duration
+    except OverflowError:
+        raise ValueError("The time is beyond the supported dates.") from None
 
 
 def add_working_time(

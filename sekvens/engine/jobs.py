@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sekvens.domain.errors import DomainError, ErrorCode
@@ -50,6 +51,9 @@ log = logging.getLogger("sekvens.jobs")
 
 #: Records a chunk connects (one transaction each).
 CHUNK = 1000
+#: Times in a row a chunk may meet a concurrent write of the same row (a unique index
+#: refusing it) and run again, before the job FAILS.
+CONFLICT_RETRIES = 3
 #: Statuses a worker takes up.
 OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
 ENDED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
@@ -203,6 +207,16 @@ class JobRunner:
             await session.refresh(job)  # as the savepoint's rollback left it
             why = "; ".join(f"{p.code}: {p.message}" for p in e.problems)
             _end(job, JobStatus.FAILED, now, why)
+            return
+        except IntegrityError:  # another transaction wrote the same row first: go again
+            await session.refresh(job)
+            conflicts = int(job.cursor.get("conflicts", 0)) + 1
+            if conflicts <= CONFLICT_RETRIES:
+                log.info("job %s: a chunk met a concurrent write; it runs again", job_id)
+                job.cursor = {**job.cursor, "conflicts": conflicts}
+                return
+            log.exception("job %s failed", job_id)
+            _end(job, JobStatus.FAILED, now, "Internal error; see the server log.")
             return
         except Exception:
             log.exception("job %s failed", job_id)

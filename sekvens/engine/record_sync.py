@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sekvens.actions import records
 from sekvens.domain.errors import DomainError, ErrorCode, Problem
 from sekvens.domain.jobs import JobKind
-from sekvens.domain.roles import Actor
+from sekvens.domain.roles import RECORD_WRITERS, Actor, describe
 from sekvens.engine import enrollment
 from sekvens.engine.record_changes import react_to_record_changes
 from sekvens.storage import records as record_store
@@ -88,11 +88,14 @@ async def create_sync_job(
     session: AsyncSession,
     actor: Actor,
     items: Seq[RecordInput | list[Problem]],
+    external_ids: Seq[str],
     deactivate_missing: bool,
     now: datetime,
 ) -> Job:
     """A QUEUED record sync job holding `items` (an item the caller could not read holds
-    its problems and fails when its chunk runs)."""
+    its problems and fails when its chunk runs), each keyed by the external id sent with it
+    (`external_ids`, in the same order), so a full sync never takes a record whose item
+    failed for missing."""
     if len(items) > JOB_ITEMS_MAX:
         raise DomainError.of(
             ErrorCode.TOO_MANY, f"At most {JOB_ITEMS_MAX} records per call.", ["records"]
@@ -122,10 +125,13 @@ async def create_sync_job(
         session,
         job.id,
         [
-            (i.external_id.strip()[:200], asdict(i))
-            if isinstance(i, RecordInput)
-            else (None, {"problems": [problem_json(p) for p in i]})
-            for i in items
+            (
+                key.strip()[:200],
+                asdict(i)
+                if isinstance(i, RecordInput)
+                else {"problems": [problem_json(p) for p in i]},
+            )
+            for key, i in zip(external_ids, items, strict=True)
         ],
     )
     return job
@@ -138,8 +144,16 @@ def _item(data: dict[str, Any]) -> RecordInput | list[Problem]:
 
 
 async def run_chunk(step: JobStep) -> bool:
-    """The job's next chunk: its next items, then (a full sync) the records it missed."""
+    """The job's next chunk: its next items, then (a full sync) the records it missed.
+    Its creator must still be allowed to write records (else the job FAILS)."""
     job = step.job
+    if not step.actor.has_any(RECORD_WRITERS):
+        raise DomainError.of(
+            ErrorCode.FORBIDDEN,
+            f"Writing records needs the role {describe(RECORD_WRITERS)}; the user who started"
+            " the job no longer has it.",
+            [],
+        )
     if job.cursor.get("phase") != "deactivate":
         rows = list(
             await step.session.scalars(

@@ -84,7 +84,12 @@ class RecordMutations:
                         ["errorPolicy"],
                     )
                 job = await record_sync.create_sync_job(
-                    ctx.session, viewer, items, input.deactivate_missing, now
+                    ctx.session,
+                    viewer,
+                    items,
+                    [i.external_id for i in input.records],
+                    input.deactivate_missing,
+                    now,
                 )
                 ctx.services.engine.wake()
                 return {"job": Job.from_row(job)}

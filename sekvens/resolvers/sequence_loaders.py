@@ -44,6 +44,7 @@ class Design:
     #: The design's `Step`s by key (`schema/steps.py` fills it).
     linked: dict[str, Any] = field(default_factory=dict, repr=False)
     _step_problems: dict[str, list[Problem]] | None = field(default=None, repr=False)
+    _problems: list[Problem] | None = field(default=None, repr=False)
 
     async def step_problems(self) -> dict[str, list[Problem]]:
         if self._step_problems is None:
@@ -52,9 +53,11 @@ class Design:
         return self._step_problems
 
     async def problems(self) -> list[Problem]:
-        per_step = await self.step_problems()
-        checker = await self.checker()
-        return checker.problems(self.graph, sequence_gid(self.sequence_id), per_step)
+        if self._problems is None:
+            per_step = await self.step_problems()
+            checker = await self.checker()
+            self._problems = checker.problems(self.graph, sequence_gid(self.sequence_id), per_step)
+        return self._problems
 
 
 class SequenceLoaders:
@@ -64,6 +67,7 @@ class SequenceLoaders:
         self._session = session
         self._registry = registry
         self._checkers: dict[int, asyncio.Task[Checker]] = {}
+        self._designs: dict[int, Design] = {}
 
         async def latest(ids: Seq[int]) -> list[SequenceVersion | None]:
             found = await store.latest_versions(session, ids)
@@ -137,8 +141,12 @@ class SequenceLoaders:
     async def design(
         self, sequence_id: int, record_type_id: int, version: SequenceVersion
     ) -> Design:
+        """The version's design, one per version and request (its problems checked once)."""
+        if (made := self._designs.get(version.id)) is not None:
+            return made
         rows = await self.steps.load(version.id)
         graph = SequenceGraph(store.to_steps(rows), self._registry.shape)
-        return Design(
+        made = Design(
             sequence_id, version, graph, self._registry, partial(self.checker, record_type_id)
         )
+        return self._designs.setdefault(version.id, made)

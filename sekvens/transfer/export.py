@@ -266,6 +266,15 @@ class Exporter:
             f = data["filter"]
             user = await self.session.get(User, f["ownerUserId"]) if f["ownerUserId"] else None
             team = await self.session.get(Team, f["ownerTeamId"]) if f["ownerTeamId"] else None
+            if (f["ownerUserId"] and user is None) or (f["ownerTeamId"] and team is None):
+                # Left out, the rule would enroll more records where it is imported.
+                gone = "user" if f["ownerUserId"] and user is None else "team"
+                raise DomainError.of(
+                    ErrorCode.INVALID_VALUE,
+                    f"An enrollment rule of sequence '{seq.name}' names a {gone} that no longer"
+                    " exists: change or remove the rule (setEnrollmentRules) before exporting.",
+                    ["sequenceIds"],
+                )
             data["filter"] = {
                 "ownerUser": user.email if user is not None else None,
                 "ownerTeam": team.name if team is not None else None,

@@ -4,6 +4,11 @@ viewer may change a sequence (issue 17: gaps the reference web app found)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from sekvens.authoring.checks import Checker
 from tests.api.sequences_helpers import TASK, add, create, start_id
 from tests.conftest import Api
 
@@ -50,3 +55,29 @@ async def test_viewer_may_edit_follows_the_roles(api: Api) -> None:
         "updateSequence", {"sequenceId": personal["id"], "name": "Still mine"}, "sequence { id }"
     )
     assert allowed["errors"] == []
+
+
+async def test_a_design_s_problems_are_checked_once_whatever_the_steps(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step's `problems` reads the design's problems, checked once per design (not once
+    per step, which made a long sequence's designer query quadratic)."""
+    seq = await create(api, "Long")
+    after = start_id(seq)
+    for _ in range(12):
+        after = (await add(api, seq, after, "core.task", TASK))["step"]["id"]
+    calls = []
+    real = Checker.problems
+
+    def counted(self: Checker, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Checker, "problems", counted)
+    data = await api.ok(
+        "query($id: ID!) { sequence(id: $id) { steps { key problems { code } }"
+        " validation { problems { code } } } }",
+        {"id": seq["id"]},
+    )
+    assert len(data["sequence"]["steps"]) == 13
+    assert len(calls) == 1

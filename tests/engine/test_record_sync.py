@@ -4,14 +4,16 @@ deactivates the type's records it does not hold (docs/jobs.md)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from sekvens.domain.global_ids import to_global_id
 from sekvens.engine import record_sync
 from sekvens.storage.db import Database
-from sekvens.storage.tables import Record
+from sekvens.storage.tables import Record, RecordType
 from tests.api.test_engine import connect, connections, leads, seller
 from tests.api.test_exit_criteria import exiting_sequence
 from tests.conftest import Api
@@ -251,3 +253,77 @@ async def test_an_unexpected_error_in_a_chunk_fails_the_job_and_keeps_the_chunks
     assert failed["error"] == "Internal error; see the server log."
     done = await items(api, job)
     assert [n["done"] for n in done["items"]["nodes"]] == [True] * 4 + [False] * 6
+
+
+async def test_a_full_sync_job_keeps_a_record_whose_item_failed(api: Api, small_jobs: Any) -> None:
+    """A record named by an item that could not be read is not missing from the sync: the job
+    keeps it, as the request does."""
+    await sync(api, [lead(300 + i) for i in range(3)])
+    records = [lead(300), lead(301, ownerUserId="not-a-user-id"), lead(302)]
+    job = (await sync(api, records, deactivateMissing=True, asJob=True))["job"]
+    await small_jobs.run_until_idle()
+    done = await items(api, job)
+    assert done["result"]["deactivated"] == 0
+    states = await api.ok("{ records(first: 50) { nodes { externalId isActive } } }")
+    assert {n["externalId"]: n["isActive"] for n in states["records"]["nodes"]} == {
+        "S300": True,
+        "S301": True,
+        "S302": True,
+    }
+
+
+async def test_a_sync_job_whose_creator_lost_the_role_fails(api: Api, small_jobs: Any) -> None:
+    await sync(api, [lead(400 + i) for i in range(6)])
+    user_id, token = await api.user(["SALES_MANAGER"])
+    manager = api.as_token(token)
+    job = (await sync(manager, [lead(400), lead(401)], deactivateMissing=True, asJob=True))["job"]
+    demoted = await api.mutate(
+        "setUserRoles",
+        {"userId": to_global_id("User", user_id), "roles": ["SALESPERSON"]},
+        "user { id }",
+    )
+    assert demoted["errors"] == []
+    await small_jobs.run_until_idle()
+    failed = await job_of(api, job)
+    assert (failed["status"], failed["done"]) == ("FAILED", 0)
+    assert failed["error"].startswith("FORBIDDEN")
+    states = await api.ok("{ records(first: 50) { nodes { isActive } } }")
+    assert all(n["isActive"] for n in states["records"]["nodes"])
+
+
+async def test_a_chunk_meeting_a_concurrent_insert_runs_again(
+    api: Api, db: Database, small_jobs: Any
+) -> None:
+    """PostgreSQL: another transaction inserts a record of the chunk first; the chunk's
+    insert meets the unique index, and the chunk runs again (updating it) instead of failing
+    the job."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer: no insert can come between")
+    job = (await sync(api, [lead(900 + i) for i in range(6)], asJob=True))["job"]
+    async with db.session(write=True) as other:
+        await other.begin()
+        lead_type = await other.scalar(
+            select(RecordType).where(
+                RecordType.organization_id == api.org_id, RecordType.name == "lead"
+            )
+        )
+        assert lead_type is not None
+        other.add(
+            Record(
+                organization_id=api.org_id,
+                record_type_id=lead_type.id,
+                external_id="S901",
+                name="First",
+                is_active=True,
+                fields={},
+            )
+        )
+        await other.flush()
+        chunk = asyncio.create_task(small_jobs.jobs.run_due())
+        await asyncio.sleep(0.5)  # the chunk waits on S901's uncommitted insert
+        await other.commit()
+    await chunk
+    await small_jobs.run_until_idle()
+    done = await job_of(api, job)
+    assert (done["status"], done["done"], done["errorCount"]) == ("SUCCEEDED", 6, 0)
+    assert (await items(api, job))["result"] == {"created": 5, "updated": 1, "deactivated": 0}

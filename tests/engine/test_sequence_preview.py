@@ -569,6 +569,12 @@ async def test_unknown_sequence_or_record_and_another_record_type_are_refused(
     assert error_of(body) == ("NOT_FOUND", ["sequenceId"])
     body = await api.gql(PREVIEW, {"s": seq["id"], "r": record, "at": "2031-01-01T09:00:00"})
     assert body["errors"][0]["extensions"]["code"] == "INVALID_VALUE"  # no UTC offset
+    # A start whose waits end past the calendar's last day, in calendar time as in working time.
+    for skip in (True, False):
+        late, _ = await build(api, window=None, skip=skip)
+        at = "9999-12-30T12:00:00+00:00"
+        body = await api.gql(PREVIEW, {"s": late["id"], "r": record, "at": at})
+        assert body["errors"][0]["extensions"]["code"] == "INVALID_VALUE", (skip, body)
 
 
 async def test_a_salesperson_previews_only_records_they_may_connect(

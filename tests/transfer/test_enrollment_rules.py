@@ -141,3 +141,15 @@ async def test_an_older_document_imports_without_rules(api: Api, other_api: Api)
     assert payload["errors"] == []
     imported = payload["report"]["sequences"][0]["sequence"]["id"]
     assert await rules_of(other_api, imported) == []
+
+
+async def test_a_rule_naming_a_deleted_team_is_not_exported(api: Api) -> None:
+    """Left out, the team would widen the rule where it is imported: the export refuses."""
+    team, user = await owners(api)
+    sequence_id = await with_rules(api, "Gone team", team, user)
+    await ok(api, "deleteTeam", {"teamId": team})
+    payload = await api.mutate("exportSequences", {"sequenceIds": [sequence_id]}, "document")
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+        ("INVALID_VALUE", ["sequenceIds"])
+    ]
+    assert "Gone team" in payload["errors"][0]["message"]
