@@ -426,6 +426,10 @@ class Designer {
               tabindex: "-1",
               dataset: { type: t.key },
               onclick: () => choose(t.key),
+              // A roving tab stop: the focused item is the menu's one (Tab leaves the menu).
+              onfocus: (e) => {
+                for (const other of items) other.tabIndex = other === e.currentTarget ? 0 : -1;
+              },
             },
             h("span", { class: "menu-item-name" }, t.displayName),
             h("span", { class: "menu-item-desc" }, t.description),
@@ -464,13 +468,15 @@ class Designer {
         e.preventDefault();
         close();
       } else if (e.key === "Tab") {
-        close(false);
+        // Leave the menu from its + button, so Tab goes on from there, not from the page's top.
+        close();
       }
     });
     button.after(menu);
     button.setAttribute("aria-expanded", "true");
     document.addEventListener("mousedown", outside, true);
     this.closeMenu = () => close(false);
+    if (items[0]) items[0].tabIndex = 0;
     items[0]?.focus();
   }
 
@@ -895,11 +901,10 @@ class Designer {
       h("h2", {}, "Properties"),
       this.detailsForm(),
       h(
-        "div",
-        { class: "field" },
-        h("span", { class: "label", id: "record-type-label" }, "Record type"),
-        h("div", { "aria-labelledby": "record-type-label" }, `${s.recordType.displayName} (${s.recordType.name})`),
-        h("div", { class: "hint" }, "Fixed when the sequence was created."),
+        "dl",
+        { class: "field fixed" },
+        h("dt", { class: "label" }, "Record type"),
+        h("dd", {}, `${s.recordType.displayName} (${s.recordType.name})`, h("div", { class: "hint" }, "Fixed when the sequence was created.")),
       ),
       this.assignmentForm(),
       this.optionsForm(),
@@ -1558,6 +1563,8 @@ function activationDialog(name, revision, number) {
     dialog.addEventListener("cancel", () => close(null));
     document.body.append(dialog);
     dialog.showModal();
+    // The first thing to do: describe the revision, or confirm (Enter activates).
     if (revision) text.focus();
+    else form.querySelector("button[type=submit]").focus();
   });
 }

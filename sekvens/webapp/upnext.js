@@ -200,10 +200,10 @@ export async function render(root, _params, app) {
     }
     const what = apply(payload.activity);
     draw();
-    if (what === "removed") {
-      toast(`“${a.subject}” ${statusWords(payload.activity, me)}.`);
-      focusRow(index);
-    }
+    if (what === "removed") toast(`“${a.subject}” ${statusWords(payload.activity, me)}.`);
+    // Gone from the list (here, or already through upNextChanged): the focus goes to the row
+    // now in its place, once a dialog that asked for this has closed and given focus back.
+    if (!state.rows.some((r) => r.id === a.id)) setTimeout(() => focusRow(index));
     return [];
   }
 
