@@ -7,15 +7,16 @@ grow without end (docs/workers.md).
 * Jobs that ended more than `SEKVENS_JOB_RETENTION_DAYS` ago, with their items.
 
 0 keeps them for ever. A worker runs it when idle, at most every `EVERY`, a bounded batch
-of each at a time (one short transaction each); what is left goes at the next run, at once
-while a full batch was deleted. Deleting twice is harmless, so workers need no claim.
+of each at a time (one short transaction each: 1,000 messages, 10,000 job items); what is
+left goes at the next run, which is the worker's next idle moment while a full batch was
+deleted. Deleting twice is harmless, so workers need no claim.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 
 from sekvens.domain.jobs import JobStatus
 from sekvens.domain.webhooks import WebhookMessageStatus
@@ -27,8 +28,10 @@ from sekvens.storage.tables import Job, JobItem, WebhookMessage
 EVERY = timedelta(minutes=5)
 #: Rows deleted of each kind per run.
 BATCH = 1000
-#: Jobs deleted per run (each with up to 100,000 items).
+#: Ended jobs looked at per run, and job items deleted per run (a job goes once its items
+#: have gone, so a run never deletes more than this many rows of a large job).
 JOB_BATCH = 10
+ITEM_BATCH = 10_000
 
 
 class Housekeeper:
@@ -49,8 +52,8 @@ class Housekeeper:
             n = await self._webhook_messages(now - timedelta(days=self.webhook_days))
             deleted, full = deleted + n, full or n == BATCH
         if self.job_days > 0:
-            n = await self._jobs(now - timedelta(days=self.job_days))
-            deleted, full = deleted + n, full or n == JOB_BATCH
+            n, more = await self._jobs(now - timedelta(days=self.job_days))
+            deleted, full = deleted + n, full or more
         self._next = now if full else now + EVERY
         return deleted
 
@@ -72,7 +75,9 @@ class Housekeeper:
                 await session.execute(delete(WebhookMessage).where(WebhookMessage.id.in_(ids)))
             return len(ids)
 
-    async def _jobs(self, before: datetime) -> int:
+    async def _jobs(self, before: datetime) -> tuple[int, bool]:
+        """Deletes a batch of expired jobs' items, then those of the jobs left without items;
+        returns the rows deleted and whether there may be more."""
         async with self.db.session(write=True) as session, session.begin():
             ids = list(
                 await session.scalars(
@@ -81,10 +86,24 @@ class Housekeeper:
                         Job.status.in_((JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)),
                         Job.finished_at < before,
                     )
+                    .order_by(Job.id)
                     .limit(JOB_BATCH)
                 )
             )
-            if ids:
-                await session.execute(delete(JobItem).where(JobItem.job_id.in_(ids)))
-                await session.execute(delete(Job).where(Job.id.in_(ids)))
-            return len(ids)
+            if not ids:
+                return 0, False
+            items = list(
+                await session.scalars(
+                    select(JobItem.id).where(JobItem.job_id.in_(ids)).limit(ITEM_BATCH)
+                )
+            )
+            if items:
+                await session.execute(delete(JobItem).where(JobItem.id.in_(items)))
+            emptied = list(
+                await session.scalars(
+                    select(Job.id).where(Job.id.in_(ids), ~exists().where(JobItem.job_id == Job.id))
+                )
+            )
+            if emptied:
+                await session.execute(delete(Job).where(Job.id.in_(emptied)))
+            return len(items) + len(emptied), len(items) == ITEM_BATCH or len(ids) == JOB_BATCH

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from sekvens.engine import housekeeping
 from sekvens.engine.housekeeping import Housekeeper
 from sekvens.storage.db import Database
 from sekvens.storage.tables import JobItem
@@ -94,3 +95,21 @@ async def test_ended_messages_and_jobs_go_after_their_retention(
     assert await Housekeeper(hook_engine.db, far, 0, 0).run_due() == 0
     assert (await hook_api.ok(JOB, {"id": new_job["id"]}))["job"]["status"] == "SUCCEEDED"
     assert [m["status"] for m in await messages(hook_api, endpoint)] == ["PENDING"]
+
+
+async def test_a_large_job_goes_a_batch_of_items_at_a_time(
+    hook_api: Api,  # noqa: F811
+    hook_engine: Any,  # noqa: F811
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(housekeeping, "ITEM_BATCH", 2)
+    job = await sync_job(hook_api, hook_engine, "Large")  # 3 items
+    at = At(datetime.fromisoformat(job["finishedAt"]) + timedelta(days=31))
+    for _ in range(10):  # other tests' old jobs may come first
+        await Housekeeper(hook_engine.db, at, 30, 30).run_due()
+        body = await hook_api.gql(JOB, {"id": job["id"]})
+        if body.get("errors"):
+            break
+        # Still there: its items go first, two at a time, and it only when none is left.
+        assert body["data"]["job"]["status"] == "SUCCEEDED"
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
