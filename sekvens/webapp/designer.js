@@ -5,12 +5,13 @@
 // the steps they name, the sequence's properties (assignment, options, record type),
 // revisions with their history, and a preview of the dated timeline for a record.
 
-import { h, replace, errorBox, errorText, when, confirmDialog, toast } from "./ui.js";
+import { h, replace, errorBox, errorText, when, confirmDialog, toast, readOnly } from "./ui.js";
 import { schemaForm } from "./schema_form.js";
 
 // ---- API documents ----
 
 const SEQUENCE_FIELDS = `id name description status isPersonal createdAt modifiedAt activatedAt
+  viewerMayEdit
   recordType { id name displayName stages fields { name displayName type options } }
   assignment { assignTo fieldName memberCondition { teamRoles userRoles } }
   options { exitOnReply skipNonWorkingTime skipOptedOutEmail
@@ -136,9 +137,23 @@ class Designer {
     this.setSequence({ ...this.seq, validation });
   }
 
+  /** Whether the viewer may change this sequence at all (the API's rule: `viewerMayEdit`). */
+  get mayEdit() {
+    return this.seq.viewerMayEdit !== false;
+  }
+
   /** Whether the design may be changed: an inactive sequence, or an open draft revision. */
   get editable() {
+    if (!this.mayEdit) return false;
     return this.seq.status === "INACTIVE" || (this.seq.status === "ACTIVE" && this.hasRevision);
+  }
+
+  /** Why the viewer may only read this sequence, in a sentence. */
+  get readOnlyReason() {
+    return this.seq.isPersonal
+      ? "This is another user's personal sequence: only its owner and administrators can change it."
+      : "This is an organization sequence, and your role may change only your personal " +
+          "sequences. Clone it from the sequences list to get a personal copy you can edit.";
   }
 
   get hasRevision() {
@@ -170,6 +185,7 @@ class Designer {
     this.headErrors = h("div", { class: "slot" });
     this.tree = h("div", { class: "tree", role: "group", "aria-label": "Steps of the sequence", "aria-describedby": "tree-keys" });
     this.summary = h("div", { class: "validation-summary" });
+    this.keysHint = h("p", { class: "keys-hint", id: "tree-keys" });
     this.side = h("div", { class: "side" });
     replace(
       this.root,
@@ -177,6 +193,9 @@ class Designer {
         "div",
         { class: "designer" },
         this.head,
+        this.mayEdit
+          ? null
+          : h("p", { class: "note read-only-note", id: "read-only-note" }, h("strong", {}, "Read only. "), this.readOnlyReason),
         this.headErrors,
         h(
           "div",
@@ -186,7 +205,7 @@ class Designer {
             { class: "tree-pane", "aria-labelledby": "tree-title" },
             h("h2", { id: "tree-title", class: "visually-hidden" }, "Steps"),
             this.summary,
-            h("p", { class: "keys-hint", id: "tree-keys" }, "↑ ↓ move between steps, Enter opens one, Delete removes it; + adds a step after it."),
+            this.keysHint,
             this.tree,
           ),
           h("aside", { class: "side-pane", "aria-label": "Settings" }, this.side),
@@ -201,7 +220,9 @@ class Designer {
   drawHead() {
     const s = this.seq;
     const actions = [];
-    if (s.status === "INACTIVE") {
+    if (!this.mayEdit) {
+      // Read only: no activation, deactivation or revision buttons.
+    } else if (s.status === "INACTIVE") {
       actions.push(h("button", { type: "button", class: "primary", onclick: () => this.activate() }, "Activate"));
     } else if (this.hasRevision) {
       actions.push(
@@ -225,6 +246,7 @@ class Designer {
         h("span", { class: `badge ${s.status}` }, s.status === "ACTIVE" ? "Active" : "Inactive"),
         this.hasRevision ? h("span", { class: "badge DRAFT" }, `Editing revision ${s.draft.number}`) : null,
         h("span", { class: "muted" }, `${s.recordType.displayName} · ${s.steps.length - 1} ${s.steps.length === 2 ? "step" : "steps"}`),
+        this.mayEdit ? null : h("span", { class: "badge" }, "Read only"),
       ),
       h(
         "div",
@@ -284,6 +306,9 @@ class Designer {
   drawTree() {
     if (this.closeMenu) this.closeMenu();
     this.drawSummary();
+    this.keysHint.textContent = this.editable
+      ? "↑ ↓ move between steps, Enter opens one, Delete removes it; + adds a step after it."
+      : "↑ ↓ move between steps, Enter opens one.";
     const start = this.seq.steps.find((s) => !s.parent);
     replace(this.tree, start ? this.renderPath(start.key) : h("p", {}, "This sequence has no START step."));
   }
@@ -686,9 +711,11 @@ class Designer {
         provider && provider.distribution !== "sekvens" ? ` · from ${provider.distribution} ${provider.version}` : null,
       ),
       type?.description ? h("p", { class: "hint" }, type.description) : null,
-      !this.editable
-        ? h("p", { class: "note" }, "This version is active and can't be changed. Use “Edit as a revision” to change it while it keeps running.")
-        : null,
+      !this.mayEdit
+        ? h("p", { class: "note" }, "Read only: you may see these settings but not change them.")
+        : !this.editable
+          ? h("p", { class: "note" }, "This version is active and can't be changed. Use “Edit as a revision” to change it while it keeps running.")
+          : null,
       isStart ? h("p", {}, "Every sequence begins here. Add the first step with the + below it.") : null,
       errors,
       isStart
@@ -725,6 +752,8 @@ class Designer {
             ),
           ),
     );
+    // What can't change stays readable and focusable (read-only, not disabled).
+    if (!editable) readOnly(panel);
     showProblems();
   }
 
@@ -909,6 +938,7 @@ class Designer {
       this.assignmentForm(),
       this.optionsForm(),
     );
+    readOnly(panel);
   }
 
   detailsForm() {
@@ -922,6 +952,7 @@ class Designer {
     const general = h("div", { class: "slot" });
     const submit = async (e) => {
       e.preventDefault();
+      if (!editable) return;
       const payload = await this.call("updateSequence", { sequenceId: this.seq.id, name: name.value, description: desc.value }, WITH_SEQUENCE);
       if (placeErrors(payload.errors, slots, { name, description: desc }, general, "Not saved")) return;
       this.setSequence(payload.sequence);
@@ -943,22 +974,23 @@ class Designer {
   assignmentForm() {
     const a = this.seq.assignment;
     const inactive = this.seq.status === "INACTIVE";
+    const locked = !inactive || !this.mayEdit;
     const lookups = this.seq.recordType.fields.filter((f) => f.type === "USER_LOOKUP");
     const radios = ASSIGN_TO.map(([value, label, hint]) => {
       const id = `assign-${value}`;
-      const input = h("input", { type: "radio", name: "assignTo", id, value, checked: a.assignTo === value, disabled: !inactive });
+      const input = h("input", { type: "radio", name: "assignTo", id, value, checked: a.assignTo === value, disabled: locked });
       return [input, h("div", { class: "check radio" }, input, h("label", { for: id }, label, h("span", { class: "hint block" }, hint)))];
     });
     const fieldSelect = h(
       "select",
-      { id: "assign-field", disabled: !inactive },
+      { id: "assign-field", disabled: locked },
       h("option", { value: "" }, "Choose a field…"),
       lookups.map((f) => h("option", { value: f.name, selected: a.fieldName === f.name }, `${f.displayName} (${f.name})`)),
     );
-    const teamRoles = h("input", { type: "text", id: "assign-team-roles", value: (a.memberCondition?.teamRoles || []).join(", "), disabled: !inactive });
+    const teamRoles = h("input", { type: "text", id: "assign-team-roles", value: (a.memberCondition?.teamRoles || []).join(", "), disabled: locked });
     const userRoleBoxes = ROLES.map(([value, label]) => {
       const id = `assign-role-${value}`;
-      const box = h("input", { type: "checkbox", id, value, checked: (a.memberCondition?.userRoles || []).includes(value), disabled: !inactive });
+      const box = h("input", { type: "checkbox", id, value, checked: (a.memberCondition?.userRoles || []).includes(value), disabled: locked });
       return [box, h("div", { class: "check" }, box, h("label", { for: id }, label))];
     });
     const slots = { assignTo: errSlot("assign-err"), fieldName: errSlot("assign-field-err"), memberCondition: errSlot("assign-member-err") };
@@ -984,6 +1016,7 @@ class Designer {
     const general = h("div", { class: "slot" });
     const submit = async (e) => {
       e.preventDefault();
+      if (!inactive || !this.mayEdit) return;
       const assignTo = radios.find(([i]) => i.checked)?.[0].value;
       const input = { sequenceId: this.seq.id, assignTo };
       if (assignTo === "RECORD_FIELD") input.fieldName = fieldSelect.value || null;
@@ -1004,21 +1037,21 @@ class Designer {
         "fieldset",
         { class: "plain" },
         h("legend", {}, h("h3", {}, "Assign activities to")),
-        inactive ? null : h("p", { class: "note" }, "Deactivate the sequence to change who works its activities."),
+        inactive || !this.mayEdit ? null : h("p", { class: "note" }, "Deactivate the sequence to change who works its activities."),
         general,
         radios.map(([, el]) => el),
         slots.assignTo,
         fieldPart,
         memberPart,
       ),
-      inactive ? h("div", { class: "actions" }, h("button", { type: "submit" }, "Save assignment")) : null,
+      !locked ? h("div", { class: "actions" }, h("button", { type: "submit" }, "Save assignment")) : null,
     );
   }
 
   optionsForm() {
     const o = this.seq.options;
     const inactive = this.seq.status === "INACTIVE";
-    const box = (id, label, checked, hint, enabled = inactive) => {
+    const box = (id, label, checked, hint, enabled = inactive && this.mayEdit) => {
       const input = h("input", { type: "checkbox", id, checked, disabled: !enabled });
       return [input, h("div", { class: "check" }, input, h("label", { for: id }, label, hint ? h("span", { class: "hint block" }, hint) : null))];
     };
@@ -1033,16 +1066,16 @@ class Designer {
       ["org", "The organization's send window", !own],
       ["own", "This sequence's own send window", own],
     ].map(([value, label, checked]) => {
-      const input = h("input", { type: "radio", name: "sendWindowKind", id: `opt-window-${value}`, value, checked });
+      const input = h("input", { type: "radio", name: "sendWindowKind", id: `opt-window-${value}`, value, checked, disabled: !this.mayEdit });
       return [input, h("div", { class: "check radio" }, input, h("label", { for: `opt-window-${value}` }, label))];
     });
     const win = o.sendWindow || { weekdays: [1, 2, 3, 4, 5], start: "08:00", end: "18:00" };
     const dayBoxes = WEEKDAYS.map((day, i) => {
-      const input = h("input", { type: "checkbox", id: `opt-day-${i + 1}`, checked: win.weekdays.includes(i + 1) });
+      const input = h("input", { type: "checkbox", id: `opt-day-${i + 1}`, checked: win.weekdays.includes(i + 1), disabled: !this.mayEdit });
       return [input, h("div", { class: "check inline" }, input, h("label", { for: `opt-day-${i + 1}` }, day.slice(0, 3), h("span", { class: "visually-hidden" }, day.slice(3))))];
     });
-    const startInput = h("input", { type: "time", id: "opt-window-start", value: win.start });
-    const endInput = h("input", { type: "time", id: "opt-window-end", value: win.end });
+    const startInput = h("input", { type: "time", id: "opt-window-start", value: win.start, disabled: !this.mayEdit });
+    const endInput = h("input", { type: "time", id: "opt-window-end", value: win.end, disabled: !this.mayEdit });
     const windowPart = h(
       "div",
       { class: "sub" },
@@ -1063,6 +1096,7 @@ class Designer {
     const conditions = o.exitCriteria.fieldConditions;
     const submit = async (e) => {
       e.preventDefault();
+      if (!this.mayEdit) return;
       const input = { sequenceId: this.seq.id };
       if (exitOnReply.checked !== o.exitOnReply) input.exitOnReply = exitOnReply.checked;
       if (skipNonWorking.checked !== o.skipNonWorkingTime) input.skipNonWorkingTime = skipNonWorking.checked;
@@ -1089,7 +1123,7 @@ class Designer {
       "form",
       { class: "section", onsubmit: submit },
       h("h3", {}, "Options"),
-      inactive ? null : h("p", { class: "note" }, "While the sequence is active only its send window can change."),
+      inactive || !this.mayEdit ? null : h("p", { class: "note" }, "While the sequence is active only its send window can change."),
       general,
       exitOnReplyEl,
       slots.exitOnReply,
@@ -1110,7 +1144,7 @@ class Designer {
         slots.exitCriteria,
       ),
       h("fieldset", { class: "plain" }, h("legend", {}, "Send automated email within"), windowChoice.map(([, el]) => el), windowPart, slots.sendWindow),
-      h("div", { class: "actions" }, h("button", { type: "submit" }, "Save options")),
+      this.mayEdit ? h("div", { class: "actions" }, h("button", { type: "submit" }, "Save options")) : null,
     );
   }
 
@@ -1124,7 +1158,7 @@ class Designer {
       panel,
       h("h2", {}, "Versions"),
       slot,
-      s.status === "ACTIVE" && !this.hasRevision
+      this.mayEdit && s.status === "ACTIVE" && !this.hasRevision
         ? h(
             "div",
             { class: "section" },
@@ -1132,7 +1166,7 @@ class Designer {
             h("button", { type: "button", class: "primary", onclick: () => this.createRevision(slot) }, "Create a revision"),
           )
         : null,
-      this.hasRevision
+      this.mayEdit && this.hasRevision
         ? h(
             "div",
             { class: "section" },

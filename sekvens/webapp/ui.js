@@ -292,3 +292,35 @@ export function formDialog(title, content, { submitLabel = "Save", onSubmit, dan
     if (firstControl) firstControl.focus();
   });
 }
+
+/**
+ * Make the disabled form controls in `container` read-only instead, so they stay readable
+ * and reachable with Tab (a disabled control is skipped and drawn faint): text boxes become
+ * `readonly`; checkboxes, radio buttons and selects keep their value against clicks and
+ * keys and say `aria-disabled`. Disabled buttons of its forms (add or remove an item) go.
+ */
+export function readOnly(container) {
+  const keep = (e) => e.preventDefault();
+  for (const control of container.querySelectorAll("input:disabled, select:disabled, textarea:disabled")) {
+    control.disabled = false;
+    control.classList.add("read-only");
+    const type = control.type;
+    if (control.tagName === "SELECT") {
+      const value = control.value;
+      control.setAttribute("aria-disabled", "true");
+      control.addEventListener("mousedown", keep);
+      control.addEventListener("keydown", (e) => {
+        if (e.key !== "Tab") e.preventDefault();
+      });
+      control.addEventListener("change", () => (control.value = value));
+    } else if (type === "checkbox" || type === "radio") {
+      const checked = control.checked;
+      control.setAttribute("aria-disabled", "true");
+      control.addEventListener("click", keep);
+      control.addEventListener("change", () => (control.checked = checked));
+    } else {
+      control.readOnly = true;
+    }
+  }
+  for (const button of container.querySelectorAll("form button:disabled")) button.hidden = true;
+}

@@ -1,9 +1,10 @@
 """Every screen of the web app, in its main states, checked by axe-core (bundled by
 axe-playwright-python, so it runs offline): sign in with an error, the sequences home with the
 Columns menu, the New sequence and delete dialogs open, the designer (a step's form, the +
-menu, the Properties, Versions and Preview tabs, an activation refusal), up next with rows, a
-row selected and a dialog, insight as a chart and as a table. A violation of impact "serious"
-or "critical" fails the test, listed by rule, element and what to fix."""
+menu, the Properties, Versions and Preview tabs, an activation refusal, a seller's read-only
+view), up next with rows, a row selected and a dialog, insight as a chart and as a table. A
+violation of impact "serious" or "critical" fails the test, listed by rule, element and what
+to fix."""
 
 from __future__ import annotations
 
@@ -119,6 +120,17 @@ def test_the_designer(page: Any, server: Server) -> None:
     page.get_by_role("dialog").get_by_role("button", name="Activate").click()
     expect(page.get_by_role("alert").filter(has_text="was not activated")).to_be_visible()
     check(page, "the designer with an activation refused")
+
+
+def test_the_designer_read_only(server: Server, seller_page: Any) -> None:
+    found = gql(server, '{ sequences(search: "High-volume") { nodes { id } } }')
+    sequence_id = found["sequences"]["nodes"][0]["id"]
+    open_designer(seller_page, server, sequence_id)
+    card(seller_page, "Call: discovery").click()
+    expect(seller_page.get_by_role("heading", name="Call: discovery")).to_be_visible()
+    check(seller_page, "the read-only designer")
+    seller_page.get_by_role("tab", name="Properties").click()
+    check(seller_page, "the read-only Properties tab")
 
 
 def test_up_next(seller_page: Any, server: Server) -> None:

@@ -1,7 +1,8 @@
 """The designer in a real browser: the seed's walk (a trailing wait refused at activation on
 that step, removed, activated), problems shown on the step as it is edited, revisions
-(activate with a change description, discard), and a partner's step type (the SMS example,
-installed in the served process) getting its settings form from its JSON Schema."""
+(activate with a change description, discard), a partner's step type (the SMS example,
+installed in the served process) getting its settings form from its JSON Schema, and a
+seller seeing an organization sequence read-only where a manager may edit it."""
 
 from __future__ import annotations
 
@@ -289,3 +290,83 @@ def test_the_timeline_preview_shows_the_apis_dates(page: Any, server: Server) ->
     # A step of the timeline leads to the step in the designer.
     page.locator("ol.timeline").get_by_role("button", name="Call: discovery").click()
     expect(card(page, "Call: discovery")).to_be_focused()
+
+
+MAY_EDIT = """query($search: String) { sequences(search: $search) {
+  nodes { id name isPersonal viewerMayEdit } } }"""
+
+
+def test_a_seller_sees_an_organization_sequence_read_only(
+    page: Any, seller_page: Any, server: Server
+) -> None:
+    name = "High-volume outbound prospecting"
+    for_seller = server.graphql(MAY_EDIT, server.seller_token, {"search": name})["data"]
+    (seen,) = [s for s in for_seller["sequences"]["nodes"] if s["name"] == name]
+    assert seen["isPersonal"] is False and seen["viewerMayEdit"] is False
+    assert gql(server, MAY_EDIT, {"search": name})["sequences"]["nodes"][0]["viewerMayEdit"]
+
+    seller = seller_page
+    open_designer(seller, server, seen["id"])
+    expect(seller.locator("#read-only-note")).to_contain_text("organization sequence")
+    expect(seller.locator("button.plus")).to_have_count(0)
+    head = seller.locator(".designer-head")
+    for label in ("Activate", "Deactivate", "Edit as a revision", "Discard revision"):
+        expect(head.get_by_role("button", name=label)).to_have_count(0)
+    expect(seller.get_by_role("link", name="Insight")).to_be_visible()
+
+    # A step's settings: readable and focusable, not changeable, nothing to remove.
+    card(seller, "Call: discovery").click()
+    expect(seller.get_by_role("heading", name="Call: discovery")).to_be_visible()
+    step_name = seller.get_by_label("Name", exact=True)
+    expect(step_name).to_have_value("Call: discovery")
+    expect(step_name).not_to_be_editable()
+    step_name.focus()
+    expect(step_name).to_be_focused()
+    expect(seller.get_by_role("button", name="Remove step")).to_have_count(0)
+    expect(seller.get_by_role("button", name="Save now")).to_have_count(0)
+    expect(seller.locator(".side-pane :disabled")).to_have_count(0)
+    card(seller, "Call: discovery").focus()
+    seller.keyboard.press("Delete")  # removes a step where one may
+    expect(card(seller, "Call: discovery")).to_have_count(1)
+
+    # Properties: shown, focusable, unchangeable, without save buttons.
+    seller.get_by_role("tab", name="Properties").click()
+    expect(seller.get_by_label("Name", exact=True)).not_to_be_editable()
+    owner = seller.get_by_role("radio", name="Record owner")
+    expect(owner).to_have_attribute("aria-disabled", "true")
+    checked = seller.locator("input[name=assignTo]:checked")
+    before = checked.get_attribute("id")
+    seller.get_by_role("radio", name="Current user").click(force=True)
+    assert checked.get_attribute("id") == before
+    expect(seller.locator(".side-pane form button[type=submit]")).to_have_count(0)
+    expect(seller.locator(".side-pane :disabled")).to_have_count(0)
+    seller.get_by_role("tab", name="Versions").click()
+    expect(seller.get_by_role("button", name="Create a revision")).to_have_count(0)
+
+    # The preview still works: one of the seller's own leads.
+    me = server.graphql("{ viewer { user { id } } }", server.seller_token)["data"]
+    own = server.graphql(
+        "query($f: RecordFilterInput) { records(first: 1, filter: $f) { nodes { externalId } } }",
+        server.seller_token,
+        {"f": {"recordType": "lead", "ownerUserId": me["viewer"]["user"]["id"], "isActive": True}},
+    )["data"]["records"]["nodes"][0]["externalId"]
+    seller.get_by_role("tab", name="Preview").click()
+    seller.get_by_label("Find a lead").fill(own)
+    seller.get_by_role("button", name="Search").click()
+    expect(seller.get_by_label("Record", exact=True).locator("option")).to_have_count(1)
+    seller.get_by_role("button", name="Show timeline").click()
+    expect(seller.locator("ol.timeline li.tl-step").first).to_be_visible()
+
+    # A manager may change it: no notice, the revision and deactivation buttons.
+    open_designer(page, server, seen["id"])
+    expect(page.locator(".designer-head").get_by_role("button", name="Deactivate")).to_be_visible()
+    expect(page.get_by_role("button", name="Edit as a revision")).to_be_visible()
+    expect(page.locator("#read-only-note")).to_have_count(0)
+    card(page, "Call: discovery").click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Call: discovery")
+    page.get_by_role("button", name="Edit as a revision").click()
+    expect(page.locator("button.plus").first).to_be_visible()
+    page.get_by_role("tab", name="Versions").click()
+    page.get_by_role("button", name="Discard revision").first.click()
+    page.get_by_role("dialog").get_by_role("button", name="Discard").click()
+    expect(page.get_by_text("Editing revision")).to_have_count(0)
