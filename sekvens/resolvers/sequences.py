@@ -131,6 +131,7 @@ class SequenceOrderField(Enum):
     ACTIVE_CONNECTIONS = "ACTIVE_CONNECTIONS"
     STEP_COUNT = "STEP_COUNT"
     IS_PERSONAL = "IS_PERSONAL"
+    TAGS = "TAGS"
 
 
 @strawberry.enum
@@ -145,11 +146,16 @@ class SequenceOrder:
     direction: OrderDirection = OrderDirection.ASC
 
 
-@strawberry.input
+@strawberry.input(description="The home grid's filters, one or more per column.")
 class SequenceFilter:
+    name: str | None = strawberry.field(
+        default=None, description="The name contains this (case-insensitive); not the description."
+    )
     status: SequenceStatus | None = None
     record_type: str | None = None
-    owner_id: strawberry.ID | None = strawberry.field(default=None, description="A user's id.")
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A user's or a team's id: sequences that user or team owns."
+    )
     tag_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Sequences with any of these tags (or their sub-tags)."
     )
@@ -158,6 +164,50 @@ class SequenceFilter:
     created_before: datetime | None = None
     modified_after: datetime | None = None
     modified_before: datetime | None = None
+    min_active_connections: int | None = None
+    max_active_connections: int | None = None
+    min_step_count: int | None = strawberry.field(
+        default=None, description="Steps of the newest version, START not counted."
+    )
+    max_step_count: int | None = None
+
+
+def _owner(global_id: strawberry.ID | None) -> tuple[int | None, int | None]:
+    """(user id, team id) of the filter's owner."""
+    if global_id is None:
+        return None, None
+    kind, _ = from_global_id(str(global_id))
+    if kind == "Team":
+        return None, decode_id(global_id, "Team", ["filter", "ownerId"])
+    return decode_id(global_id, "User", ["filter", "ownerId"]), None
+
+
+def _counts(f: SequenceFilter) -> list[tuple[str, int | None, int | None]]:
+    """The filter's count ranges, checked (never negative, at least <= at most)."""
+    out = []
+    for column, name, at_least, at_most in (
+        (
+            "ACTIVE_CONNECTIONS",
+            "ActiveConnections",
+            f.min_active_connections,
+            f.max_active_connections,
+        ),
+        ("STEP_COUNT", "StepCount", f.min_step_count, f.max_step_count),
+    ):
+        for bound, value in (("min", at_least), ("max", at_most)):
+            if value is not None and value < 0:
+                raise DomainError.of(
+                    ErrorCode.INVALID_VALUE, "A count is 0 or more.", ["filter", f"{bound}{name}"]
+                )
+        if at_least is not None and at_most is not None and at_least > at_most:
+            raise DomainError.of(
+                ErrorCode.INVALID_VALUE,
+                "The least is more than the most: nothing can match.",
+                ["filter", f"max{name}"],
+            )
+        if at_least is not None or at_most is not None:
+            out.append((column, at_least, at_most))
+    return out
 
 
 @strawberry.type
@@ -180,17 +230,20 @@ class SequenceQueries:
             await authoring.organization(ctx.reader, ctx.viewer)
             f = filter or SequenceFilter()
             check_search(search)
+            check_search(f.name, ("filter", "name"))
             await check_record_type(
                 ctx.reader, ctx.viewer.organization_id, f.record_type, ["filter", "recordType"]
             )
+            owner_user_id, owner_team_id = _owner(f.owner_id)
             stmt = store.grid(
                 ctx.viewer.organization_id,
                 search=search,
+                name=f.name,
                 status=f.status.value if f.status else None,
                 record_type=f.record_type,
-                owner_user_id=decode_id(f.owner_id, "User", ["filter", "ownerId"])
-                if f.owner_id
-                else None,
+                owner_user_id=owner_user_id,
+                owner_team_id=owner_team_id,
+                counts=_counts(f),
                 tag_ids=[decode_id(t, "Tag", ["filter", "tagIds"]) for t in f.tag_ids or []]
                 or None,
                 is_personal=f.is_personal,

@@ -14,13 +14,15 @@ from sqlalchemy.orm import aliased
 
 from sekvens.domain.life_cycles import RUNNING, SequenceStatus, VersionStatus
 from sekvens.domain.sequence_graph import START_TYPE, Step
-from sekvens.storage.search import ESCAPE, contains
+from sekvens.storage.search import ESCAPE, any_contains, contains
 from sekvens.storage.tables import (
     Connection,
     RecordType,
     Sequence,
     SequenceStep,
+    SequenceTag,
     SequenceVersion,
+    Tag,
     User,
 )
 
@@ -205,22 +207,28 @@ def grid(
     organization_id: int,
     *,
     search: str | None = None,
+    name: str | None = None,
     status: str | None = None,
     record_type: str | None = None,
     owner_user_id: int | None = None,
+    owner_team_id: int | None = None,
     tag_ids: list[int] | None = None,
     is_personal: bool | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     modified_after: datetime | None = None,
     modified_before: datetime | None = None,
+    counts: Seq[tuple[str, int | None, int | None]] = (),
     order: Seq[tuple[str, str]] = (),
 ) -> Select[Sequence]:
     """The home grid: search in name and description only (Unicode case-insensitive),
-    filter and sort on every column; ties broken by id so pages are stable."""
+    filter and sort on every column; ties broken by id so pages are stable. `counts` are
+    (ACTIVE_CONNECTIONS or STEP_COUNT, at least, at most) ranges."""
     stmt = select(Sequence).where(Sequence.organization_id == organization_id)
     if search and search.strip():
         stmt = stmt.where(Sequence.search_text.like(contains(search.strip()), escape=ESCAPE))
+    if name and name.strip():
+        stmt = stmt.where(any_contains(name.strip(), Sequence.name))
     if status is not None:
         stmt = stmt.where(Sequence.status == status)
     if record_type is not None:
@@ -233,6 +241,14 @@ def grid(
         )
     if owner_user_id is not None:
         stmt = stmt.where(Sequence.owner_user_id == owner_user_id)
+    if owner_team_id is not None:
+        stmt = stmt.where(Sequence.owner_team_id == owner_team_id)
+    for count_column, at_least, at_most in counts:
+        expr = _order_expression(count_column)
+        if at_least is not None:
+            stmt = stmt.where(expr >= at_least)
+        if at_most is not None:
+            stmt = stmt.where(expr <= at_most)
     if tag_ids:
         from sekvens.storage.tags import sequence_ids_tagged
 
@@ -274,6 +290,14 @@ def _order_expression(column: str) -> Any:
         return (
             select(func.lower(User.name)).where(User.id == Sequence.owner_user_id).scalar_subquery()
         )
+    if column == "TAGS":  # by the first of its tags' names; untagged sequences first
+        first = (
+            select(func.min(func.lower(Tag.name)))
+            .join(SequenceTag, SequenceTag.tag_id == Tag.id)
+            .where(SequenceTag.sequence_id == Sequence.id)
+            .scalar_subquery()
+        )
+        return func.coalesce(first, "")
     if column == "ACTIVE_CONNECTIONS":
         return (
             select(func.count())

@@ -36,6 +36,7 @@ const LOOKUPS = `query HomeLookups {
   tags { id path }
   recordTypes(first: 100) { nodes { name displayName } }
   users(first: 100) { nodes { id name } }
+  teams(first: 100) { nodes { id name } }
 }`;
 
 const TEMPLATES = `query HomeTemplates {
@@ -67,7 +68,7 @@ const COLUMNS = {
   STATUS: { label: "Status", sort: "STATUS", width: 90 },
   RECORD_TYPE: { label: "Record type", sort: "RECORD_TYPE", width: 110 },
   OWNER: { label: "Owner", sort: "OWNER", width: 140 },
-  TAGS: { label: "Tags", sort: null, width: 120 },
+  TAGS: { label: "Tags", sort: "TAGS", width: 120 },
   IS_PERSONAL: { label: "Personal", sort: "IS_PERSONAL", width: 90 },
   CREATED_AT: { label: "Created", sort: "CREATED_AT", width: 110 },
   MODIFIED_AT: { label: "Modified", sort: "MODIFIED_AT", width: 110 },
@@ -642,6 +643,29 @@ export async function render(root, _params, app) {
           setFilter(key, e.target.value ? dayBound(e.target.value, endOfDay) : null),
       }),
     );
+  const textInput = (key, label, hint) =>
+    field(
+      label,
+      h("input", {
+        type: "search",
+        name: key,
+        oninput: debounce((e) => setFilter(key, e.target.value.trim()), 300),
+      }),
+      { hint },
+    );
+  const countInput = (key, label) =>
+    field(
+      label,
+      h("input", {
+        type: "number",
+        name: key,
+        min: 0,
+        step: 1,
+        inputmode: "numeric",
+        class: "count",
+        onchange: (e) => setFilter(key, e.target.value === "" ? null : Number(e.target.value)),
+      }),
+    );
   const search = h("input", {
     type: "search",
     name: "search",
@@ -655,6 +679,7 @@ export async function render(root, _params, app) {
     "form",
     { class: "filters", onsubmit: (e) => e.preventDefault(), "aria-label": "Search and filters" },
     field("Search", search, { hint: "Matches the name and the description only." }),
+    textInput("name", "Name contains", "The name only."),
     select("status", "Status", [
       ["ACTIVE", "Active"],
       ["INACTIVE", "Inactive"],
@@ -664,11 +689,10 @@ export async function render(root, _params, app) {
       "Record type",
       recordTypes.map((t) => [t.name, t.displayName]),
     ),
-    select(
-      "ownerId",
-      "Owner",
-      lookups.users.nodes.map((u) => [u.id, u.name]),
-    ),
+    select("ownerId", "Owner", [
+      ...lookups.users.nodes.map((u) => [u.id, u.name]),
+      ...lookups.teams.nodes.map((t) => [t.id, `${t.name} (team)`]),
+    ]),
     select(
       "tagIds",
       "Tag",
@@ -682,6 +706,10 @@ export async function render(root, _params, app) {
     dateInput("createdBefore", "Created to", true),
     dateInput("modifiedAfter", "Modified from", false),
     dateInput("modifiedBefore", "Modified to", true),
+    countInput("minActiveConnections", "Active connections from"),
+    countInput("maxActiveConnections", "Active connections to"),
+    countInput("minStepCount", "Steps from"),
+    countInput("maxStepCount", "Steps to"),
     h(
       "div",
       { class: "field" },

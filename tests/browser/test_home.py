@@ -97,6 +97,29 @@ def test_sorting_by_a_heading_and_searching(page: Any) -> None:
     )
 
 
+def test_filtering_on_counts_names_and_sorting_by_tags(page: Any, server: Server) -> None:
+    """The demo's sequences: the filters a front end builds from the columns' values."""
+    rows = page.locator("table.home-grid tbody a.seq-name")
+    expected = gql(
+        server,
+        server.manager_token,
+        "{ sequences(filter: {minActiveConnections: 1}) { nodes { name } } }",
+    )["sequences"]["nodes"]
+    page.get_by_label("Active connections from").fill("1")
+    page.get_by_label("Active connections from").press("Tab")
+    expect(rows).to_have_text([n["name"] for n in expected])
+    page.get_by_role("button", name="Clear filters").click()
+    page.get_by_label("Name contains").fill("intro")
+    expect(rows).to_have_text(["Demo: intro email"])
+    page.get_by_label("Steps to").fill("-1")
+    page.get_by_label("Steps to").press("Tab")
+    expect(page.get_by_role("alert")).to_contain_text("0 or more")
+    page.get_by_role("button", name="Clear filters").click()
+    tags = page.get_by_role("columnheader", name="Tags")
+    tags.get_by_role("button").click()
+    expect(tags).to_have_attribute("aria-sort", "ascending")
+
+
 def test_a_manager_and_a_seller_see_what_their_roles_allow(
     page: Any, seller_page: Any, server: Server
 ) -> None:
