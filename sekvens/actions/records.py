@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence as Seq
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,7 @@ async def upsert_records(
     actor: Actor,
     items: Seq[RecordInput | list[Problem]],
     keep_valid: bool,
+    now: datetime | None = None,
 ) -> list[UpsertResult]:
     """Insert or update records by (record type, external id); one result per item, in order.
 
@@ -28,7 +30,7 @@ async def upsert_records(
         raise DomainError.of(
             ErrorCode.TOO_MANY, f"At most {BULK_MAX} records per call.", ["records"]
         )
-    results = await upsert_items(session, actor, items)
+    results = await upsert_items(session, actor, items, now)
     written = any(r.record is not None for r in results)
     if any(r.problems for r in results) and (not written or not keep_valid):
         await session.rollback()
@@ -38,13 +40,16 @@ async def upsert_records(
 
 
 async def upsert_items(
-    session: AsyncSession, actor: Actor, items: Seq[RecordInput | list[Problem]]
+    session: AsyncSession,
+    actor: Actor,
+    items: Seq[RecordInput | list[Problem]],
+    now: datetime | None = None,
 ) -> list[UpsertResult]:
     """Write the valid items of `items` and keep them, whatever the others' problems: one
     result per item, in order (a record sync job's chunk)."""
     valid = [(i, item) for i, item in enumerate(items) if isinstance(item, RecordInput)]
     stored = await record_store.upsert_records(
-        session, actor.organization_id, actor.user_id, [item for _, item in valid]
+        session, actor.organization_id, actor.user_id, [item for _, item in valid], now
     )
     results = [
         UpsertResult(i, problems=[] if isinstance(item, RecordInput) else item)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -497,19 +498,24 @@ async def _check_active_limit(session: AsyncSession, org: Organization) -> None:
         )
 
 
-async def _end_all_connections(session: AsyncSession, seq: Sequence) -> int:
+async def _end_all_connections(session: AsyncSession, seq: Sequence, now: datetime) -> int:
     """End the sequence's running connections (PARENT_SEQUENCE_DEACTIVATED); how many."""
     ended = await end_connections(
         session,
         Connection.sequence_id == seq.id,
         ConnectionStatus.DISCONNECTED,
         ConnectionReason.PARENT_SEQUENCE_DEACTIVATED,
-        utcnow(),
+        now,
     )
     return len(ended)
 
 
-async def deactivate(session: AsyncSession, actor: Actor, sequence_id: int) -> tuple[Sequence, int]:
+async def deactivate(
+    session: AsyncSession, actor: Actor, sequence_id: int, now: datetime | None = None
+) -> tuple[Sequence, int]:
+    """Deactivate the sequence, ending its running connections at `now` (the engine's clock;
+    default the system's)."""
+    now = now or utcnow()
     seq = await get_sequence(session, actor, sequence_id)
     if seq.status != SequenceStatus.ACTIVE:
         raise DomainError.of(
@@ -517,14 +523,14 @@ async def deactivate(session: AsyncSession, actor: Actor, sequence_id: int) -> t
         )
     seq.status = SequenceStatus.INACTIVE
     seq.updated_at = utcnow()
-    disconnected = await _end_all_connections(session, seq)
+    disconnected = await _end_all_connections(session, seq, now)
     _log(session, actor, seq, "sequence.deactivated", None, disconnected=disconnected)
     data = {
         "sequenceId": to_global_id("Sequence", seq.id),
         "name": seq.name,
         "disconnected": disconnected,
     }
-    await emit(session, seq.organization_id, WebhookEventType.SEQUENCE_DEACTIVATED, data)
+    await emit(session, seq.organization_id, WebhookEventType.SEQUENCE_DEACTIVATED, data, now)
     return seq, disconnected
 
 
@@ -662,7 +668,9 @@ async def clone(
     return copy
 
 
-async def delete(session: AsyncSession, actor: Actor, sequence_id: int, force: bool) -> int:
+async def delete(
+    session: AsyncSession, actor: Actor, sequence_id: int, force: bool, now: datetime | None = None
+) -> int:
     seq = await get_sequence(session, actor, sequence_id)
     if seq.status == SequenceStatus.ACTIVE and not force:
         raise DomainError.of(
@@ -671,7 +679,7 @@ async def delete(session: AsyncSession, actor: Actor, sequence_id: int, force: b
             "(its records are disconnected).",
             ["force"],
         )
-    disconnected = await _end_all_connections(session, seq)
+    disconnected = await _end_all_connections(session, seq, now or utcnow())
     _log(session, actor, seq, "sequence.deleted", None, name=seq.name, disconnected=disconnected)
     seq.current_version_id = None
     await session.flush()

@@ -196,7 +196,7 @@ async def _upsert(step: JobStep, rows: Seq[JobItem]) -> None:
     session, job = step.session, step.job
     items = [_item(r.input) for r in rows]
     watched = await enrollment.watch(session, job.organization_id, items)
-    results: list[UpsertResult] = await records.upsert_items(session, step.actor, items)
+    results: list[UpsertResult] = await records.upsert_items(session, step.actor, items, step.now)
     await react_to_record_changes(session, step.runner, job.organization_id, results)
     await enrollment.enroll(session, watched, results, step.now)
     await session.execute(

@@ -104,6 +104,7 @@ class RecordMutations:
                 viewer,
                 items,
                 keep_valid=input.error_policy != ErrorPolicy.REJECT_EVERYTHING,
+                now=now,
             )
             runner = ctx.services.engine.runner
             if await react_to_record_changes(ctx.session, runner, viewer.organization_id, results):

@@ -550,7 +550,7 @@ class SequenceMutations:
     ) -> DeactivateSequencePayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             seq, count = await authoring.deactivate(
-                ctx.session, viewer, sequence_pk(input.sequence_id)
+                ctx.session, viewer, sequence_pk(input.sequence_id), ctx.services.engine.clock.now()
             )
             return {"sequence": Sequence.from_row(seq), "disconnected_count": count}
 
@@ -632,7 +632,11 @@ class SequenceMutations:
     ) -> DeleteSequencePayload:
         async def run(ctx: Context, viewer: Viewer) -> dict[str, Any]:
             count = await authoring.delete(
-                ctx.session, viewer, sequence_pk(input.sequence_id), input.force
+                ctx.session,
+                viewer,
+                sequence_pk(input.sequence_id),
+                input.force,
+                ctx.services.engine.clock.now(),
             )
             return {"deleted_sequence_id": input.sequence_id, "disconnected_count": count}
 

@@ -56,8 +56,10 @@ async def upsert_records(
     organization_id: int,
     actor_user_id: int,
     items: Sequence[RecordInput],
+    now: datetime | None = None,
 ) -> list[UpsertResult]:
-    """Validate every item, then insert or update the valid ones in a few statements.
+    """Validate every item, then insert or update the valid ones in a few statements; a
+    deactivated record's connections end at `now` (the engine's clock; default the system's).
 
     Items with problems are not written; the caller decides whether the valid rest is kept.
     """
@@ -169,7 +171,7 @@ async def upsert_records(
             Connection.record_id.in_(deactivated),
             ConnectionStatus.DISCONNECTED,
             ConnectionReason.RECORD_DEACTIVATED,
-            utcnow(),
+            now or utcnow(),
         )
     audit.record(
         session,
