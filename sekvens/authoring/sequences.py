@@ -418,8 +418,10 @@ async def activate(
     actor: Actor,
     sequence_id: int,
     change_description: str | None,
+    now: datetime | None = None,
 ) -> Workspace:
-    """Activate an inactive sequence, or make an active sequence's draft revision current."""
+    """Activate an inactive sequence, or make an active sequence's draft revision current,
+    at `now` (the engine's clock; default the system's)."""
     seq = await get_sequence(session, actor, sequence_id)
     org = await organization(session, actor)
     ws = await workspace(session, registry, org, seq)
@@ -439,7 +441,7 @@ async def activate(
         raise DomainError(problems)
     if not replacing:
         await _check_active_limit(session, org)
-    now = utcnow()
+    now = now or utcnow()
     if ws.version.status == VersionStatus.DRAFT:
         if seq.current_version_id is not None and seq.current_version_id != ws.version.id:
             previous = await session.get(SequenceVersion, seq.current_version_id)

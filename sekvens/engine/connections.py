@@ -489,7 +489,7 @@ async def pause(
         raise DomainError.of(
             ErrorCode.INVALID_VALUE, "Resume in the future, or leave it empty.", ["resumeAt"]
         )
-    await connection_pauses.pause(session, conn, PauseReason.USER, resume_at)
+    await connection_pauses.pause(session, conn, PauseReason.USER, resume_at, now)
     audit.record(
         session,
         actor.organization_id,

@@ -378,7 +378,7 @@ async def _pause_for_auto_reply(
     )
     if conn.status != ConnectionStatus.CONNECTED and not extends:
         return
-    await connection_pauses.pause(batch.session, conn, PauseReason.AUTO_REPLY, until)
+    await connection_pauses.pause(batch.session, conn, PauseReason.AUTO_REPLY, until, now)
     audit.record(
         batch.session,
         conn.organization_id,

@@ -537,7 +537,12 @@ class SequenceMutations:
             ws = await _in_version(
                 lambda: latest[pk].id if pk in latest else None,
                 authoring.activate(
-                    ctx.session, ctx.services.registry, viewer, pk, input.change_description
+                    ctx.session,
+                    ctx.services.registry,
+                    viewer,
+                    pk,
+                    input.change_description,
+                    ctx.services.engine.clock.now(),
                 ),
             )
             return {"sequence": Sequence.from_row(ws.sequence)}

@@ -23,9 +23,14 @@ from sekvens.storage.webhooks import connection_data, emit
 
 
 async def pause(
-    session: AsyncSession, conn: Connection, reason: PauseReason, until: datetime | None
+    session: AsyncSession,
+    conn: Connection,
+    reason: PauseReason,
+    until: datetime | None,
+    now: datetime | None = None,
 ) -> None:
-    """PAUSED for `reason` until `until`, or (already paused) held until `until` now."""
+    """PAUSED for `reason` until `until`, or (already paused) held until `until` now; the
+    event is dated `now` (the engine's clock)."""
     conn.status, conn.pause_reason, conn.resume_at = ConnectionStatus.PAUSED, reason, until
     await session.execute(
         update(OutboxMessage)
@@ -39,7 +44,7 @@ async def pause(
     data = connection_data(
         conn, pauseReason=reason, resumeAt=until.isoformat() if until is not None else None
     )
-    await emit(session, conn.organization_id, WebhookEventType.CONNECTION_PAUSED, data)
+    await emit(session, conn.organization_id, WebhookEventType.CONNECTION_PAUSED, data, now)
 
 
 async def resume(session: AsyncSession, conn: Connection, now: datetime) -> None:

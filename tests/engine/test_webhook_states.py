@@ -747,14 +747,6 @@ async def events_of_a_moved_clock(world: World) -> dict[str, list[datetime]]:
     return dated
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="activateSequence (authoring/sequences.activate: now = utcnow()) and pausing a "
-    "connection (storage/connection_pauses.pause: emit() without `now`, so utcnow()) date "
-    "their sequence.activated and connection.paused messages (the body's timestamp, "
-    "occurredAt, and the first attempt's time) by the system time, not the engine's clock "
-    "as the other events are: with the clock moved ahead they are dated before the change.",
-)
 def test_every_event_is_dated_on_the_engine_clock(
     database_url: str, db: Database, hooks_receiver: Receiver
 ) -> None:
